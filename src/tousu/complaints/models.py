@@ -1,0 +1,354 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tousu.accounts.models import Department, Region
+from tousu.common.masking import mask_account
+from tousu.complaints.choices import (
+    BusinessType,
+    Channel,
+    Level,
+    RegulatorGroup,
+    RejectionReason,
+    RemedyKind,
+    RemedyStatus,
+    ReplyChannel,
+    ResolutionKind,
+)
+from tousu.complaints.events import EventKind
+from tousu.complaints.states import MAX_ESCALATION_LEVEL, TMF_STATUS, EscalationLevel, Status
+from tousu.customers.models import Customer
+
+USER = settings.AUTH_USER_MODEL
+
+
+class Category(models.Model):
+    """One node of the two-level complaint classification (e.g. 资费类 › 错收)."""
+
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    code = models.SlugField(_("code"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    regulator_group = models.CharField(
+        _("regulator group"), max_length=30, choices=RegulatorGroup.choices, default=RegulatorGroup.SERVICE
+    )
+    default_department = models.ForeignKey(
+        Department, verbose_name=_("default department"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        if self.parent_id is not None and self.parent is not None:
+            return f"{self.parent.name} › {self.name}"
+        return self.name
+
+
+class TicketCounter(models.Model):
+    """The last ticket number issued on one day (Asia/Shanghai date)."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("ticket counter")
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
+
+
+class Complaint(models.Model):
+    """One complaint case, from registration to closing, whatever channel it came through.
+
+    Status, assignee, escalation level and every other lifecycle field are written only by
+    ``tousu.complaints.services``.
+    """
+
+    ticket_no = models.CharField(_("ticket number"), max_length=20, unique=True, null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.REGISTERED)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="complaints"
+    )
+    service_number = models.CharField(_("service number"), max_length=40, blank=True)
+    business_type = models.CharField(_("business type"), max_length=20, choices=BusinessType.choices)
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="+"
+    )
+    level = models.CharField(_("level"), max_length=20, choices=Level.choices, default=Level.DISSATISFIED)
+    region = models.ForeignKey(
+        Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    description = models.TextField(_("description"))
+    demand = models.TextField(_("demand"), blank=True)
+    preferred_reply_channel = models.CharField(
+        _("preferred reply channel"), max_length=20, choices=ReplyChannel.choices, default=ReplyChannel.PHONE
+    )
+    threatens_external = models.BooleanField(_("threatens regulator, media or court"), default=False)
+
+    registered_by = models.ForeignKey(
+        USER,
+        verbose_name=_("registered by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    first_contact_owner = models.ForeignKey(
+        USER,
+        verbose_name=_("first-contact owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    lead_department = models.ForeignKey(
+        Department,
+        verbose_name=_("lead department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    cooperating_departments = models.ManyToManyField(
+        Department, verbose_name=_("cooperating departments"), blank=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        USER, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escalation_level = models.PositiveSmallIntegerField(
+        _("escalation level"), choices=EscalationLevel.choices, default=EscalationLevel.NONE
+    )
+    reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    is_first_contact_resolution = models.BooleanField(_("resolved at first contact"), default=False)
+    rejection_reason = models.CharField(
+        _("rejection reason"), max_length=30, choices=RejectionReason.choices, blank=True
+    )
+    rejection_explanation = models.TextField(_("explanation given"), blank=True)
+
+    received_at = models.DateTimeField(_("received"))
+    registered_at = models.DateTimeField(_("registered"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    replied_at = models.DateTimeField(_("replied"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"))
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="complaint_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=[c.value for c in Channel]), name="complaint_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(level__in=[c.value for c in Level]), name="complaint_level_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(escalation_level__lte=MAX_ESCALATION_LEVEL),
+                name="complaint_escalation_level_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="complaint_unique_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "registered_at"], name="complaint_status_idx"),
+            models.Index(fields=["assignee", "status"], name="complaint_assignee_idx"),
+            models.Index(fields=["lead_department", "status"], name="complaint_lead_dept_idx"),
+            models.Index(fields=["customer", "registered_at"], name="complaint_customer_idx"),
+            models.Index(fields=["registered_by", "status"], name="complaint_registered_by_idx"),
+            models.Index(fields=["registered_at"], name="complaint_registered_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ticket_no or f"#{self.pk}"
+
+    @property
+    def tmf_status(self) -> str:
+        return TMF_STATUS[Status(self.status)].value
+
+    @property
+    def masked_service_number(self) -> str:
+        return mask_account(self.service_number)
+
+
+class ComplaintEvent(models.Model):
+    """One thing that happened to a case: the timeline, the audit trail, the notification outbox
+    and the source of analytics. Append-only; only ``pending_dispatch`` is cleared by the worker
+    once notifications for it exist."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(_("time"))
+    kind = models.CharField(_("kind"), max_length=30, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        USER, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(_("actor label"), max_length=150, blank=True)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    pending_dispatch = models.BooleanField(_("notifications pending"), default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        indexes = [
+            models.Index(fields=["complaint", "created_at"], name="event_complaint_idx"),
+            models.Index(fields=["kind", "created_at"], name="event_kind_idx"),
+            models.Index(
+                fields=["id"], condition=models.Q(pending_dispatch=True), name="event_pending_dispatch_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    return f"evidence/{instance.complaint_id}/{instance.sha256[:16]}-{filename[-80:]}"
+
+
+class Attachment(models.Model):
+    """One evidence file attached to a case (screenshot, bill, recording, letter)."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=300)
+    original_name = models.CharField(_("name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("uploaded"))
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class ResolutionPlan(models.Model):
+    """One proposed way to resolve a case. A reworked plan is a new row; the latest one counts."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="plans")
+    kind = models.CharField(_("resolution kind"), max_length=20, choices=ResolutionKind.choices)
+    measures = models.TextField(_("measures"))
+    responsible = models.ForeignKey(
+        USER, verbose_name=_("responsible person"), on_delete=models.PROTECT, related_name="+"
+    )
+    deadline = models.DateTimeField(_("deadline"))
+    proposed_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("proposed"))
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("resolution plan")
+        verbose_name_plural = _("resolution plans")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.measures[:40]}"
+
+
+class Remedy(models.Model):
+    """One remedy offered to the customer. Money remedies above the requester's limit wait for
+    an approver whose limit covers the amount."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="remedies")
+    kind = models.CharField(_("kind"), max_length=20, choices=RemedyKind.choices)
+    amount = models.DecimalField(_("amount (元)"), max_digits=12, decimal_places=2, default=0)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=RemedyStatus.choices)
+    requested_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested"))
+    decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        verbose_name = _("remedy")
+        verbose_name_plural = _("remedies")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="remedy_amount_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=RemedyStatus.values), name="remedy_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class Reply(models.Model):
+    """One answer given to the customer: conclusion, basis, plan, by the channel they chose."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="replies")
+    channel = models.CharField(_("channel"), max_length=20, choices=ReplyChannel.choices)
+    content = models.TextField(_("content"))
+    replied_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    replied_at = models.DateTimeField(_("replied"))
+
+    class Meta:
+        ordering = ["replied_at", "id"]
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.replied_at:%Y-%m-%d}"
+
+
+class ReturnVisit(models.Model):
+    """One attempt to ask the customer, after the reply, whether the problem is really solved."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="return_visits")
+    reached = models.BooleanField(_("customer reached"))
+    resolved = models.BooleanField(_("problem resolved"), null=True, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    visited_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    visited_at = models.DateTimeField(_("visited"))
+
+    class Meta:
+        ordering = ["visited_at", "id"]
+        verbose_name = _("return visit")
+        verbose_name_plural = _("return visits")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(satisfaction__isnull=True)
+                | models.Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="return_visit_satisfaction_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visited_at:%Y-%m-%d} {self.satisfaction or '—'}"
+
+    @property
+    def satisfied(self) -> bool:
+        return bool(self.reached and self.resolved and (self.satisfaction or 0) >= 3)

@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from tousu.customers.models import Customer
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    """Masked, read-only: personal data is revealed only through the audited services."""
+
+    list_display = [
+        "id",
+        "masked_name",
+        "masked_phone",
+        "region",
+        "is_blacklisted",
+        "merged_into",
+        "created_at",
+    ]
+    list_filter = ["is_blacklisted", "region"]
+    fields = [
+        "masked_name",
+        "masked_phone",
+        "masked_email",
+        "region",
+        "is_blacklisted",
+        "blacklist_reason",
+        "merged_into",
+    ]
+    readonly_fields = [
+        "masked_name",
+        "masked_phone",
+        "masked_email",
+        "region",
+        "is_blacklisted",
+        "blacklist_reason",
+        "merged_into",
+    ]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tousu.common.masking import mask_email, mask_phone
+
+
+class Transport(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+    INBOX = "inbox", _("Staff inbox")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Notification(models.Model):
+    """One message to one recipient, made by the worker from a case event and delivered with
+    retries. Customer messages carry the address at the time of sending; staff messages land in
+    the recipient's inbox."""
+
+    key = models.CharField(_("key"), max_length=300, unique=True)  # one per event, template and recipient
+    event = models.ForeignKey(
+        "complaints.ComplaintEvent", on_delete=models.CASCADE, related_name="notifications"
+    )
+    complaint = models.ForeignKey(
+        "complaints.Complaint", on_delete=models.CASCADE, related_name="notifications"
+    )
+    template = models.CharField(_("template"), max_length=40)
+    transport = models.CharField(_("transport"), max_length=10, choices=Transport.choices)
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    address = models.CharField(_("address"), max_length=254, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=models.Q(status="pending"), name="notification_due_idx"
+            ),
+            models.Index(fields=["recipient_user", "read_at"], name="notification_inbox_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} → {self.masked_address or self.recipient_user}"
+
+    @property
+    def masked_address(self) -> str:
+        if self.transport == Transport.SMS:
+            return mask_phone(self.address)
+        if self.transport == Transport.EMAIL:
+            return mask_email(self.address)
+        return ""

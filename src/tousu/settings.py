@@ -1,0 +1,171 @@
+"""Django settings for Tousu. Everything a deployment changes comes from TOUSU_* variables.
+
+A bad value stops start-up with a message naming the variable (see ``tousu.common.env``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from tousu.common.env import env_bool, env_choice, env_int, env_list, env_str, env_time_zone
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+DATA_DIR = Path(env_str("TOUSU_DATA_DIR", str(Path.cwd() / "data"))).resolve()
+DEBUG = env_bool("TOUSU_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_str("TOUSU_SECRET_KEY", "")
+    if key:
+        if len(key) < 32:
+            raise ImproperlyConfigured("TOUSU_SECRET_KEY must be at least 32 characters long")
+        return key
+    # Single-machine installs: keep a generated key in the data folder so sessions survive restarts.
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("TOUSU_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("TOUSU_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tousu.common",
+    "tousu.accounts",
+    "tousu.audit",
+    "tousu.customers",
+    "tousu.complaints",
+    "tousu.notifications",
+    "tousu.ops",
+    "tousu.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tousu.urls"
+WSGI_APPLICATION = "tousu.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+_default_db_url = f"sqlite:///{DATA_DIR / 'tousu.sqlite3'}"
+_db_url = env_str("TOUSU_DATABASE_URL", _default_db_url)
+try:
+    _db = dj_database_url.parse(_db_url, conn_max_age=env_int("TOUSU_DB_CONN_MAX_AGE", 60, minimum=0))
+except Exception as exc:  # dj-database-url raises several types for bad URLs
+    raise ImproperlyConfigured(
+        f"TOUSU_DATABASE_URL must look like sqlite:///path/to/db.sqlite3 or postgres://user@host:5432/name; got {_db_url!r} ({exc})"
+    ) from None
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["OPTIONS"] = {
+        # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN,
+        # so two writers queue instead of failing half-way with "database is locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    _db["CONN_MAX_AGE"] = 0
+elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
+    raise ImproperlyConfigured("TOUSU_DATABASE_URL must name a SQLite or PostgreSQL database")
+else:
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("TEST", {})["NAME"] = env_str("TOUSU_TEST_DATABASE_NAME", "test_tousu")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- time and language ------------------------------------------------------------------------
+USE_TZ = True
+TIME_ZONE = env_time_zone("TOUSU_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LANGUAGE_CODE = env_choice("TOUSU_LANGUAGE", "zh-hans", [code for code, _name in LANGUAGES])
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+
+# --- files --------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = Path(env_str("TOUSU_MEDIA_DIR", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Evidence attachments (size in MiB; types by extension, checked against the content too).
+TOUSU_ATTACHMENT_MAX_BYTES = env_int("TOUSU_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=1024) * 1024 * 1024
+TOUSU_ATTACHMENTS_PER_CASE = env_int("TOUSU_ATTACHMENTS_PER_CASE", 30, minimum=1)
+
+# --- notifications and worker ------------------------------------------------------------------
+TOUSU_NOTIFY_TRANSPORT = env_choice("TOUSU_NOTIFY_TRANSPORT", "file", ["file", "console"])
+TOUSU_NOTIFY_FILE = DATA_DIR / "outbox.log"
+TOUSU_WORKER_INTERVAL = env_int("TOUSU_WORKER_INTERVAL_MS", 1000, minimum=50) / 1000
+TOUSU_NOTIFY_MAX_ATTEMPTS = env_int("TOUSU_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+
+# --- security -----------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("TOUSU_SESSION_HOURS", 12, minimum=1) * 3600
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("TOUSU_HTTPS", False):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("TOUSU_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
+    },
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
