@@ -34,6 +34,15 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _english():
+    """Messages and labels in English, so assertions read the same whatever the default language."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _media_and_outbox(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.TOUSU_NOTIFY_FILE = tmp_path / "outbox.log"

@@ -29,6 +29,7 @@ class Command(BaseCommand):
         if not Complaint.objects.exists():
             self.stdout.write(f"loading demo data ({options['complaints']:,} complaints)…")
             call_command("seed", complaints=options["complaints"])
+        call_command("collectstatic", interactive=False, verbosity=0)
         host, port = options["host"], options["port"]
         web = subprocess.Popen(serve_argv(host, port, 1, 4), start_new_session=True)
         worker = subprocess.Popen([sys.executable, "-m", "tousu.cli", "worker"], start_new_session=True)

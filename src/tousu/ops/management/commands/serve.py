@@ -1,6 +1,7 @@
 import os
 import sys
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        call_command("collectstatic", interactive=False, verbosity=0)
         argv = serve_argv(options["host"], options["port"], options["workers"], options["threads"])
         self.stdout.write(
             f"Serving on http://{options['host']}:{options['port']} with {options['workers']} workers"

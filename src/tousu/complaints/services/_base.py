@@ -1,0 +1,168 @@
+"""Building blocks shared by the case services: validation, locking, events, ticket numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from tousu.accounts.models import Department, User
+from tousu.common.errors import ConflictError, InvalidTransition, NotFound, ValidationError
+from tousu.complaints.events import NOTIFYING, EventKind
+from tousu.complaints.models import (
+    Complaint,
+    ComplaintEvent,
+    TicketCounter,
+)
+from tousu.complaints.states import Status, can_transition
+
+MAX_TEXT = 10_000
+FUTURE_SKEW = timedelta(minutes=5)
+OUTBOX_CHANNEL = "tousu_outbox"
+
+
+def _label(actor: User | None) -> str:
+    return actor.username if actor is not None else "system"
+
+
+def _text(value: str, field: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationError(f"'{field}' is required.", fields={field: "required"})
+    if len(text) > max_length:
+        raise ValidationError(
+            f"'{field}' is too long ({len(text)} characters, at most {max_length}).",
+            fields={field: "too long"},
+        )
+    return text
+
+
+def _choice(value: str, choices: Any, field: str) -> str:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        raise ValidationError(
+            f"'{value}' is not a valid {field}; use one of: {allowed}.", fields={field: "invalid choice"}
+        )
+    return str(value)
+
+
+def _lock(complaint_id: int, expected_version: int | None = None) -> Complaint:
+    """Lock the case row for the rest of the transaction (a no-op on SQLite, whose IMMEDIATE
+    transactions already serialise writers) and check the caller's version."""
+    complaint = Complaint.objects.select_for_update().filter(pk=complaint_id).first()
+    if complaint is None:
+        raise NotFound("No such case.")
+    if expected_version is not None and complaint.version != expected_version:
+        raise ConflictError(
+            f"Case {complaint} was changed by someone else since you opened it "
+            f"(version {expected_version}, now {complaint.version}). Reload it and try again."
+        )
+    return complaint
+
+
+def _require_transition(complaint: Complaint, dst: Status) -> Status:
+    src = Status(complaint.status)
+    if not can_transition(src, dst):
+        raise InvalidTransition(
+            src=src,
+            dst=dst,
+            message=f"Case {complaint} is '{src.label}' and cannot become '{dst.label}'.",
+        )
+    return src
+
+
+def _event(
+    complaint: Complaint,
+    kind: EventKind,
+    actor: User | None,
+    now: datetime,
+    *,
+    src: str = "",
+    dst: str = "",
+    payload: dict[str, Any] | None = None,
+) -> ComplaintEvent:
+    event = ComplaintEvent.objects.create(
+        complaint=complaint,
+        created_at=now,
+        kind=kind,
+        actor=actor,
+        actor_label=_label(actor),
+        from_status=src,
+        to_status=dst,
+        payload=payload or {},
+        pending_dispatch=kind in NOTIFYING,
+    )
+    if event.pending_dispatch:
+        transaction.on_commit(_wake_outbox)
+    return event
+
+
+def _wake_outbox() -> None:
+    """After commit: wake the workers at once on PostgreSQL (they also poll, so this is an optimisation)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+
+
+def _save(complaint: Complaint, now: datetime, fields: Iterable[str]) -> None:
+    complaint.version += 1
+    complaint.updated_at = now
+    complaint.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _move(
+    complaint: Complaint,
+    dst: Status,
+    actor: User | None,
+    now: datetime,
+    kind: EventKind,
+    *,
+    payload: dict[str, Any] | None = None,
+    fields: Iterable[str] = (),
+) -> ComplaintEvent:
+    """Change status (already checked against the table), save and record the event."""
+    src = Status(complaint.status)
+    complaint.status = dst
+    complaint.status_changed_at = now
+    _save(complaint, now, ["status", "status_changed_at", *fields])
+    return _event(complaint, kind, actor, now, src=src, dst=dst, payload=payload)
+
+
+def _next_ticket_no(now: datetime) -> str:
+    """``TS`` + the local date + a six-digit sequence of that day: unique and sortable by date."""
+    day = timezone.localdate(now)
+    table = TicketCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET last = last + 1 WHERE day = %s RETURNING last", [day])
+        row = cursor.fetchone()
+    if row is None:
+        try:
+            with transaction.atomic():
+                TicketCounter.objects.create(day=day, last=1)
+            number = 1
+        except IntegrityError:  # another transaction created the day's row first
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {table} SET last = last + 1 WHERE day = %s RETURNING last", [day])
+                number = cursor.fetchone()[0]
+    else:
+        number = row[0]
+    return f"TS{day:%Y%m%d}{number:06d}"
+
+
+def _user(user_id: int | None, field: str) -> User | None:
+    if user_id is None:
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise ValidationError("No such active user.", fields={field: "unknown user"})
+    return user
+
+
+def _department(department_id: int, field: str) -> Department:
+    department = Department.objects.filter(pk=department_id, is_active=True).first()
+    if department is None:
+        raise ValidationError("No such active department.", fields={field: "unknown department"})
+    return department

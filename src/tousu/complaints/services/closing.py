@@ -1,0 +1,329 @@
+"""Reply, return visit, reopening, closing, withdrawal and escalation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from tousu.accounts.models import User
+from tousu.accounts.roles import Cap
+from tousu.common.errors import InvalidTransition, PermissionDenied, ValidationError
+from tousu.common.origin import SYSTEM, Origin
+from tousu.complaints.access import access_complaint
+from tousu.complaints.choices import (
+    ReplyChannel,
+)
+from tousu.complaints.events import EventKind
+from tousu.complaints.models import (
+    Complaint,
+    Reply,
+    ReturnVisit,
+)
+from tousu.complaints.services._base import (
+    _choice,
+    _event,
+    _lock,
+    _move,
+    _require_transition,
+    _save,
+    _text,
+)
+from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN, Status
+
+
+@transaction.atomic
+def complaint_reply(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    channel: str,
+    content: str,
+    first_contact_resolution: bool = False,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Reply:
+    """Give the customer the answer: conclusion, basis, plan and its execution.
+
+    A case answered during the first contact (``first_contact_resolution``) may be replied to
+    straight from 'accepted', by its first-contact owner."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_REPLY)
+    src = _require_transition(complaint, Status.REPLIED)
+    channel = _choice(channel, ReplyChannel, "channel")
+    content = _text(content, "content")
+    if src == Status.ACCEPTED:
+        if not first_contact_resolution:
+            raise InvalidTransition(
+                src=src,
+                dst=Status.REPLIED,
+                message="Only a complaint resolved at first contact is answered before a plan is proposed.",
+            )
+        if actor is not None and actor.pk != complaint.first_contact_owner_id:
+            raise PermissionDenied("Only the first-contact owner resolves a complaint at first contact.")
+    elif first_contact_resolution:
+        raise ValidationError(
+            "A case that was dispatched or investigated is not a first-contact resolution.",
+            fields={"first_contact_resolution": "not the first contact"},
+        )
+    now = timezone.now()
+    reply = Reply.objects.create(
+        complaint=complaint, channel=channel, content=content, replied_by=actor, replied_at=now
+    )
+    complaint.replied_at = now
+    complaint.is_first_contact_resolution = first_contact_resolution
+    _move(
+        complaint,
+        Status.REPLIED,
+        actor,
+        now,
+        EventKind.REPLIED,
+        payload={
+            "reply_id": reply.pk,
+            "channel": channel,
+            "content": content,
+            "first_contact_resolution": first_contact_resolution,
+        },
+        fields=["replied_at", "is_first_contact_resolution"],
+    )
+    return reply
+
+
+@transaction.atomic
+def return_visit_record(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    reached: bool,
+    resolved: bool | None = None,
+    satisfaction: int | None = None,
+    comment: str = "",
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> ReturnVisit:
+    """Record a return visit. Not reached: the attempt is kept and the case still waits.
+    Reached and satisfied: ready to close. Reached and dissatisfied: the case is reopened one
+    escalation level higher, "until the customer is satisfied"."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_RETURN_VISIT)
+    if complaint.status != Status.REPLIED:
+        raise InvalidTransition(
+            src=complaint.status,
+            dst=Status.RETURN_VISIT,
+            message=f"A return visit follows the reply; case {complaint} is '{Status(complaint.status).label}'.",
+        )
+    comment = _text(comment, "comment", required=False)
+    if reached:
+        if resolved is None:
+            raise ValidationError("Say whether the problem is resolved.", fields={"resolved": "required"})
+        if satisfaction is None or not 1 <= int(satisfaction) <= 5:
+            raise ValidationError("Satisfaction is a score from 1 to 5.", fields={"satisfaction": "1 to 5"})
+    elif resolved is not None or satisfaction is not None:
+        raise ValidationError(
+            "An unreached customer gives no outcome.",
+            fields={"reached": "outcome given for an unreached customer"},
+        )
+    now = timezone.now()
+    visit = ReturnVisit.objects.create(
+        complaint=complaint,
+        reached=reached,
+        resolved=resolved,
+        satisfaction=satisfaction,
+        comment=comment,
+        visited_by=actor,
+        visited_at=now,
+    )
+    payload = {
+        "return_visit_id": visit.pk,
+        "reached": reached,
+        "resolved": resolved,
+        "satisfaction": satisfaction,
+        "comment": comment,
+    }
+    if not reached:
+        _save(complaint, now, [])
+        _event(complaint, EventKind.RETURN_VISIT, actor, now, payload=payload)
+        return visit
+    _move(
+        complaint,
+        Status.RETURN_VISIT,
+        actor,
+        now,
+        EventKind.RETURN_VISIT,
+        payload={**payload, "satisfied": visit.satisfied},
+    )
+    if not visit.satisfied:
+        _reopen(
+            complaint,
+            actor,
+            now,
+            reason=comment or "dissatisfied at the return visit",
+            trigger="dissatisfied_return_visit",
+        )
+    return visit
+
+
+def _raise_level(
+    complaint: Complaint, actor: User | None, now: datetime, *, to_level: int, reason: str, trigger: str
+) -> None:
+    previous = complaint.escalation_level
+    complaint.escalation_level = to_level
+    _save(complaint, now, ["escalation_level"])
+    _event(
+        complaint,
+        EventKind.ESCALATED,
+        actor,
+        now,
+        payload={"from_level": previous, "to_level": to_level, "reason": reason, "trigger": trigger},
+    )
+
+
+def _reopen(complaint: Complaint, actor: User | None, now: datetime, *, reason: str, trigger: str) -> None:
+    _require_transition(complaint, Status.REOPENED)
+    complaint.reopen_count += 1
+    complaint.closed_at = None
+    _move(
+        complaint,
+        Status.REOPENED,
+        actor,
+        now,
+        EventKind.REOPENED,
+        payload={"reason": reason, "trigger": trigger, "reopen_count": complaint.reopen_count},
+        fields=["reopen_count", "closed_at"],
+    )
+    if complaint.escalation_level < MAX_ESCALATION_LEVEL:
+        _raise_level(
+            complaint, actor, now, to_level=complaint.escalation_level + 1, reason=reason, trigger=trigger
+        )
+
+
+@transaction.atomic
+def complaint_reopen(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    reason: str,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Reopen a case after its return visit, or a closed one (supervisors and managers: new facts,
+    a regulator's referral). The escalation level goes up by one."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_REOPEN)
+    _require_transition(complaint, Status.REOPENED)
+    if complaint.status == Status.CLOSED and actor is not None and not actor.can(Cap.CASE_SUPERVISE):
+        raise PermissionDenied("Only supervisors and managers reopen a closed case.")
+    reason = _text(reason, "reason")
+    _reopen(complaint, actor, timezone.now(), reason=reason, trigger="manual")
+    return complaint
+
+
+@transaction.atomic
+def complaint_close(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    note: str = "",
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Close a case: after a satisfied return visit; at once after a first-contact resolution;
+    or, for a supervisor, after the customer could not be reached (with a note)."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_CLOSE)
+    src = _require_transition(complaint, Status.CLOSED)
+    note = _text(note, "note", required=False)
+    if src == Status.REPLIED and not complaint.is_first_contact_resolution:
+        unreached = complaint.return_visits.filter(reached=False).exists()
+        if not unreached:
+            raise InvalidTransition(
+                src=src, dst=Status.CLOSED, message="A replied case is closed after its return visit."
+            )
+        if actor is not None and not actor.can(Cap.CASE_SUPERVISE):
+            raise PermissionDenied("Closing without reaching the customer needs a supervisor or manager.")
+        if not note:
+            raise ValidationError(
+                "Say why the case is closed without reaching the customer.", fields={"note": "required"}
+            )
+    now = timezone.now()
+    complaint.closed_at = now
+    _move(
+        complaint,
+        Status.CLOSED,
+        actor,
+        now,
+        EventKind.CLOSED,
+        payload={"note": note} if note else {},
+        fields=["closed_at"],
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_withdraw(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    reason: str,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Record that the customer withdrew the complaint."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_WITHDRAW)
+    _require_transition(complaint, Status.WITHDRAWN)
+    reason = _text(reason, "reason")
+    now = timezone.now()
+    complaint.closed_at = now
+    _move(
+        complaint,
+        Status.WITHDRAWN,
+        actor,
+        now,
+        EventKind.WITHDRAWN,
+        payload={"reason": reason, "via": origin.via},
+        fields=["closed_at"],
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_escalate(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    reason: str,
+    to_level: int | None = None,
+    trigger: str = "manual",
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Raise an open case's escalation level (by one unless ``to_level`` says more)."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_ESCALATE)
+    if complaint.status not in OPEN:
+        raise InvalidTransition(
+            src=complaint.status,
+            dst=complaint.status,
+            message=f"Case {complaint} is no longer open and cannot be escalated.",
+        )
+    if complaint.escalation_level >= MAX_ESCALATION_LEVEL:
+        raise ValidationError(
+            f"Case {complaint} is already at the top escalation level ({MAX_ESCALATION_LEVEL}).",
+            fields={"to_level": "already at the top"},
+        )
+    target = complaint.escalation_level + 1 if to_level is None else int(to_level)
+    if target <= complaint.escalation_level:
+        raise ValidationError(
+            f"Case {complaint} is already at escalation level {complaint.escalation_level}.",
+            fields={"to_level": "not higher"},
+        )
+    if target > MAX_ESCALATION_LEVEL:
+        raise ValidationError(
+            f"The highest escalation level is {MAX_ESCALATION_LEVEL}.",
+            fields={"to_level": "above the top level"},
+        )
+    reason = _text(reason, "reason")
+    _raise_level(complaint, actor, timezone.now(), to_level=target, reason=reason, trigger=trigger)
+    return complaint

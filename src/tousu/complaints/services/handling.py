@@ -1,0 +1,237 @@
+"""Investigation: starting, asking the customer, the resolution plan, notes and evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import PurePath
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from tousu.accounts.models import User
+from tousu.accounts.roles import Cap
+from tousu.common.errors import InvalidTransition, NotFound, ValidationError
+from tousu.common.origin import SYSTEM, Origin
+from tousu.complaints import attachments
+from tousu.complaints.access import access_complaint
+from tousu.complaints.choices import (
+    ResolutionKind,
+)
+from tousu.complaints.events import EventKind
+from tousu.complaints.models import (
+    Attachment,
+    Complaint,
+    ComplaintEvent,
+    ResolutionPlan,
+)
+from tousu.complaints.services._base import (
+    _choice,
+    _event,
+    _lock,
+    _move,
+    _require_transition,
+    _text,
+    _user,
+)
+from tousu.complaints.states import Status
+
+
+@transaction.atomic
+def complaint_investigate(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    note: str = "",
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Start (or resume) investigating. From 'awaiting customer' the note records the customer's
+    answer. A handler who starts an unassigned case takes it."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    src = _require_transition(complaint, Status.INVESTIGATING)
+    note = _text(note, "note", required=src == Status.AWAITING_CUSTOMER)
+    now = timezone.now()
+    fields: list[str] = []
+    if (
+        complaint.assignee_id is None
+        and actor is not None
+        and actor.department_id == complaint.lead_department_id
+    ):
+        complaint.assignee = actor
+        fields.append("assignee")
+    kind = EventKind.INFO_RECEIVED if src == Status.AWAITING_CUSTOMER else EventKind.STATUS_CHANGED
+    _move(
+        complaint,
+        Status.INVESTIGATING,
+        actor,
+        now,
+        kind,
+        payload={"note": note} if note else {},
+        fields=fields,
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_request_info(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    question: str,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Ask the customer for something (a line test, a document). The case waits for them."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    _require_transition(complaint, Status.AWAITING_CUSTOMER)
+    question = _text(question, "question")
+    now = timezone.now()
+    _move(
+        complaint,
+        Status.AWAITING_CUSTOMER,
+        actor,
+        now,
+        EventKind.INFO_REQUESTED,
+        payload={"question": question},
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_propose_plan(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    kind: str,
+    measures: str,
+    responsible_id: int,
+    deadline: datetime,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Record the resolution plan: measures, the responsible person and a deadline."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    src = _require_transition(complaint, Status.PLAN_PROPOSED)
+    if src == Status.AWAITING_APPROVAL:
+        raise InvalidTransition(
+            src=src,
+            dst=Status.PLAN_PROPOSED,
+            message=f"Case {complaint} waits for a remedy decision; approve or refuse the remedy first.",
+        )
+    kind = _choice(kind, ResolutionKind, "kind")
+    measures = _text(measures, "measures")
+    responsible = _user(responsible_id, "responsible")
+    now = timezone.now()
+    if deadline is None or timezone.is_naive(deadline) or deadline <= now:
+        raise ValidationError(
+            "The plan's deadline must be a time in the future.", fields={"deadline": "not in the future"}
+        )
+    assert responsible is not None
+    plan = ResolutionPlan.objects.create(
+        complaint=complaint,
+        kind=kind,
+        measures=measures,
+        responsible=responsible,
+        deadline=deadline,
+        proposed_by=actor,
+        created_at=now,
+    )
+    _move(
+        complaint,
+        Status.PLAN_PROPOSED,
+        actor,
+        now,
+        EventKind.PLAN_PROPOSED,
+        payload={
+            "plan_id": plan.pk,
+            "kind": kind,
+            "measures": measures,
+            "responsible": responsible.username,
+            "deadline": deadline.isoformat(),
+        },
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_note(
+    *, actor: User | None, complaint_id: int, text: str, origin: Origin = SYSTEM
+) -> ComplaintEvent:
+    """An internal note on the timeline. Never shown to the customer; allowed in every state."""
+    complaint = Complaint.objects.filter(pk=complaint_id).first()
+    if complaint is None:
+        raise NotFound("No such case.")
+    access_complaint(actor, complaint, Cap.CASE_NOTE)
+    text = _text(text, "text")
+    return _event(complaint, EventKind.NOTE_ADDED, actor, timezone.now(), payload={"text": text})
+
+
+def attachment_add(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    name: str,
+    content: BinaryIO,
+    origin: Origin = SYSTEM,
+) -> Attachment:
+    """Attach an evidence file. Its size and type are checked (the content must match the
+    extension). The file is written only after every check passed, and removed if the database
+    write fails."""
+    complaint = Complaint.objects.filter(pk=complaint_id).first()
+    if complaint is None:
+        raise NotFound("No such case.")
+    access_complaint(actor, complaint, Cap.CASE_NOTE)
+    clean_name = PurePath((name or "").replace("\\", "/")).name.strip()
+    if not clean_name or "." not in clean_name:
+        raise ValidationError("The file needs a name with an extension.", fields={"file": "no extension"})
+    extension = clean_name.rsplit(".", 1)[1].lower()
+    limit = settings.TOUSU_ATTACHMENT_MAX_BYTES
+    data = content.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError(
+            f"The file is too large (more than {limit // (1024 * 1024)} MB).", fields={"file": "too large"}
+        )
+    if not data:
+        raise ValidationError("The file is empty.", fields={"file": "empty"})
+    content_type = attachments.sniff(extension, data[:512])
+    if content_type is None:
+        allowed = ", ".join(sorted(attachments.ALLOWED))
+        raise ValidationError(
+            f"Files of this type are not accepted as evidence (allowed: {allowed}), or the content does not match '.{extension}'.",
+            fields={"file": "type not allowed"},
+        )
+    if complaint.attachments.count() >= settings.TOUSU_ATTACHMENTS_PER_CASE:
+        raise ValidationError("This case has as many attachments as allowed.", fields={"file": "too many"})
+    digest = hashlib.sha256(data).hexdigest()
+    now = timezone.now()
+    attachment = Attachment(
+        complaint=complaint,
+        original_name=clean_name[-200:],
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        uploaded_by=actor,
+        created_at=now,
+    )
+    attachment.file.save(clean_name, ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+            _event(
+                complaint,
+                EventKind.ATTACHMENT_ADDED,
+                actor,
+                now,
+                payload={"attachment_id": attachment.pk, "name": attachment.original_name, "size": len(data)},
+            )
+    except Exception:
+        attachment.file.delete(save=False)
+        raise
+    return attachment

@@ -1,0 +1,156 @@
+"""Remedies and their approval by authority level."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from tousu.accounts.models import User, approval_limit_for
+from tousu.accounts.roles import Cap
+from tousu.common.errors import ConflictError, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from tousu.common.origin import SYSTEM, Origin
+from tousu.complaints.access import access_complaint
+from tousu.complaints.choices import (
+    MONEY_REMEDIES,
+    RemedyKind,
+    RemedyStatus,
+)
+from tousu.complaints.events import EventKind
+from tousu.complaints.models import (
+    Remedy,
+)
+from tousu.complaints.services._base import (
+    _choice,
+    _event,
+    _lock,
+    _move,
+    _require_transition,
+    _save,
+    _text,
+)
+from tousu.complaints.states import Status
+
+
+def _amount(value: Decimal | int | str, kind: str) -> Decimal:
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"'{value}' is not an amount.", fields={"amount": "not a number"}) from None
+    if kind in MONEY_REMEDIES:
+        if amount <= 0:
+            raise ValidationError(
+                "A money remedy needs an amount above zero.", fields={"amount": "must be positive"}
+            )
+        if amount > Decimal("1000000"):
+            raise ValidationError("The amount is implausibly large.", fields={"amount": "too large"})
+    elif amount != 0:
+        raise ValidationError(
+            "Only refunds, fee waivers and compensation carry an amount.", fields={"amount": "must be 0"}
+        )
+    return amount
+
+
+def _limit_covers(user: User | None, amount: Decimal) -> bool:
+    if user is None:
+        return False  # the system never approves money
+    if not user.can(Cap.REMEDY_DECIDE):
+        return False
+    limit = approval_limit_for(user.role)
+    return limit is None or amount <= limit
+
+
+@transaction.atomic
+def remedy_request(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    kind: str,
+    amount: Decimal | int | str = 0,
+    description: str = "",
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Remedy:
+    """Offer a remedy. Within the requester's own approval limit (and for non-money remedies) it is
+    approved at once; above it the case waits for an approver whose limit covers the amount."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.REMEDY_REQUEST)
+    kind = _choice(kind, RemedyKind, "kind")
+    value = _amount(amount, kind)
+    description = _text(description, "description", required=False)
+    status = Status(complaint.status)
+    if status not in (Status.ACCEPTED, Status.INVESTIGATING, Status.PLAN_PROPOSED):
+        raise InvalidTransition(
+            src=status,
+            dst=status,
+            message=f"Remedies are offered while a case is handled, not when it is '{status.label}'.",
+        )
+    needs_approval = kind in MONEY_REMEDIES and not _limit_covers(actor, value)
+    if needs_approval:
+        _require_transition(complaint, Status.AWAITING_APPROVAL)  # only from 'plan proposed'
+    now = timezone.now()
+    remedy = Remedy.objects.create(
+        complaint=complaint,
+        kind=kind,
+        amount=value,
+        description=description,
+        status=RemedyStatus.REQUESTED if needs_approval else RemedyStatus.APPROVED,
+        requested_by=actor,
+        requested_at=now,
+        decided_by=None if needs_approval else actor,
+        decided_at=None if needs_approval else now,
+        decision_note="" if needs_approval else "within the requester's own limit",
+    )
+    payload = {"remedy_id": remedy.pk, "kind": kind, "amount": str(value), "description": description}
+    if needs_approval:
+        _move(complaint, Status.AWAITING_APPROVAL, actor, now, EventKind.REMEDY_REQUESTED, payload=payload)
+    else:
+        _save(complaint, now, [])
+        _event(complaint, EventKind.REMEDY_APPROVED, actor, now, payload={**payload, "self_approved": True})
+    return remedy
+
+
+@transaction.atomic
+def remedy_decide(
+    *,
+    actor: User,
+    remedy_id: int,
+    approve: bool,
+    note: str = "",
+    origin: Origin = SYSTEM,
+) -> Remedy:
+    """Approve or refuse a remedy waiting for approval. The approver's limit must cover the amount,
+    and nobody approves their own request. When no request is left, the case returns to its plan."""
+    remedy = Remedy.objects.filter(pk=remedy_id).first()
+    if remedy is None:
+        raise NotFound("No such remedy.")
+    complaint = _lock(remedy.complaint_id)
+    remedy = Remedy.objects.select_for_update().get(pk=remedy_id)
+    access_complaint(actor, complaint, Cap.REMEDY_DECIDE)
+    if remedy.status != RemedyStatus.REQUESTED:
+        raise ConflictError(f"This remedy was already decided ({remedy.get_status_display()}).")
+    if remedy.requested_by_id == actor.pk:
+        raise PermissionDenied("You cannot decide on a remedy you requested.")
+    if approve and not _limit_covers(actor, remedy.amount):
+        limit = approval_limit_for(actor.role)
+        raise PermissionDenied(
+            f"{remedy.amount} 元 is above your approval limit ({limit} 元); a higher authority must approve it."
+        )
+    note = _text(note, "note", required=not approve)
+    now = timezone.now()
+    remedy.status = RemedyStatus.APPROVED if approve else RemedyStatus.REFUSED
+    remedy.decided_by = actor
+    remedy.decided_at = now
+    remedy.decision_note = note
+    remedy.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    kind = EventKind.REMEDY_APPROVED if approve else EventKind.REMEDY_REFUSED
+    payload = {"remedy_id": remedy.pk, "kind": remedy.kind, "amount": str(remedy.amount), "note": note}
+    still_waiting = complaint.remedies.filter(status=RemedyStatus.REQUESTED).exists()
+    if complaint.status == Status.AWAITING_APPROVAL and not still_waiting:
+        _require_transition(complaint, Status.PLAN_PROPOSED)
+        _move(complaint, Status.PLAN_PROPOSED, actor, now, kind, payload=payload)
+    else:
+        _save(complaint, now, [])
+        _event(complaint, kind, actor, now, payload=payload)
+    return remedy
