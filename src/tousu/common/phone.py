@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
+from django.utils.translation import gettext as _
 
 from tousu.common.errors import ValidationError
 
@@ -16,15 +17,16 @@ def normalize_phone(raw: str, *, field: str = "phone", region: str = DEFAULT_REG
     """
     text = (raw or "").strip()
     if not text:
-        raise ValidationError("A phone number is required.", fields={field: "required"})
+        raise ValidationError(_("A phone number is required."), fields={field: "required"})
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise ValidationError(
-            f"'{text}' is not a phone number.", fields={field: "not a phone number"}
+            _("'%(text)s' is not a phone number.") % {"text": text}, fields={field: "not a phone number"}
         ) from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(
-            f"'{text}' is not a valid phone number.", fields={field: "not a valid phone number"}
+            _("'%(text)s' is not a valid phone number.") % {"text": text},
+            fields={field: "not a valid phone number"},
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -7,6 +7,7 @@ this *person* touch this case (scope)? ``actor=None`` is the system (worker, cha
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import ALL_CASES_ROLES, Cap, Role
@@ -42,11 +43,16 @@ def access_complaint(actor: User | None, complaint: Complaint, cap: Cap) -> None
     if actor is None:
         return
     if not actor.is_active:
-        raise PermissionDenied("Your account is disabled.")
+        raise PermissionDenied(_("Your account is disabled."))
     if not actor.can(cap):
-        raise PermissionDenied(f"Your role ({actor.get_role_display()}) may not do this: {cap.label}.")
+        raise PermissionDenied(
+            _("Your role (%(role)s) may not do this: %(action)s.")
+            % {"role": actor.get_role_display(), "action": cap.label}
+        )
     if not complaint_in_scope(actor, complaint, cap):
-        raise PermissionDenied("This case is outside your scope: it belongs to another department or agent.")
+        raise PermissionDenied(
+            _("This case is outside your scope: it belongs to another department or agent.")
+        )
 
 
 def access_complaint_by_id(actor: User | None, complaint_id: int, cap: Cap = Cap.CASE_VIEW) -> Complaint:
@@ -57,7 +63,7 @@ def access_complaint_by_id(actor: User | None, complaint_id: int, cap: Cap = Cap
         .first()
     )
     if complaint is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     access_complaint(actor, complaint, cap)
     return complaint
 

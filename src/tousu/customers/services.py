@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
 from tousu.accounts.roles import ALL_CASES_ROLES, Cap
@@ -19,7 +20,9 @@ REVEALABLE_FIELDS = ("name", "phone", "email", "id_number", "wechat_id")
 def _clean_email(raw: str) -> str:
     email = raw.strip().lower()
     if email and ("@" not in email or " " in email or len(email) > 254):
-        raise ValidationError(f"'{raw}' is not an e-mail address.", fields={"email": "not an e-mail address"})
+        raise ValidationError(
+            _("'%(raw)s' is not an e-mail address.") % {"raw": raw}, fields={"email": "not an e-mail address"}
+        )
     return email
 
 
@@ -44,7 +47,7 @@ def customer_find_or_create(
     service_number = service_number.strip()
     if not (phone_e164 or email or wechat_id):
         raise ValidationError(
-            "A phone number, e-mail address or WeChat id is needed to identify the customer.",
+            _("A phone number, e-mail address or WeChat id is needed to identify the customer."),
             fields={"phone": "required"},
         )
     wanted: list[tuple[str, str]] = [
@@ -102,13 +105,13 @@ def customer_blacklist(
 ) -> Customer:
     """Flag (or unflag) an abusive caller. A reason is required to flag."""
     if not actor.can(Cap.CUSTOMER_BLACKLIST):
-        raise PermissionDenied("Only supervisors and managers may change the blacklist.")
+        raise PermissionDenied(_("Only supervisors and managers may change the blacklist."))
     reason = reason.strip()
     if blacklisted and not reason:
-        raise ValidationError("Say why this caller is blacklisted.", fields={"reason": "required"})
+        raise ValidationError(_("Say why this caller is blacklisted."), fields={"reason": "required"})
     customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
     if customer is None:
-        raise NotFound("No such customer.")
+        raise NotFound(_("No such customer."))
     customer.is_blacklisted = blacklisted
     customer.blacklist_reason = reason if blacklisted else ""
     customer.save(update_fields=["is_blacklisted", "blacklist_reason", "updated_at"])
@@ -129,12 +132,14 @@ def customer_reveal(*, actor: User, customer_id: int, field: str, origin: Origin
     Inside a case, use ``complaint_reveal`` instead: it checks the case scope.
     """
     if not (actor.can(Cap.CUSTOMER_REVEAL) and actor.role in ALL_CASES_ROLES):
-        raise PermissionDenied("You may reveal personal data only from a case you work on.")
+        raise PermissionDenied(_("You may reveal personal data only from a case you work on."))
     if field not in REVEALABLE_FIELDS:
-        raise ValidationError(f"'{field}' cannot be revealed.", fields={"field": "unknown field"})
+        raise ValidationError(
+            _("'%(field)s' cannot be revealed.") % {"field": field}, fields={"field": "unknown field"}
+        )
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
-        raise NotFound("No such customer.")
+        raise NotFound(_("No such customer."))
     with transaction.atomic():
         audit_record(
             actor=actor,

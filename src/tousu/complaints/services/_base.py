@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Department, User
 from tousu.common.errors import ConflictError, InvalidTransition, NotFound, ValidationError
@@ -31,10 +32,11 @@ def _label(actor: User | None) -> str:
 def _text(value: str, field: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise ValidationError(f"'{field}' is required.", fields={field: "required"})
+        raise ValidationError(_("'%(field)s' is required.") % {"field": field}, fields={field: "required"})
     if len(text) > max_length:
         raise ValidationError(
-            f"'{field}' is too long ({len(text)} characters, at most {max_length}).",
+            _("'%(field)s' is too long (%(length)s characters, at most %(max_length)s).")
+            % {"field": field, "length": len(text), "max_length": max_length},
             fields={field: "too long"},
         )
     return text
@@ -44,7 +46,9 @@ def _choice(value: str, choices: Any, field: str) -> str:
     if value not in choices.values:
         allowed = ", ".join(choices.values)
         raise ValidationError(
-            f"'{value}' is not a valid {field}; use one of: {allowed}.", fields={field: "invalid choice"}
+            _("'%(value)s' is not a valid %(field)s; use one of: %(allowed)s.")
+            % {"value": value, "field": field, "allowed": allowed},
+            fields={field: "invalid choice"},
         )
     return str(value)
 
@@ -54,11 +58,13 @@ def _lock(complaint_id: int, expected_version: int | None = None) -> Complaint:
     transactions already serialise writers) and check the caller's version."""
     complaint = Complaint.objects.select_for_update().filter(pk=complaint_id).first()
     if complaint is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     if expected_version is not None and complaint.version != expected_version:
         raise ConflictError(
-            f"Case {complaint} was changed by someone else since you opened it "
-            f"(version {expected_version}, now {complaint.version}). Reload it and try again."
+            _(
+                "Case %(case)s was changed by someone else since you opened it (version %(expected_version)s, now %(current_version)s). Reload it and try again."
+            )
+            % {"case": complaint, "expected_version": expected_version, "current_version": complaint.version}
         )
     return complaint
 
@@ -69,7 +75,8 @@ def _require_transition(complaint: Complaint, dst: Status) -> Status:
         raise InvalidTransition(
             src=src,
             dst=dst,
-            message=f"Case {complaint} is '{src.label}' and cannot become '{dst.label}'.",
+            message=_("Case %(case)s is '%(src)s' and cannot become '%(dst)s'.")
+            % {"case": complaint, "src": src.label, "dst": dst.label},
         )
     return src
 
@@ -157,12 +164,12 @@ def _user(user_id: int | None, field: str) -> User | None:
         return None
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        raise ValidationError("No such active user.", fields={field: "unknown user"})
+        raise ValidationError(_("No such active user."), fields={field: "unknown user"})
     return user
 
 
 def _department(department_id: int, field: str) -> Department:
     department = Department.objects.filter(pk=department_id, is_active=True).first()
     if department is None:
-        raise ValidationError("No such active department.", fields={field: "unknown department"})
+        raise ValidationError(_("No such active department."), fields={field: "unknown department"})
     return department

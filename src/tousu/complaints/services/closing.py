@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -58,13 +59,15 @@ def complaint_reply(
             raise InvalidTransition(
                 src=src,
                 dst=Status.REPLIED,
-                message="Only a complaint resolved at first contact is answered before a plan is proposed.",
+                message=_(
+                    "Only a complaint resolved at first contact is answered before a plan is proposed."
+                ),
             )
         if actor is not None and actor.pk != complaint.first_contact_owner_id:
-            raise PermissionDenied("Only the first-contact owner resolves a complaint at first contact.")
+            raise PermissionDenied(_("Only the first-contact owner resolves a complaint at first contact."))
     elif first_contact_resolution:
         raise ValidationError(
-            "A case that was dispatched or investigated is not a first-contact resolution.",
+            _("A case that was dispatched or investigated is not a first-contact resolution."),
             fields={"first_contact_resolution": "not the first contact"},
         )
     now = timezone.now()
@@ -111,17 +114,20 @@ def return_visit_record(
         raise InvalidTransition(
             src=complaint.status,
             dst=Status.RETURN_VISIT,
-            message=f"A return visit follows the reply; case {complaint} is '{Status(complaint.status).label}'.",
+            message=_("A return visit follows the reply; case %(case)s is '%(status)s'.")
+            % {"case": complaint, "status": Status(complaint.status).label},
         )
     comment = _text(comment, "comment", required=False)
     if reached:
         if resolved is None:
-            raise ValidationError("Say whether the problem is resolved.", fields={"resolved": "required"})
+            raise ValidationError(_("Say whether the problem is resolved."), fields={"resolved": "required"})
         if satisfaction is None or not 1 <= int(satisfaction) <= 5:
-            raise ValidationError("Satisfaction is a score from 1 to 5.", fields={"satisfaction": "1 to 5"})
+            raise ValidationError(
+                _("Satisfaction is a score from 1 to 5."), fields={"satisfaction": "1 to 5"}
+            )
     elif resolved is not None or satisfaction is not None:
         raise ValidationError(
-            "An unreached customer gives no outcome.",
+            _("An unreached customer gives no outcome."),
             fields={"reached": "outcome given for an unreached customer"},
         )
     now = timezone.now()
@@ -213,7 +219,7 @@ def complaint_reopen(
     access_complaint(actor, complaint, Cap.CASE_REOPEN)
     _require_transition(complaint, Status.REOPENED)
     if complaint.status == Status.CLOSED and actor is not None and not actor.can(Cap.CASE_SUPERVISE):
-        raise PermissionDenied("Only supervisors and managers reopen a closed case.")
+        raise PermissionDenied(_("Only supervisors and managers reopen a closed case."))
     reason = _text(reason, "reason")
     _reopen(complaint, actor, timezone.now(), reason=reason, trigger="manual")
     return complaint
@@ -238,13 +244,13 @@ def complaint_close(
         unreached = complaint.return_visits.filter(reached=False).exists()
         if not unreached:
             raise InvalidTransition(
-                src=src, dst=Status.CLOSED, message="A replied case is closed after its return visit."
+                src=src, dst=Status.CLOSED, message=_("A replied case is closed after its return visit.")
             )
         if actor is not None and not actor.can(Cap.CASE_SUPERVISE):
-            raise PermissionDenied("Closing without reaching the customer needs a supervisor or manager.")
+            raise PermissionDenied(_("Closing without reaching the customer needs a supervisor or manager."))
         if not note:
             raise ValidationError(
-                "Say why the case is closed without reaching the customer.", fields={"note": "required"}
+                _("Say why the case is closed without reaching the customer."), fields={"note": "required"}
             )
     now = timezone.now()
     complaint.closed_at = now
@@ -306,22 +312,25 @@ def complaint_escalate(
         raise InvalidTransition(
             src=complaint.status,
             dst=complaint.status,
-            message=f"Case {complaint} is no longer open and cannot be escalated.",
+            message=_("Case %(case)s is no longer open and cannot be escalated.") % {"case": complaint},
         )
     if complaint.escalation_level >= MAX_ESCALATION_LEVEL:
         raise ValidationError(
-            f"Case {complaint} is already at the top escalation level ({MAX_ESCALATION_LEVEL}).",
+            _("Case %(case)s is already at the top escalation level (%(MAX_ESCALATION_LEVEL)s).")
+            % {"case": complaint, "MAX_ESCALATION_LEVEL": MAX_ESCALATION_LEVEL},
             fields={"to_level": "already at the top"},
         )
     target = complaint.escalation_level + 1 if to_level is None else int(to_level)
     if target <= complaint.escalation_level:
         raise ValidationError(
-            f"Case {complaint} is already at escalation level {complaint.escalation_level}.",
+            _("Case %(case)s is already at escalation level %(level)s.")
+            % {"case": complaint, "level": complaint.escalation_level},
             fields={"to_level": "not higher"},
         )
     if target > MAX_ESCALATION_LEVEL:
         raise ValidationError(
-            f"The highest escalation level is {MAX_ESCALATION_LEVEL}.",
+            _("The highest escalation level is %(MAX_ESCALATION_LEVEL)s.")
+            % {"MAX_ESCALATION_LEVEL": MAX_ESCALATION_LEVEL},
             fields={"to_level": "above the top level"},
         )
     reason = _text(reason, "reason")

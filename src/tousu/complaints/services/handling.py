@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -123,7 +124,8 @@ def complaint_propose_plan(
         raise InvalidTransition(
             src=src,
             dst=Status.PLAN_PROPOSED,
-            message=f"Case {complaint} waits for a remedy decision; approve or refuse the remedy first.",
+            message=_("Case %(case)s waits for a remedy decision; approve or refuse the remedy first.")
+            % {"case": complaint},
         )
     kind = _choice(kind, ResolutionKind, "kind")
     measures = _text(measures, "measures")
@@ -131,7 +133,7 @@ def complaint_propose_plan(
     now = timezone.now()
     if deadline is None or timezone.is_naive(deadline) or deadline <= now:
         raise ValidationError(
-            "The plan's deadline must be a time in the future.", fields={"deadline": "not in the future"}
+            _("The plan's deadline must be a time in the future."), fields={"deadline": "not in the future"}
         )
     assert responsible is not None
     plan = ResolutionPlan.objects.create(
@@ -167,7 +169,7 @@ def complaint_note(
     """An internal note on the timeline. Never shown to the customer; allowed in every state."""
     complaint = Complaint.objects.filter(pk=complaint_id).first()
     if complaint is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     access_complaint(actor, complaint, Cap.CASE_NOTE)
     text = _text(text, "text")
     return _event(complaint, EventKind.NOTE_ADDED, actor, timezone.now(), payload={"text": text})
@@ -186,29 +188,34 @@ def attachment_add(
     write fails."""
     complaint = Complaint.objects.filter(pk=complaint_id).first()
     if complaint is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     access_complaint(actor, complaint, Cap.CASE_NOTE)
     clean_name = PurePath((name or "").replace("\\", "/")).name.strip()
     if not clean_name or "." not in clean_name:
-        raise ValidationError("The file needs a name with an extension.", fields={"file": "no extension"})
+        raise ValidationError(_("The file needs a name with an extension."), fields={"file": "no extension"})
     extension = clean_name.rsplit(".", 1)[1].lower()
     limit = settings.TOUSU_ATTACHMENT_MAX_BYTES
     data = content.read(limit + 1)
     if len(data) > limit:
         raise ValidationError(
-            f"The file is too large (more than {limit // (1024 * 1024)} MB).", fields={"file": "too large"}
+            _("The file is too large (more than %(limit_1024_1024)s MB).")
+            % {"limit_1024_1024": limit // (1024 * 1024)},
+            fields={"file": "too large"},
         )
     if not data:
-        raise ValidationError("The file is empty.", fields={"file": "empty"})
+        raise ValidationError(_("The file is empty."), fields={"file": "empty"})
     content_type = attachments.sniff(extension, data[:512])
     if content_type is None:
         allowed = ", ".join(sorted(attachments.ALLOWED))
         raise ValidationError(
-            f"Files of this type are not accepted as evidence (allowed: {allowed}), or the content does not match '.{extension}'.",
+            _(
+                "Files of this type are not accepted as evidence (allowed: %(allowed)s), or the content does not match '.%(extension)s'."
+            )
+            % {"allowed": allowed, "extension": extension},
             fields={"file": "type not allowed"},
         )
     if complaint.attachments.count() >= settings.TOUSU_ATTACHMENTS_PER_CASE:
-        raise ValidationError("This case has as many attachments as allowed.", fields={"file": "too many"})
+        raise ValidationError(_("This case has as many attachments as allowed."), fields={"file": "too many"})
     digest = hashlib.sha256(data).hexdigest()
     now = timezone.now()
     attachment = Attachment(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap
@@ -64,7 +65,7 @@ def complaint_register(
     e-mail or WeChat id. With ``external_id``, a second call from the same channel returns the
     case already registered instead of a duplicate."""
     if actor is not None and not actor.can(Cap.CASE_REGISTER):
-        raise PermissionDenied("Your role may not register complaints.")
+        raise PermissionDenied(_("Your role may not register complaints."))
     channel = _choice(channel, Channel, "channel")
     external_id = _text(external_id, "external_id", required=False, max_length=100)
     if external_id:
@@ -79,24 +80,27 @@ def complaint_register(
     service_number = _text(service_number, "service_number", required=False, max_length=40)
     category = Category.objects.filter(pk=category_id, is_active=True).first()
     if category is None:
-        raise ValidationError("No such active category.", fields={"category": "unknown category"})
+        raise ValidationError(_("No such active category."), fields={"category": "unknown category"})
     if category.children.filter(is_active=True).exists():
         raise ValidationError(
-            f"Choose a sub-category of '{category.name}'.", fields={"category": "choose a sub-category"}
+            _("Choose a sub-category of '%(category_name)s'.") % {"category_name": category.name},
+            fields={"category": "choose a sub-category"},
         )
     region = None
     if region_id is not None:
         region = Region.objects.filter(pk=region_id).first()
         if region is None:
-            raise ValidationError("No such region.", fields={"region": "unknown region"})
+            raise ValidationError(_("No such region."), fields={"region": "unknown region"})
     now = timezone.now()
     received_at = received_at or now
     if timezone.is_naive(received_at):
         raise ValidationError(
-            "The time received needs a time zone.", fields={"received_at": "naive datetime"}
+            _("The time received needs a time zone."), fields={"received_at": "naive datetime"}
         )
     if received_at > now + FUTURE_SKEW:
-        raise ValidationError("The time received is in the future.", fields={"received_at": "in the future"})
+        raise ValidationError(
+            _("The time received is in the future."), fields={"received_at": "in the future"}
+        )
 
     customer = customer_find_or_create(
         phone=phone,

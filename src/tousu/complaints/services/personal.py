@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -26,14 +27,16 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
     Every reveal is an audit event (who, when, which case and customer, from where)."""
     complaint = Complaint.objects.select_related("customer").filter(pk=complaint_id).first()
     if complaint is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     access_complaint(actor, complaint, Cap.CUSTOMER_REVEAL)
     if field == "service_number":
         value = complaint.service_number
     elif field in REVEALABLE_FIELDS:
         value = str(getattr(complaint.customer, field))
     else:
-        raise ValidationError(f"'{field}' cannot be revealed.", fields={"field": "unknown field"})
+        raise ValidationError(
+            _("'%(field)s' cannot be revealed.") % {"field": field}, fields={"field": "unknown field"}
+        )
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -53,9 +56,11 @@ def customer_merge(*, actor: User, source_id: int, target_id: int, origin: Origi
     source row stays, marked as merged, so history remains explainable. Audited, and each moved
     case gets a timeline event."""
     if not actor.can(Cap.CUSTOMER_MERGE):
-        raise PermissionDenied("Only supervisors and managers merge customer records.")
+        raise PermissionDenied(_("Only supervisors and managers merge customer records."))
     if source_id == target_id:
-        raise ValidationError("A customer cannot be merged into itself.", fields={"target": "same as source"})
+        raise ValidationError(
+            _("A customer cannot be merged into itself."), fields={"target": "same as source"}
+        )
     locked = {
         c.pk: c
         for c in Customer.objects.select_for_update()
@@ -64,10 +69,10 @@ def customer_merge(*, actor: User, source_id: int, target_id: int, origin: Origi
     }
     source, target = locked.get(source_id), locked.get(target_id)
     if source is None or target is None:
-        raise NotFound("No such customer.")
+        raise NotFound(_("No such customer."))
     if source.merged_into_id is not None or target.merged_into_id is not None:
         raise ValidationError(
-            "One of these customers was already merged into another.", fields={"target": "already merged"}
+            _("One of these customers was already merged into another."), fields={"target": "already merged"}
         )
     now = timezone.now()
     identities = list(source.identities.values_list("kind", "value"))

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User, approval_limit_for
 from tousu.accounts.roles import Cap
@@ -37,17 +38,19 @@ def _amount(value: Decimal | int | str, kind: str) -> Decimal:
     try:
         amount = Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
-        raise ValidationError(f"'{value}' is not an amount.", fields={"amount": "not a number"}) from None
+        raise ValidationError(
+            _("'%(value)s' is not an amount.") % {"value": value}, fields={"amount": "not a number"}
+        ) from None
     if kind in MONEY_REMEDIES:
         if amount <= 0:
             raise ValidationError(
-                "A money remedy needs an amount above zero.", fields={"amount": "must be positive"}
+                _("A money remedy needs an amount above zero."), fields={"amount": "must be positive"}
             )
         if amount > Decimal("1000000"):
-            raise ValidationError("The amount is implausibly large.", fields={"amount": "too large"})
+            raise ValidationError(_("The amount is implausibly large."), fields={"amount": "too large"})
     elif amount != 0:
         raise ValidationError(
-            "Only refunds, fee waivers and compensation carry an amount.", fields={"amount": "must be 0"}
+            _("Only refunds, fee waivers and compensation carry an amount."), fields={"amount": "must be 0"}
         )
     return amount
 
@@ -84,7 +87,8 @@ def remedy_request(
         raise InvalidTransition(
             src=status,
             dst=status,
-            message=f"Remedies are offered while a case is handled, not when it is '{status.label}'.",
+            message=_("Remedies are offered while a case is handled, not when it is '%(status)s'.")
+            % {"status": status.label},
         )
     needs_approval = kind in MONEY_REMEDIES and not _limit_covers(actor, value)
     if needs_approval:
@@ -124,18 +128,23 @@ def remedy_decide(
     and nobody approves their own request. When no request is left, the case returns to its plan."""
     remedy = Remedy.objects.filter(pk=remedy_id).first()
     if remedy is None:
-        raise NotFound("No such remedy.")
+        raise NotFound(_("No such remedy."))
     complaint = _lock(remedy.complaint_id)
     remedy = Remedy.objects.select_for_update().get(pk=remedy_id)
     access_complaint(actor, complaint, Cap.REMEDY_DECIDE)
     if remedy.status != RemedyStatus.REQUESTED:
-        raise ConflictError(f"This remedy was already decided ({remedy.get_status_display()}).")
+        raise ConflictError(
+            _("This remedy was already decided (%(decision)s).") % {"decision": remedy.get_status_display()}
+        )
     if remedy.requested_by_id == actor.pk:
-        raise PermissionDenied("You cannot decide on a remedy you requested.")
+        raise PermissionDenied(_("You cannot decide on a remedy you requested."))
     if approve and not _limit_covers(actor, remedy.amount):
         limit = approval_limit_for(actor.role)
         raise PermissionDenied(
-            f"{remedy.amount} 元 is above your approval limit ({limit} 元); a higher authority must approve it."
+            _(
+                "%(amount)s 元 is above your approval limit (%(limit)s 元); a higher authority must approve it."
+            )
+            % {"amount": remedy.amount, "limit": limit}
         )
     note = _text(note, "note", required=not approve)
     now = timezone.now()

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -52,13 +53,14 @@ def complaint_dispatch(
     ]
     if any(d.pk == lead.pk for d in cooperating):
         raise ValidationError(
-            "The lead department cannot also be a cooperating department.",
+            _("The lead department cannot also be a cooperating department."),
             fields={"cooperating_departments": "contains the lead department"},
         )
     assignee = _user(assignee_id, "assignee")
     if assignee is not None and assignee.department_id != lead.pk:
         raise ValidationError(
-            f"{assignee} is not a member of {lead}.", fields={"assignee": "not in the lead department"}
+            _("%(assignee)s is not a member of %(lead)s.") % {"assignee": assignee, "lead": lead},
+            fields={"assignee": "not in the lead department"},
         )
     note = _text(note, "note", required=False)
     now = timezone.now()
@@ -98,7 +100,9 @@ def complaint_assign(
     access_complaint(actor, complaint, Cap.CASE_DISPATCH)
     if complaint.status not in OPEN:
         raise InvalidTransition(
-            src=complaint.status, dst=complaint.status, message=f"Case {complaint} is no longer open."
+            src=complaint.status,
+            dst=complaint.status,
+            message=_("Case %(case)s is no longer open.") % {"case": complaint},
         )
     assignee = _user(assignee_id, "assignee")
     if (
@@ -107,7 +111,7 @@ def complaint_assign(
         and assignee.department_id != complaint.lead_department_id
     ):
         raise ValidationError(
-            f"{assignee} is not a member of the lead department.",
+            _("%(assignee)s is not a member of the lead department.") % {"assignee": assignee},
             fields={"assignee": "not in the lead department"},
         )
     if assignee is not None and assignee.pk == complaint.assignee_id:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from tousu.accounts.models import User
 from tousu.common.errors import InvalidTransition, NotFound, ValidationError
 from tousu.complaints.models import (
@@ -42,13 +44,18 @@ def complaint_transition(*, actor: User | None, complaint_id: int, to: str, **fi
     try:
         dst = Status(to)
     except ValueError:
-        raise ValidationError(f"'{to}' is not a status.", fields={"status": "unknown status"}) from None
+        raise ValidationError(
+            _("'%(to)s' is not a status.") % {"to": to}, fields={"status": "unknown status"}
+        ) from None
     current = Complaint.objects.filter(pk=complaint_id).values_list("status", flat=True).first()
     if current is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     if not can_transition(Status(current), dst):
         raise InvalidTransition(
-            src=current, dst=dst, message=f"A '{Status(current).label}' case cannot become '{dst.label}'."
+            src=current,
+            dst=dst,
+            message=_("A '%(current)s' case cannot become '%(dst)s'.")
+            % {"current": Status(current).label, "dst": dst.label},
         )
     steps: dict[Status, _Step] = {
         Status.ACCEPTED: _Step(complaint_accept, "accept"),
@@ -65,13 +72,17 @@ def complaint_transition(*, actor: User | None, complaint_id: int, to: str, **fi
     step = steps.get(dst)
     if step is None:
         raise ValidationError(
-            f"'{dst.label}' is reached by requesting a remedy or recording a return visit, not by setting the status.",
+            _(
+                "'%(dst)s' is reached by requesting a remedy or recording a return visit, not by setting the status."
+            )
+            % {"dst": dst.label},
             fields={"status": "not settable"},
         )
     try:
         step.service(actor=actor, complaint_id=complaint_id, **fields)
     except TypeError as exc:
         raise ValidationError(
-            f"To {step.what}, send the fields it needs ({exc}).", fields={"status": "missing fields"}
+            _("To %(step_what)s, send the fields it needs (%(exc)s).") % {"step_what": step.what, "exc": exc},
+            fields={"status": "missing fields"},
         ) from None
     return Complaint.objects.get(pk=complaint_id)
