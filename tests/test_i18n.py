@@ -173,6 +173,26 @@ def test_every_label_in_the_code_has_a_chinese_translation():
     assert untranslated == {}
 
 
+# --- messages from services ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("zh-hans", "“12345”不是有效的电话号码。"), ("en", "'12345' is not a valid phone number.")],
+    ids=["zh-hans", "en"],
+)
+def test_service_refusals_follow_the_active_language(language, message):
+    """A service's error is translated when raised, so the page or API shows it as it is."""
+    from tousu.common.errors import ValidationError
+    from tousu.common.phone import normalize_phone
+
+    with translation.override(language), pytest.raises(ValidationError) as refused:
+        normalize_phone("12345")
+    assert refused.value.message == message
+    assert str(refused.value) == message
+    assert refused.value.fields == {"phone": "not a valid phone number"}
+
+
 # --- the sign-in page through LocaleMiddleware ---------------------------------------------------
 
 
