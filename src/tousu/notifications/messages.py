@@ -72,8 +72,10 @@ class _Missing(dict[str, str]):
 
 
 def render(template: str, language: str, values: dict[str, object]) -> tuple[str, str]:
-    """Subject and body of ``template`` in ``language`` (falling back to Chinese)."""
+    """Subject and body of ``template`` in ``language`` (falling back to Chinese). Messages to
+    customers carry the signature an SMS needs; staff inbox items (``staff_*``) do not."""
     by_language = MESSAGES[template]
     subject, body = by_language.get(language) or by_language["zh-hans"]
     fields = _Missing({k: str(v) for k, v in values.items() if v is not None})
-    return subject.format_map(fields), SIGNATURE.get(language, "") + body.format_map(fields)
+    signature = "" if template.startswith("staff_") else SIGNATURE.get(language, "")
+    return subject.format_map(fields), signature + body.format_map(fields)

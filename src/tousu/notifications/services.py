@@ -16,14 +16,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tousu.accounts.models import ApprovalLimit, User
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Role
 from tousu.common.db import is_postgres
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
 from tousu.complaints.events import EventKind
-from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.models import ComplaintEvent
 from tousu.notifications.messages import render
 from tousu.notifications.models import DeliveryStatus, Notification, Transport
 from tousu.notifications.transports import DeliveryError, sender_for
@@ -44,14 +44,17 @@ def _claim(queryset, batch: int):  # type: ignore[no-untyped-def]
     return list(query[:batch])
 
 
-def _customer_address(complaint: Complaint, template: str) -> tuple[str, str] | None:
+def _customer_address(event: ComplaintEvent, template: str) -> tuple[str, str] | None:
+    """Where the customer gets this message: the channel they prefer, except for the reply, which
+    goes out by the channel it was given on (a reply given by phone or in person is not sent)."""
+    complaint = event.complaint
     customer = complaint.customer
-    wants_email = complaint.preferred_reply_channel == ReplyChannel.EMAIL
-    if template == "reply" and complaint.preferred_reply_channel not in (
-        ReplyChannel.SMS,
-        ReplyChannel.EMAIL,
-    ):
-        return None  # the reply was given in person, by phone or letter
+    channel = complaint.preferred_reply_channel
+    if template == "reply":
+        channel = event.payload.get("channel") or channel
+        if channel not in (ReplyChannel.SMS, ReplyChannel.EMAIL):
+            return None  # the reply was given in person, by phone or letter
+    wants_email = channel == ReplyChannel.EMAIL
     if wants_email and customer.email:
         return Transport.EMAIL, customer.email
     if customer.phone:
@@ -118,14 +121,20 @@ def _values(event: ComplaintEvent) -> dict[str, object]:
 
 
 def notifications_for_event(event: ComplaintEvent, now: datetime) -> list[Notification]:
-    """The notifications one event asks for (not saved)."""
+    """The notifications one event asks for (not saved), written in ``LANGUAGE_CODE`` whatever
+    language the calling thread has active (labels such as the level are translated)."""
+    language = settings.LANGUAGE_CODE
+    with translation.override(language):
+        return _notifications_for_event(event, now, language)
+
+
+def _notifications_for_event(event: ComplaintEvent, now: datetime, language: str) -> list[Notification]:
     complaint = event.complaint
     values = _values(event)
-    language = settings.LANGUAGE_CODE
     result: list[Notification] = []
     template = CUSTOMER_TEMPLATES.get(EventKind(event.kind))
     if template:
-        target = _customer_address(complaint, template)
+        target = _customer_address(event, template)
         if target is not None:
             transport, address = target
             subject, body = render(template, language, values)
