@@ -43,6 +43,16 @@ def _english():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_sla_config():
+    """Each test starts without cached SLA policies (they are cached per process for speed)."""
+    from tousu.sla.services import sla_config_changed
+
+    sla_config_changed()
+    yield
+    sla_config_changed()
+
+
+@pytest.fixture(autouse=True)
 def _media_and_outbox(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.TOUSU_NOTIFY_FILE = tmp_path / "outbox.log"
@@ -74,7 +84,14 @@ def org(db) -> dict[str, Any]:
     for role, limit in DEFAULT_APPROVAL_LIMITS.items():
         ApprovalLimit.objects.create(role=role, max_amount=limit)
     urban = Region.objects.create(code="gz-tianhe", name="广州市天河区", is_rural=False)
-    return {"dept": depts, "billing": billing, "wrong_charge": wrong, "network": network, "outage": outage, "urban": urban}
+    return {
+        "dept": depts,
+        "billing": billing,
+        "wrong_charge": wrong,
+        "network": network,
+        "outage": outage,
+        "urban": urban,
+    }
 
 
 def _user(username: str, role: Role, department: Department | None) -> User:
@@ -129,7 +146,10 @@ class Cases:
             return c
         if status == Status.REJECTED:
             svc.complaint_reject(
-                actor=p["agent"], complaint_id=c.pk, reason="time_barred", explanation="超过5个月的账单争议不予受理。"
+                actor=p["agent"],
+                complaint_id=c.pk,
+                reason="time_barred",
+                explanation="超过5个月的账单争议不予受理。",
             )
             return self.reload(c)
         if status == Status.WITHDRAWN:
@@ -138,10 +158,18 @@ class Cases:
         svc.complaint_accept(actor=p["agent"], complaint_id=c.pk)
         if status == Status.ACCEPTED:
             return self.reload(c)
-        if fcr or status == Status.REPLIED and fcr:
+        if fcr:
             svc.complaint_reply(
-                actor=p["agent"], complaint_id=c.pk, channel="phone", content="已当场解释并退费。", first_contact_resolution=True
+                actor=p["agent"],
+                complaint_id=c.pk,
+                channel="phone",
+                content="已当场解释并退费。",
+                first_contact_resolution=True,
             )
+            if status == Status.CLOSED:
+                svc.complaint_close(actor=p["agent"], complaint_id=c.pk)
+            else:
+                assert status == Status.REPLIED, "first-contact resolution leads to 'replied' or 'closed'"
             return self.reload(c)
         svc.complaint_dispatch(
             actor=p["agent"],
@@ -163,15 +191,24 @@ class Cases:
         if status == Status.AWAITING_APPROVAL:
             svc.remedy_request(actor=p["handler"], complaint_id=c.pk, kind="compensation", amount="100")
             return self.reload(c)
-        svc.complaint_reply(actor=p["handler"], complaint_id=c.pk, channel="sms", content="经核查已退还30元。")
+        svc.complaint_reply(
+            actor=p["handler"], complaint_id=c.pk, channel="sms", content="经核查已退还30元。"
+        )
         if status == Status.REPLIED:
             return self.reload(c)
         if status == Status.REOPENED:
             svc.return_visit_record(
-                actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=False, satisfaction=2, comment="仍有扣费"
+                actor=p["visitor"],
+                complaint_id=c.pk,
+                reached=True,
+                resolved=False,
+                satisfaction=2,
+                comment="仍有扣费",
             )
             return self.reload(c)
-        svc.return_visit_record(actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=True, satisfaction=5)
+        svc.return_visit_record(
+            actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=True, satisfaction=5
+        )
         if status == Status.RETURN_VISIT:
             return self.reload(c)
         svc.complaint_close(actor=p["visitor"], complaint_id=c.pk)

@@ -5,6 +5,8 @@ A bad value stops start-up with a message naming the variable (see ``tousu.commo
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from pathlib import Path
 
@@ -19,6 +21,18 @@ DATA_DIR = Path(env_str("TOUSU_DATA_DIR", str(Path.cwd() / "data"))).resolve()
 DEBUG = env_bool("TOUSU_DEBUG", False)
 
 
+def _make_dir(path: Path, variable: str) -> None:
+    """Create a folder the configuration names, or stop start-up naming the variable."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ImproperlyConfigured(f"{variable}: {path} is a file, not a folder") from None
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{variable}: cannot create the folder {path} ({exc.strerror or exc})"
+        ) from None
+
+
 def _secret_key() -> str:
     key = env_str("TOUSU_SECRET_KEY", "")
     if key:
@@ -29,10 +43,16 @@ def _secret_key() -> str:
     path = DATA_DIR / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _make_dir(DATA_DIR, "TOUSU_DATA_DIR")
     key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        path.write_text(key)
+        path.chmod(0o600)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"TOUSU_DATA_DIR: cannot write {path} ({exc.strerror or exc}); "
+            "make the folder writable or set TOUSU_SECRET_KEY"
+        ) from None
     return key
 
 
@@ -52,6 +72,7 @@ INSTALLED_APPS = [
     "tousu.audit",
     "tousu.customers",
     "tousu.complaints",
+    "tousu.sla",
     "tousu.notifications",
     "tousu.ops",
     "tousu.web",
@@ -95,14 +116,16 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------------
 _default_db_url = f"sqlite:///{DATA_DIR / 'tousu.sqlite3'}"
 _db_url = env_str("TOUSU_DATABASE_URL", _default_db_url)
+_conn_max_age = env_int("TOUSU_DB_CONN_MAX_AGE", 60, minimum=0)  # read first: its own error, its own name
 try:
-    _db = dj_database_url.parse(_db_url, conn_max_age=env_int("TOUSU_DB_CONN_MAX_AGE", 60, minimum=0))
+    _db = dj_database_url.parse(_db_url, conn_max_age=_conn_max_age)
 except Exception as exc:  # dj-database-url raises several types for bad URLs
+    _shown = re.sub(r"^([^:/]*://[^:@/]*):.*@", r"\1:***@", _db_url)  # never print the password
     raise ImproperlyConfigured(
-        f"TOUSU_DATABASE_URL must look like sqlite:///path/to/db.sqlite3 or postgres://user@host:5432/name; got {_db_url!r} ({exc})"
+        f"TOUSU_DATABASE_URL must look like sqlite:///path/to/db.sqlite3 or postgres://user@host:5432/name; got {_shown!r} ({exc})"
     ) from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _make_dir(Path(_db["NAME"]).parent, "TOUSU_DATABASE_URL")
     _db["OPTIONS"] = {
         # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at BEGIN,
         # so two writers queue instead of failing half-way with "database is locked".
@@ -115,7 +138,8 @@ elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
     raise ImproperlyConfigured("TOUSU_DATABASE_URL must name a SQLite or PostgreSQL database")
 else:
     _db["CONN_HEALTH_CHECKS"] = True
-    _db.setdefault("TEST", {})["NAME"] = env_str("TOUSU_TEST_DATABASE_NAME", "test_tousu")
+    # One test database per test run, so runs side by side (developers, CI) never share one.
+    _db.setdefault("TEST", {})["NAME"] = env_str("TOUSU_TEST_DATABASE_NAME", f"test_tousu_{os.getpid()}")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -129,7 +153,7 @@ LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 
 # --- files --------------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = DATA_DIR / "static"  # filled by `tousu collectstatic` (demo and serve run it)
 MEDIA_ROOT = Path(env_str("TOUSU_MEDIA_DIR", str(DATA_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -147,6 +171,13 @@ TOUSU_NOTIFY_TRANSPORT = env_choice("TOUSU_NOTIFY_TRANSPORT", "file", ["file", "
 TOUSU_NOTIFY_FILE = DATA_DIR / "outbox.log"
 TOUSU_WORKER_INTERVAL = env_int("TOUSU_WORKER_INTERVAL_MS", 1000, minimum=50) / 1000
 TOUSU_NOTIFY_MAX_ATTEMPTS = env_int("TOUSU_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+
+# Clocks one SLA sweep claims per transaction (warnings and breaches each).
+TOUSU_SLA_BATCH = env_int("TOUSU_SLA_BATCH", 500, minimum=1, maximum=10_000)
+
+# --- escalation ------------------------------------------------------------------------------
+# The level a case reaches at once when the customer threatens the regulator, media or a court.
+TOUSU_THREAT_ESCALATION_LEVEL = env_int("TOUSU_THREAT_ESCALATION_LEVEL", 1, minimum=0, maximum=3)
 
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

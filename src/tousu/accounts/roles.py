@@ -46,6 +46,7 @@ class Cap(models.TextChoices):
     CUSTOMER_BLACKLIST = "customer.blacklist", _("Blacklist abusive callers")
     AUDIT_READ = "audit.read", _("Read audit and access logs")
     CONFIG_EDIT = "config.edit", _("Edit configuration")
+    SLA_EDIT = "sla.edit", _("Edit time limits and calendars")
 
 
 _WORKING = {
@@ -98,11 +99,12 @@ CAPABILITIES: Final[dict[Role, frozenset[Cap]]] = {
             Cap.REMEDY_DECIDE,
             Cap.CUSTOMER_MERGE,
             Cap.CUSTOMER_BLACKLIST,
+            Cap.SLA_EDIT,
         }
     ),
     Role.INSPECTOR: frozenset({Cap.CASE_VIEW}),
     Role.AUDITOR: frozenset({Cap.AUDIT_READ}),
-    Role.ADMIN: frozenset({Cap.CONFIG_EDIT, Cap.AUDIT_READ}),
+    Role.ADMIN: frozenset({Cap.CONFIG_EDIT, Cap.SLA_EDIT, Cap.AUDIT_READ}),
 }
 CAPABILITIES[Role.MANAGER] = CAPABILITIES[Role.SUPERVISOR]
 

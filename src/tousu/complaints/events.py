@@ -25,12 +25,17 @@ class EventKind(models.TextChoices):
     REMEDY_REFUSED = "remedy_refused", _("Remedy refused")
     REPLIED = "replied", _("Replied to the customer")
     RETURN_VISIT = "return_visit", _("Return visit")
+    RETURN_VISIT_UNREACHED = "return_visit_unreached", _("Return visit: customer not reached")
     REOPENED = "reopened", _("Reopened")
     ESCALATED = "escalated", _("Escalated")
     WITHDRAWN = "withdrawn", _("Withdrawn by the customer")
     CLOSED = "closed", _("Closed")
     CUSTOMER_MERGED = "customer_merged", _("Customer records merged")
     PERSONAL_DATA_REVEALED = "personal_data_revealed", _("Personal data revealed")
+    LEVEL_CHANGED = "level_changed", _("Level changed")
+    THREAT_FLAGGED = "threat_flagged", _("Threatens regulator, media or court")
+    SLA_WARNING = "sla_warning", _("Deadline approaching")
+    SLA_BREACHED = "sla_breached", _("Deadline missed")
 
 
 # Events that someone must be told about; the worker turns them into notifications.
@@ -46,5 +51,7 @@ NOTIFYING: Final = frozenset(
         EventKind.REOPENED,
         EventKind.ESCALATED,
         EventKind.WITHDRAWN,
+        EventKind.SLA_WARNING,
+        EventKind.SLA_BREACHED,
     }
 )

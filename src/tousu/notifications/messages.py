@@ -63,6 +63,23 @@ MESSAGES: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "zh-hans": ("投诉重开 {ticket_no}", "投诉 {ticket_no} 已重开：{reason}"),
         "en": ("Reopened: {ticket_no}", "Case {ticket_no} was reopened: {reason}"),
     },
+    "staff_sla_warning": {
+        "zh-hans": (
+            "即将超时 {ticket_no}",
+            "投诉 {ticket_no} 的“{clock}”时限将于 {due_at} 到期，请尽快处理。",
+        ),
+        "en": ("Deadline approaching: {ticket_no}", "Case {ticket_no}: '{clock}' is due at {due_at}."),
+    },
+    "staff_sla_breached": {
+        "zh-hans": (
+            "已超时 {ticket_no}",
+            "投诉 {ticket_no} 的“{clock}”时限已于 {due_at} 超时，考核 {penalty} 元。",
+        ),
+        "en": (
+            "Deadline missed: {ticket_no}",
+            "Case {ticket_no}: '{clock}' was due at {due_at}; penalty {penalty} yuan.",
+        ),
+    },
 }
 
 

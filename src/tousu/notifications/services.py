@@ -27,6 +27,7 @@ from tousu.complaints.models import ComplaintEvent
 from tousu.notifications.messages import render
 from tousu.notifications.models import DeliveryStatus, Notification, Transport
 from tousu.notifications.transports import DeliveryError, sender_for
+from tousu.sla.models import ClockKind
 
 log = logging.getLogger("tousu.notifications")
 
@@ -104,6 +105,12 @@ def _staff_recipients(event: ComplaintEvent) -> tuple[str, list[User]]:
         if assignee:
             return "staff_reopened", assignee
         return "staff_reopened", _department_handlers(complaint.lead_department_id)
+    if kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACHED):
+        # The person responsible (assignee, else the first-contact owner) and the supervisors.
+        responsible = assignee or ([complaint.first_contact_owner] if complaint.first_contact_owner else [])
+        supervisors = list(User.objects.filter(is_active=True, role=Role.SUPERVISOR))
+        template = "staff_sla_warning" if kind == EventKind.SLA_WARNING else "staff_sla_breached"
+        return template, responsible + [u for u in supervisors if u not in responsible]
     return "", []
 
 
@@ -115,6 +122,12 @@ def _values(event: ComplaintEvent) -> dict[str, object]:
     values["department"] = complaint.lead_department.name if complaint.lead_department else ""
     if "reason" in payload and payload["reason"] in RejectionReason.values:
         values["reason"] = RejectionReason(payload["reason"]).label
+    if payload.get("clock") in ClockKind.values:
+        values["clock"] = ClockKind(payload["clock"]).label
+    if "due_at" in payload:
+        values["due_at"] = timezone.localtime(datetime.fromisoformat(payload["due_at"])).strftime(
+            "%Y-%m-%d %H:%M"
+        )
     if "kind" in payload and payload["kind"] in RemedyKind.values:
         values["kind"] = RemedyKind(payload["kind"]).label
     return values
@@ -189,7 +202,11 @@ def outbox_dispatch(*, batch: int = 200) -> int:
             return 0
         now = timezone.now()
         events = ComplaintEvent.objects.filter(pk__in=ids).select_related(
-            "complaint", "complaint__customer", "complaint__lead_department", "complaint__assignee"
+            "complaint",
+            "complaint__customer",
+            "complaint__lead_department",
+            "complaint__assignee",
+            "complaint__first_contact_owner",
         )
         notifications = [n for event in events for n in notifications_for_event(event, now)]
         Notification.objects.bulk_create(notifications, ignore_conflicts=True)

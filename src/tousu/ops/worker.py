@@ -19,11 +19,14 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
+from tousu.sla.sweeper import sla_breach, sla_warn
 
 log = logging.getLogger("tousu.worker")
 
 Job = Callable[[], int]
 JOBS: list[tuple[str, Job]] = [
+    ("sla_warn", sla_warn),
+    ("sla_breach", sla_breach),
     ("outbox", outbox_dispatch),
     ("deliver", notifications_deliver),
 ]

@@ -5,14 +5,18 @@ the lifecycle table (``states.py``) and the guards of the step, saves with ``upd
 writes an append-only ``ComplaintEvent`` and schedules side effects after commit. A refused call
 raises a typed error (``tousu.common.errors``) and leaves the database as it was."""
 
-from tousu.complaints.services._base import OUTBOX_CHANNEL
+from tousu.complaints.services._base import OUTBOX_CHANNEL, complaint_event_record
 from tousu.complaints.services.closing import (
     complaint_close,
-    complaint_escalate,
     complaint_reopen,
     complaint_reply,
     complaint_withdraw,
     return_visit_record,
+)
+from tousu.complaints.services.escalation import (
+    complaint_change_level,
+    complaint_escalate,
+    complaint_flag_threat,
 )
 from tousu.complaints.services.handling import (
     attachment_add,
@@ -32,9 +36,12 @@ __all__ = [
     "attachment_add",
     "complaint_accept",
     "complaint_assign",
+    "complaint_change_level",
     "complaint_close",
     "complaint_dispatch",
     "complaint_escalate",
+    "complaint_event_record",
+    "complaint_flag_threat",
     "complaint_investigate",
     "complaint_note",
     "complaint_propose_plan",

@@ -19,6 +19,7 @@ from tousu.complaints.models import (
     TicketCounter,
 )
 from tousu.complaints.states import Status, can_transition
+from tousu.sla.services import sla_on_event
 
 MAX_TEXT = 10_000
 FUTURE_SKEW = timedelta(minutes=5)
@@ -102,9 +103,18 @@ def _event(
         payload=payload or {},
         pending_dispatch=kind in NOTIFYING,
     )
+    sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
     if event.pending_dispatch:
         transaction.on_commit(_wake_outbox)
     return event
+
+
+def complaint_event_record(
+    *, complaint: Complaint, kind: EventKind, actor: User | None = None, payload: dict[str, Any] | None = None
+) -> ComplaintEvent:
+    """Record an event that changes nothing on the case itself (SLA warnings and breaches), for
+    callers outside the case services. The caller holds the case row locked."""
+    return _event(complaint, kind, actor, timezone.now(), payload=payload)
 
 
 def _wake_outbox() -> None:
@@ -173,3 +183,18 @@ def _department(department_id: int, field: str) -> Department:
     if department is None:
         raise ValidationError(_("No such active department."), fields={field: "unknown department"})
     return department
+
+
+def _raise_level(
+    complaint: Complaint, actor: User | None, now: datetime, *, to_level: int, reason: str, trigger: str
+) -> None:
+    previous = complaint.escalation_level
+    complaint.escalation_level = to_level
+    _save(complaint, now, ["escalation_level"])
+    _event(
+        complaint,
+        EventKind.ESCALATED,
+        actor,
+        now,
+        payload={"from_level": previous, "to_level": to_level, "reason": reason, "trigger": trigger},
+    )

@@ -27,11 +27,12 @@ from tousu.complaints.services._base import (
     _event,
     _lock,
     _move,
+    _raise_level,
     _require_transition,
     _save,
     _text,
 )
-from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN, Status
+from tousu.complaints.states import MAX_ESCALATION_LEVEL, Status
 
 
 @transaction.atomic
@@ -149,7 +150,7 @@ def return_visit_record(
     }
     if not reached:
         _save(complaint, now, [])
-        _event(complaint, EventKind.RETURN_VISIT, actor, now, payload=payload)
+        _event(complaint, EventKind.RETURN_VISIT_UNREACHED, actor, now, payload=payload)
         return visit
     _move(
         complaint,
@@ -168,21 +169,6 @@ def return_visit_record(
             trigger="dissatisfied_return_visit",
         )
     return visit
-
-
-def _raise_level(
-    complaint: Complaint, actor: User | None, now: datetime, *, to_level: int, reason: str, trigger: str
-) -> None:
-    previous = complaint.escalation_level
-    complaint.escalation_level = to_level
-    _save(complaint, now, ["escalation_level"])
-    _event(
-        complaint,
-        EventKind.ESCALATED,
-        actor,
-        now,
-        payload={"from_level": previous, "to_level": to_level, "reason": reason, "trigger": trigger},
-    )
 
 
 def _reopen(complaint: Complaint, actor: User | None, now: datetime, *, reason: str, trigger: str) -> None:
@@ -291,48 +277,4 @@ def complaint_withdraw(
         payload={"reason": reason, "via": origin.via},
         fields=["closed_at"],
     )
-    return complaint
-
-
-@transaction.atomic
-def complaint_escalate(
-    *,
-    actor: User | None,
-    complaint_id: int,
-    reason: str,
-    to_level: int | None = None,
-    trigger: str = "manual",
-    expected_version: int | None = None,
-    origin: Origin = SYSTEM,
-) -> Complaint:
-    """Raise an open case's escalation level (by one unless ``to_level`` says more)."""
-    complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ESCALATE)
-    if complaint.status not in OPEN:
-        raise InvalidTransition(
-            src=complaint.status,
-            dst=complaint.status,
-            message=_("Case %(case)s is no longer open and cannot be escalated.") % {"case": complaint},
-        )
-    if complaint.escalation_level >= MAX_ESCALATION_LEVEL:
-        raise ValidationError(
-            _("Case %(case)s is already at the top escalation level (%(MAX_ESCALATION_LEVEL)s).")
-            % {"case": complaint, "MAX_ESCALATION_LEVEL": MAX_ESCALATION_LEVEL},
-            fields={"to_level": "already at the top"},
-        )
-    target = complaint.escalation_level + 1 if to_level is None else int(to_level)
-    if target <= complaint.escalation_level:
-        raise ValidationError(
-            _("Case %(case)s is already at escalation level %(level)s.")
-            % {"case": complaint, "level": complaint.escalation_level},
-            fields={"to_level": "not higher"},
-        )
-    if target > MAX_ESCALATION_LEVEL:
-        raise ValidationError(
-            _("The highest escalation level is %(MAX_ESCALATION_LEVEL)s.")
-            % {"MAX_ESCALATION_LEVEL": MAX_ESCALATION_LEVEL},
-            fields={"to_level": "above the top level"},
-        )
-    reason = _text(reason, "reason")
-    _raise_level(complaint, actor, timezone.now(), to_level=target, reason=reason, trigger=trigger)
     return complaint

@@ -35,6 +35,7 @@ from tousu.complaints.services._base import (
     _require_transition,
     _text,
 )
+from tousu.complaints.services.escalation import escalate_for_triggers
 from tousu.complaints.states import Status
 from tousu.customers.services import customer_find_or_create
 
@@ -155,6 +156,7 @@ def complaint_register(
             "via": origin.via,
         },
     )
+    escalate_for_triggers(complaint, actor, now)
     return complaint
 
 

@@ -1,0 +1,148 @@
+"""Escalation: by hand, and at once when a case is major or a crisis or the customer threatens to
+go to the regulator, the media or a court (the levels are configuration: ``sla.LevelRule`` and
+``TOUSU_THREAT_ESCALATION_LEVEL``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tousu.accounts.models import User
+from tousu.accounts.roles import Cap
+from tousu.common.errors import InvalidTransition, ValidationError
+from tousu.common.origin import SYSTEM, Origin
+from tousu.complaints.access import access_complaint
+from tousu.complaints.choices import Level
+from tousu.complaints.events import EventKind
+from tousu.complaints.models import Complaint
+from tousu.complaints.services._base import _choice, _event, _lock, _raise_level, _save, _text
+from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN
+from tousu.sla.services import level_rule
+
+
+def _require_open(complaint: Complaint, what: str) -> None:
+    if complaint.status not in OPEN:
+        raise InvalidTransition(
+            src=complaint.status,
+            dst=complaint.status,
+            message=_("Case %(case)s is no longer open and cannot be %(what)s.")
+            % {"case": complaint, "what": what},
+        )
+
+
+def escalate_for_triggers(complaint: Complaint, actor: User | None, now: datetime) -> None:
+    """Raise the case at once to what its level and threat flag call for, if that is higher.
+    Part of the calling service's transaction (registration, level change, threat flag)."""
+    rule = level_rule(complaint.level)
+    wanted = [(rule.escalate_to_level if rule else 0, f"level_{complaint.level}")]
+    if complaint.threatens_external:
+        wanted.append((settings.TOUSU_THREAT_ESCALATION_LEVEL, "threat"))
+    target, trigger = max(wanted)
+    target = min(target, MAX_ESCALATION_LEVEL)
+    if target > complaint.escalation_level:
+        reason = (
+            _("The customer threatens to go to the regulator, the media or a court.")
+            if trigger == "threat"
+            else _("%(level)s complaints are escalated at once.") % {"level": Level(complaint.level).label}
+        )
+        _raise_level(complaint, actor, now, to_level=target, reason=reason, trigger=trigger)
+
+
+@transaction.atomic
+def complaint_escalate(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    reason: str,
+    to_level: int | None = None,
+    trigger: str = "manual",
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Raise an open case's escalation level (by one unless ``to_level`` says more)."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_ESCALATE)
+    _require_open(complaint, _("escalated"))
+    if complaint.escalation_level >= MAX_ESCALATION_LEVEL:
+        raise ValidationError(
+            _("Case %(case)s is already at the top escalation level (%(top)s).")
+            % {"case": complaint, "top": MAX_ESCALATION_LEVEL},
+            fields={"to_level": "already at the top"},
+        )
+    target = complaint.escalation_level + 1 if to_level is None else int(to_level)
+    if target <= complaint.escalation_level:
+        raise ValidationError(
+            _("Case %(case)s is already at escalation level %(level)s.")
+            % {"case": complaint, "level": complaint.escalation_level},
+            fields={"to_level": "not higher"},
+        )
+    if target > MAX_ESCALATION_LEVEL:
+        raise ValidationError(
+            _("The highest escalation level is %(top)s.") % {"top": MAX_ESCALATION_LEVEL},
+            fields={"to_level": "above the top level"},
+        )
+    reason = _text(reason, "reason")
+    _raise_level(complaint, actor, timezone.now(), to_level=target, reason=reason, trigger=trigger)
+    return complaint
+
+
+@transaction.atomic
+def complaint_change_level(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    level: str,
+    reason: str,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Reclassify a case's level (e.g. to major). Raising it to major or crisis escalates at once."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    _require_open(complaint, _("reclassified"))
+    level = _choice(level, Level, "level")
+    reason = _text(reason, "reason")
+    if level == complaint.level:
+        return complaint
+    now = timezone.now()
+    previous = complaint.level
+    complaint.level = level
+    _save(complaint, now, ["level"])
+    _event(
+        complaint,
+        EventKind.LEVEL_CHANGED,
+        actor,
+        now,
+        payload={"from": previous, "to": level, "reason": reason},
+    )
+    escalate_for_triggers(complaint, actor, now)
+    return complaint
+
+
+@transaction.atomic
+def complaint_flag_threat(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    note: str,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Record that the customer threatens to go to the regulator, the media or a court; the case
+    is escalated at once to the configured level."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_ESCALATE)
+    _require_open(complaint, _("flagged"))
+    note = _text(note, "note")
+    if complaint.threatens_external:
+        return complaint
+    now = timezone.now()
+    complaint.threatens_external = True
+    _save(complaint, now, ["threatens_external"])
+    _event(complaint, EventKind.THREAT_FLAGGED, actor, now, payload={"note": note})
+    escalate_for_triggers(complaint, actor, now)
+    return complaint

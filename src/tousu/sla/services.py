@@ -1,0 +1,375 @@
+"""Clocks follow the case. The case services call ``sla_on_event`` for every event they write
+(explicitly, in the same transaction): it starts, pauses, resumes, meets and cancels the case's
+clocks. Policy edits go through ``sla_policy_update`` (audited)."""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils.translation import gettext as _
+
+from tousu.accounts.models import User
+from tousu.accounts.roles import Cap
+from tousu.audit.models import AuditKind
+from tousu.audit.services import audit_record
+from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.common.origin import SYSTEM, Origin
+from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.states import TERMINAL, Status
+from tousu.sla.calendars import CalendarSpec, add_business_time, business_time_between
+from tousu.sla.models import Area, ClockState, LevelRule, SlaClock, SlaPolicy
+
+OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.PAUSED)
+CACHE_SECONDS = 10.0
+
+
+# --- configuration, cached per process ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Policy:
+    row: SlaPolicy
+    spec: CalendarSpec
+    category_ids: frozenset[int]  # empty: any
+
+
+@dataclass
+class _Config:
+    loaded_at: float
+    by_start: dict[str, list[_Policy]]
+    kinds: frozenset[str]  # every event kind some policy starts or stops on
+    specs: dict[int, CalendarSpec]
+    levels: dict[str, LevelRule]
+
+
+_cache: _Config | None = None
+_lock = threading.Lock()
+
+
+def sla_config_changed() -> None:
+    """Forget the cached policies (called after every edit; other processes refresh within seconds)."""
+    global _cache
+    with _lock:
+        _cache = None
+
+
+def _config() -> _Config:
+    global _cache
+    cached = _cache
+    if cached is not None and _time.monotonic() - cached.loaded_at < CACHE_SECONDS:
+        return cached
+    from tousu.complaints.models import Category
+    from tousu.sla.models import BusinessCalendar
+
+    specs = {c.pk: c.spec() for c in BusinessCalendar.objects.prefetch_related("days")}
+    children: dict[int, set[int]] = {}
+    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+        if parent_id is not None:
+            children.setdefault(parent_id, set()).add(pk)
+    by_start: dict[str, list[_Policy]] = {}
+    for row in SlaPolicy.objects.filter(is_active=True).order_by("clock", "order", "id"):
+        cats: frozenset[int] = frozenset()
+        if row.match_category_id is not None:
+            cats = frozenset({row.match_category_id, *children.get(row.match_category_id, set())})
+        by_start.setdefault(row.start_on, []).append(
+            _Policy(row=row, spec=specs[row.calendar_id], category_ids=cats)
+        )
+    kinds = set(by_start)
+    for policies in by_start.values():
+        for p in policies:
+            kinds.update(p.row.stop_on)
+    config = _Config(
+        loaded_at=_time.monotonic(),
+        by_start=by_start,
+        kinds=frozenset(kinds),
+        specs=specs,
+        levels={r.level: r for r in LevelRule.objects.all()},
+    )
+    with _lock:
+        _cache = config
+    return config
+
+
+def level_rule(level: str) -> LevelRule | None:
+    return _config().levels.get(level)
+
+
+def _matches(policy: _Policy, complaint: Complaint, rural: bool | None) -> bool:
+    row = policy.row
+    if row.match_levels and complaint.level not in row.match_levels:
+        return False
+    if row.match_channels and complaint.channel not in row.match_channels:
+        return False
+    if policy.category_ids and complaint.category_id not in policy.category_ids:
+        return False
+    if row.match_area == Area.URBAN and rural is not False:
+        return False
+    return not (row.match_area == Area.RURAL and rural is not True)
+
+
+def _is_rural(complaint: Complaint) -> bool | None:
+    if complaint.region_id is None:
+        return None
+    region = complaint.region
+    return None if region is None else region.is_rural
+
+
+# --- clock arithmetic --------------------------------------------------------------------------
+
+
+def _warn_at(policy: SlaPolicy, spec: CalendarSpec, started: datetime, paused: timedelta) -> datetime | None:
+    target = timedelta(minutes=policy.target_minutes)
+    if policy.warn_percent:
+        lead = target * (100 - policy.warn_percent) / 100
+    elif policy.warn_lead_minutes:
+        lead = timedelta(minutes=min(policy.warn_lead_minutes, policy.target_minutes))
+    else:
+        return None
+    return add_business_time(spec, started, target - lead + paused)
+
+
+def _schedule(clock: SlaClock, policy: SlaPolicy, spec: CalendarSpec) -> None:
+    """Due and warning times from the start, the target and the business time spent paused."""
+    paused = timedelta(seconds=clock.paused_seconds)
+    clock.due_at = add_business_time(spec, clock.started_at, timedelta(minutes=clock.target_minutes) + paused)
+    clock.warn_at = (
+        _warn_at(policy, spec, clock.started_at, paused) if clock.warned_at is None else clock.warn_at
+    )
+
+
+# --- the hook the case services call ------------------------------------------------------------
+
+
+def sla_on_event(*, complaint: Complaint, event: ComplaintEvent) -> list[SlaClock]:
+    """Apply one case event to the case's clocks. Runs in the caller's transaction, with the case
+    row already locked. Returns the clocks it started."""
+    config = _config()
+    kind = event.kind
+    if not event.to_status and kind not in config.kinds:
+        return []  # neither a status change nor an event any policy starts or stops on
+    now = event.created_at
+    status = Status(complaint.status)
+    open_clocks: list[SlaClock] = []
+    if kind != "registered":  # a new case has no clocks yet
+        open_clocks = list(
+            SlaClock.objects.filter(complaint=complaint, ended_at__isnull=True).select_related("policy")
+        )
+    for clock in open_clocks:
+        _apply(clock, kind, status, now, config.specs.get(clock.calendar_id) or clock.calendar.spec())
+    return _start(complaint, kind, status, now, config, {c.kind for c in open_clocks if c.ended_at is None})
+
+
+def _apply(clock: SlaClock, kind: str, status: Status, now: datetime, spec: CalendarSpec) -> None:
+    """Meet, cancel, pause or resume one open clock for one event."""
+    policy = clock.policy
+    fields: list[str] = []
+    if clock.state == ClockState.PAUSED and (
+        kind in policy.stop_on or status not in policy.pause_in or status in TERMINAL
+    ):
+        clock.paused_seconds += int(business_time_between(spec, clock.paused_at or now, now).total_seconds())
+        clock.paused_at = None
+        clock.state = ClockState.RUNNING
+        fields += ["state", "paused_at", "paused_seconds"]
+    if kind in policy.stop_on:
+        if clock.state != ClockState.BREACHED:
+            clock.state = ClockState.MET
+        clock.met_at = clock.ended_at = (
+            now  # a breached clock keeps its state and records when it was met late
+        )
+        fields += ["state", "met_at", "ended_at"]
+    elif status in TERMINAL:
+        if clock.state != ClockState.BREACHED:
+            clock.state = ClockState.CANCELLED
+        clock.ended_at = now
+        fields += ["state", "ended_at"]
+    elif clock.state == ClockState.RUNNING and status in policy.pause_in:
+        clock.state = ClockState.PAUSED
+        clock.paused_at = now
+        fields += ["state", "paused_at"]
+    elif "paused_seconds" in fields:  # resumed: the due time moves by the business time spent paused
+        _schedule(clock, policy, spec)
+        fields += ["due_at", "warn_at"]
+    if fields:
+        clock.save(update_fields=list(dict.fromkeys(fields)))
+
+
+def _start(
+    complaint: Complaint, kind: str, status: Status, now: datetime, config: _Config, open_kinds: set[str]
+) -> list[SlaClock]:
+    """Start the clocks whose first matching policy starts on this event."""
+    candidates = config.by_start.get(kind, [])
+    if not candidates or status in TERMINAL:
+        return []
+    rural = _is_rural(complaint)
+    chosen: dict[str, _Policy] = {}
+    for policy in candidates:
+        clock_kind = policy.row.clock
+        if clock_kind in chosen or clock_kind in open_kinds:
+            continue
+        if _matches(policy, complaint, rural):
+            chosen[clock_kind] = policy
+    if not chosen:
+        return []
+    cycles: dict[str, int] = {}
+    if kind != "registered":
+        cycles = dict(
+            SlaClock.objects.filter(complaint=complaint, kind__in=list(chosen))
+            .values("kind")
+            .annotate(last=Max("cycle"))
+            .values_list("kind", "last")
+        )
+    started: list[SlaClock] = []
+    for clock_kind, policy in chosen.items():
+        clock = SlaClock(
+            complaint=complaint,
+            policy=policy.row,
+            kind=clock_kind,
+            cycle=cycles.get(clock_kind, 0) + 1,
+            calendar_id=policy.row.calendar_id,
+            target_minutes=policy.row.target_minutes,
+            started_at=now,
+        )
+        _schedule(clock, policy.row, policy.spec)
+        if status in policy.row.pause_in:
+            clock.state = ClockState.PAUSED
+            clock.paused_at = now
+        started.append(clock)
+    SlaClock.objects.bulk_create(started)
+    return started
+
+
+# --- configuration edits (audited) --------------------------------------------------------------
+
+EDITABLE = {
+    "name",
+    "order",
+    "is_active",
+    "match_levels",
+    "match_channels",
+    "match_category_id",
+    "match_area",
+    "start_on",
+    "stop_on",
+    "pause_in",
+    "target_minutes",
+    "calendar_id",
+    "warn_percent",
+    "warn_lead_minutes",
+    "escalate_on_breach",
+    "reassign_department_id",
+    "penalty",
+}
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _require_sla_editor(actor: User) -> None:
+    if not (actor.can(Cap.SLA_EDIT) or actor.is_superuser):
+        raise PermissionDenied(_("Only supervisors, managers and administrators edit time limits."))
+
+
+@transaction.atomic
+def sla_policy_update(
+    *, actor: User, policy_id: int, changes: dict[str, Any], origin: Origin = SYSTEM
+) -> SlaPolicy:
+    """Change a policy. Audited with the values before and after. Applies to clocks started from
+    now on; run ``sla_recompute`` to move the clocks already running."""
+    _require_sla_editor(actor)
+    policy = SlaPolicy.objects.select_for_update().filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound(_("No such policy."))
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationError(
+            _("These fields cannot be changed: %(fields)s.") % {"fields": ", ".join(sorted(unknown))},
+            fields={f: "not editable" for f in unknown},
+        )
+    before = {f: _plain(getattr(policy, f)) for f in changes}
+    for field, value in changes.items():
+        setattr(policy, field, value)
+    sla_policy_validate(policy)
+    policy.save(
+        update_fields=[*(f.removesuffix("_id") if f.endswith("_id") else f for f in changes), "updated_at"]
+    )
+    audit_record(
+        actor=actor,
+        kind=AuditKind.CONFIG_CHANGED,
+        object_type="sla_policy",
+        object_id=policy.pk,
+        origin=origin,
+        payload={"before": before, "after": {f: _plain(getattr(policy, f)) for f in changes}},
+    )
+    sla_config_changed()  # now for this process (it sees its own transaction), and again after commit
+    transaction.on_commit(sla_config_changed)
+    return policy
+
+
+def sla_policy_validate(policy: SlaPolicy) -> None:
+    """Refuse a policy that could never work: raise ``ValidationError`` naming the field."""
+    from tousu.complaints.choices import Channel, Level
+    from tousu.complaints.events import EventKind
+
+    problems: dict[str, str] = {}
+    if not policy.target_minutes or policy.target_minutes <= 0:
+        problems["target_minutes"] = "must be positive"
+    if policy.warn_percent is not None and not 0 < policy.warn_percent < 100:
+        problems["warn_percent"] = "between 1 and 99"
+    if policy.start_on not in EventKind.values:
+        problems["start_on"] = "unknown event"
+    if not policy.stop_on or any(k not in EventKind.values for k in policy.stop_on):
+        problems["stop_on"] = "unknown event"
+    if any(s not in Status.values for s in policy.pause_in or []):
+        problems["pause_in"] = "unknown status"
+    if any(v not in Level.values for v in policy.match_levels or []):
+        problems["match_levels"] = "unknown level"
+    if any(v not in Channel.values for v in policy.match_channels or []):
+        problems["match_channels"] = "unknown channel"
+    if problems:
+        raise ValidationError(
+            _("The policy is not valid: %(problems)s.")
+            % {"problems": ", ".join(f"{k} {v}" for k, v in problems.items())},
+            fields=problems,
+        )
+
+
+@transaction.atomic
+def sla_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
+    """Apply the current policies to every running or paused clock: new target, calendar and
+    warning, counted from each clock's own start. Audited. Returns how many clocks moved."""
+    _require_sla_editor(actor)
+    sla_config_changed()
+    config = _config()
+    moved = 0
+    clocks = (
+        SlaClock.objects.filter(state__in=OPEN_CLOCK_STATES)
+        .select_related("policy")
+        .select_for_update(of=("self",))
+    )
+    for clock in clocks.iterator(chunk_size=2000):
+        policy = clock.policy
+        spec = config.specs[policy.calendar_id]
+        before = (clock.due_at, clock.warn_at)
+        clock.target_minutes = policy.target_minutes
+        clock.calendar_id = policy.calendar_id
+        _schedule(clock, policy, spec)
+        if (clock.due_at, clock.warn_at) != before:
+            clock.save(update_fields=["target_minutes", "calendar", "due_at", "warn_at"])
+            moved += 1
+    audit_record(
+        actor=actor,
+        kind=AuditKind.CONFIG_CHANGED,
+        object_type="sla_clocks",
+        object_id="open",
+        origin=origin,
+        payload={"recomputed": moved},
+    )
+    return moved
