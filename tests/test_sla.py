@@ -363,3 +363,33 @@ def test_timezone_of_due_times_is_utc(sla, cases, clock_at):
     c = cases.register()
     assert clocks(c)["first_response"].due_at.utcoffset() == timedelta(0)
     assert timezone.localtime(clocks(c)["first_response"].due_at).hour == 10
+
+
+def test_rebuild_from_history_gives_the_clocks_live_handling_gives(org, cases, people, clock_at):
+    def walk(phone: str):
+        c = cases.make(Status.DISPATCHED, phone=phone)
+        clock_at(T0 + timedelta(hours=1))
+        svc.complaint_investigate(actor=people["handler"], complaint_id=c.pk)
+        svc.complaint_request_info(actor=people["handler"], complaint_id=c.pk, question="请提供截图")
+        clock_at(T0 + timedelta(hours=5))
+        svc.complaint_investigate(actor=people["handler"], complaint_id=c.pk, note="已提供")
+        clock_at(T0)
+        return c
+
+    history = walk("13912340000")  # handled before any policy existed: no clocks
+    assert not SlaClock.objects.exists()
+    sla_bootstrap()
+    live = walk("13912340001")
+    from tousu.sla.services import sla_rebuild
+
+    assert sla_rebuild(complaint_ids=[history.pk, live.pk]) == 3  # the live case already has its clocks
+
+    def shape(c):
+        return list(
+            SlaClock.objects.filter(complaint=c)
+            .order_by("kind")
+            .values_list("kind", "cycle", "state", "started_at", "due_at", "met_at", "paused_seconds")
+        )
+
+    assert shape(history) == shape(live)
+    assert [row[0] for row in shape(live)] == ["first_response", "reply", "second_response"]
