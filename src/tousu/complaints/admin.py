@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from tousu.common.admin import ReadOnlyAdmin
 from tousu.complaints.models import Category, Complaint, ComplaintEvent
 
 
@@ -17,19 +18,6 @@ class CategoryAdmin(admin.ModelAdmin):
     list_filter = ["regulator_group", "is_active", "parent"]
     search_fields = ["code", "name", "name_en"]
     list_select_related = ["parent", "default_department"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Cases change only through the case services; the admin shows them, masked, and never edits."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class EventInline(admin.TabularInline):

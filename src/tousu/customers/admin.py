@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from tousu.common.admin import ReadOnlyAdmin
 from tousu.customers.models import Customer
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
     """Masked, read-only: personal data is revealed only through the audited services."""
 
     list_display = [
@@ -17,7 +18,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["is_blacklisted", "region"]
-    fields = [
+    fields = (
         "masked_name",
         "masked_phone",
         "masked_email",
@@ -25,23 +26,6 @@ class CustomerAdmin(admin.ModelAdmin):
         "is_blacklisted",
         "blacklist_reason",
         "merged_into",
-    ]
-    readonly_fields = [
-        "masked_name",
-        "masked_phone",
-        "masked_email",
-        "region",
-        "is_blacklisted",
-        "blacklist_reason",
-        "merged_into",
-    ]
+    )
+    readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from tousu.common.admin import ReadOnlyAdmin
 from tousu.notifications.models import Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "template",
@@ -17,7 +18,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "sent_at",
     ]
     list_filter = ["status", "transport", "template"]
-    fields = [
+    fields = (
         "template",
         "transport",
         "masked_address",
@@ -28,26 +29,6 @@ class NotificationAdmin(admin.ModelAdmin):
         "last_error",
         "created_at",
         "sent_at",
-    ]
-    readonly_fields = [
-        "template",
-        "transport",
-        "masked_address",
-        "recipient_user",
-        "subject",
-        "status",
-        "attempts",
-        "last_error",
-        "created_at",
-        "sent_at",
-    ]
+    )
+    readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

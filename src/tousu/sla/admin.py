@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from tousu.accounts.roles import Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
+from tousu.common.admin import ReadOnlyAdmin
 from tousu.common.errors import TousuError
 from tousu.common.origin import Origin
 from tousu.sla.calendars import year_is_covered
@@ -136,16 +137,7 @@ class LevelRuleAdmin(SlaEditorAdmin):
     list_display = ["level", "breach_penalty", "escalate_to_level"]
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
+class ReadOnly(ReadOnlyAdmin):
     def has_view_permission(self, request: Any, obj: Any = None) -> bool:
         user = request.user
         return user.is_active and (
