@@ -33,7 +33,9 @@ def attempt(cases, complaint, src: Status, dst: Status):
     if dst == Status.AWAITING_APPROVAL:
         return svc.remedy_request(actor=actor, complaint_id=complaint.pk, kind="compensation", amount="1000")
     if dst == Status.RETURN_VISIT:
-        return svc.return_visit_record(actor=actor, complaint_id=complaint.pk, reached=True, resolved=True, satisfaction=4)
+        return svc.return_visit_record(
+            actor=actor, complaint_id=complaint.pk, reached=True, resolved=True, satisfaction=4
+        )
     fields = {
         Status.ACCEPTED: {},
         Status.REJECTED: {"reason": "outside_responsibility", "explanation": "属于第三方服务"},
@@ -109,7 +111,7 @@ def test_table_shape():
     assert TRANSITIONS[Status.REJECTED] == frozenset()
     assert TRANSITIONS[Status.WITHDRAWN] == frozenset()
     assert TRANSITIONS[Status.CLOSED] == frozenset({Status.REOPENED})
-    assert TERMINAL | OPEN == set(Status)
+    assert set(Status) == TERMINAL | OPEN
     # The customer may withdraw from every open state.
     assert all(Status.WITHDRAWN in TRANSITIONS[s] for s in OPEN)
     # Every status is reachable from registration.

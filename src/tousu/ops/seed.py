@@ -8,15 +8,16 @@ table; the tests replay them to check.
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
+from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
 from tousu.accounts.models import ApprovalLimit, Department, Region, User
@@ -159,17 +160,17 @@ USERS: list[tuple[str, str, Role, str | None]] = [
 
 
 @transaction.atomic
-def seed_reference() -> list[User]:
-    """Departments, regions, categories, approval limits and the demo users (idempotent)."""
+def seed_organisation() -> dict[str, Department]:
+    """Departments, regions, the category tree and approval limits (idempotent). No users."""
     departments = {}
     for code, name, name_en in DEPARTMENTS:
-        departments[code], _ = Department.objects.update_or_create(
+        departments[code], _ = Department.objects.get_or_create(
             code=code, defaults={"name": name, "name_en": name_en}
         )
     for code, name, rural in REGIONS:
-        Region.objects.update_or_create(code=code, defaults={"name": name, "is_rural": rural})
+        Region.objects.get_or_create(code=code, defaults={"name": name, "is_rural": rural})
     for order, (code, name, name_en, group, dept, _btype, leaves) in enumerate(CATEGORIES):
-        parent, _ = Category.objects.update_or_create(
+        parent, _ = Category.objects.get_or_create(
             code=code,
             defaults={
                 "name": name,
@@ -180,7 +181,7 @@ def seed_reference() -> list[User]:
             },
         )
         for sub_order, (leaf_code, leaf_name, leaf_en, leaf_group) in enumerate(leaves):
-            Category.objects.update_or_create(
+            Category.objects.get_or_create(
                 code=leaf_code,
                 defaults={
                     "parent": parent,
@@ -195,6 +196,14 @@ def seed_reference() -> list[User]:
         ApprovalLimit.objects.get_or_create(
             role=role, defaults={"max_amount": None if limit is None else Decimal(limit)}
         )
+    return departments
+
+
+@transaction.atomic
+def seed_reference() -> list[User]:
+    """The organisation (``seed_organisation``) and one demo user per role (idempotent; an existing
+    user's password is left alone)."""
+    departments = seed_organisation()
     users = []
     for username, display, role, dept_code in USERS:
         user = User.objects.filter(username=username).first()
@@ -346,47 +355,181 @@ CHANNEL_WEIGHTS = [
     (Channel.REGULATOR, 4),
 ]
 LEVEL_WEIGHTS = [(Level.DISSATISFIED, 62), (Level.VERY_DISSATISFIED, 28), (Level.MAJOR, 8), (Level.CRISIS, 2)]
+REJECTION_REASONS = list(RejectionReason)
+RESOLUTION_KINDS = list(ResolutionKind)
+MONEY_REMEDIES = [RemedyKind.REFUND, RemedyKind.FEE_WAIVER, RemedyKind.COMPENSATION]
+REPLY_CHANNELS = [ReplyChannel.PHONE, ReplyChannel.PHONE, ReplyChannel.SMS, ReplyChannel.EMAIL]
 
 
-def _weighted(rng: random.Random, pairs: list[tuple[Any, int]]) -> Any:
-    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+class _Weighted:
+    """A weighted choice whose cumulative weights are summed once (the same draws as ``rng.choices``)."""
+
+    def __init__(self, pairs: list[tuple[Any, int]]) -> None:
+        self.values = [p[0].value for p in pairs]
+        self.cum_weights = list(accumulate(p[1] for p in pairs))
+
+    def draw(self, rng: random.Random) -> Any:
+        return rng.choices(self.values, cum_weights=self.cum_weights)[0]
 
 
-@dataclass
-class _Ids:
-    """Next free id per table, so rows can reference each other before they are written."""
+CHANNELS = _Weighted(CHANNEL_WEIGHTS)
+LEVELS = _Weighted(LEVEL_WEIGHTS)
 
-    next: dict[str, int] = field(default_factory=dict)
+# The columns the seed writes per table. Rows are tuples in this order (complaints are dicts with
+# these keys, changed as the case moves). A column added to a model later gets its field's default.
+COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
+    Customer: (
+        "id",
+        "name",
+        "phone",
+        "email",
+        "wechat_id",
+        "id_number",
+        "region_id",
+        "is_blacklisted",
+        "blacklist_reason",
+        "merged_into_id",
+        "created_at",
+        "updated_at",
+    ),
+    CustomerIdentity: ("id", "customer_id", "kind", "value", "created_at"),
+    Complaint: (
+        "id",
+        "ticket_no",
+        "status",
+        "version",
+        "channel",
+        "external_id",
+        "customer_id",
+        "service_number",
+        "business_type",
+        "category_id",
+        "level",
+        "region_id",
+        "description",
+        "demand",
+        "preferred_reply_channel",
+        "threatens_external",
+        "registered_by_id",
+        "first_contact_owner_id",
+        "lead_department_id",
+        "assignee_id",
+        "escalation_level",
+        "reopen_count",
+        "is_first_contact_resolution",
+        "rejection_reason",
+        "rejection_explanation",
+        "received_at",
+        "registered_at",
+        "accepted_at",
+        "replied_at",
+        "closed_at",
+        "status_changed_at",
+        "updated_at",
+    ),
+    ComplaintEvent: (
+        "id",
+        "complaint_id",
+        "created_at",
+        "kind",
+        "actor_id",
+        "actor_label",
+        "from_status",
+        "to_status",
+        "payload",
+        "pending_dispatch",
+    ),
+    ResolutionPlan: (
+        "id",
+        "complaint_id",
+        "kind",
+        "measures",
+        "responsible_id",
+        "deadline",
+        "proposed_by_id",
+        "created_at",
+    ),
+    Remedy: (
+        "id",
+        "complaint_id",
+        "kind",
+        "amount",
+        "description",
+        "status",
+        "requested_by_id",
+        "requested_at",
+        "decided_by_id",
+        "decided_at",
+        "decision_note",
+    ),
+    Reply: ("id", "complaint_id", "channel", "content", "replied_by_id", "replied_at"),
+    ReturnVisit: (
+        "id",
+        "complaint_id",
+        "reached",
+        "resolved",
+        "satisfaction",
+        "comment",
+        "visited_by_id",
+        "visited_at",
+    ),
+}
+# Insert order: parents first.
+ORDER: list[type[models.Model]] = list(COLUMNS)
 
-    def take(self, name: str) -> int:
-        value = self.next[name]
-        self.next[name] = value + 1
-        return value
+
+def _layout(model: type[models.Model]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The columns to write for ``model``, and the values appended to every row for the columns the
+    seed does not set (a field added since): the field's default, as the ORM would use it."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    unknown = [c for c in COLUMNS[model] if c not in fields]
+    if unknown:
+        raise RuntimeError(f"seed: {model._meta.label} has no column {unknown}; update tousu.ops.seed.")
+    columns, extra = list(COLUMNS[model]), []
+    for column, f in fields.items():
+        if column in COLUMNS[model] or f.db_default is not NOT_PROVIDED:  # the database fills it
+            continue
+        value = f.get_default()
+        if value is None and not f.null:
+            raise RuntimeError(f"seed: no value for {model._meta.label}.{f.name}; update tousu.ops.seed.")
+        columns.append(column)
+        extra.append(value)
+    return tuple(columns), tuple(extra)
 
 
-@dataclass
+class _Actor(NamedTuple):
+    """The two things an event needs from a user (cheaper than a model instance in the hot loop)."""
+
+    pk: int
+    username: str
+
+
 class _Batch:
-    rows: dict[type[models.Model], list[dict[str, Any]]] = field(default_factory=dict)
-    coop: list[tuple[int, int]] = field(default_factory=list)
+    """Rows simulated since the last write, per table, plus the ticket counters they moved."""
 
-    def add(self, model: type[models.Model], row: dict[str, Any]) -> None:
-        self.rows.setdefault(model, []).append(row)
+    def __init__(self) -> None:
+        self.rows: dict[type[models.Model], list[Any]] = {model: [] for model in ORDER}
+        self.complaints: list[dict[str, Any]] = self.rows[Complaint]
+        self.events: list[tuple[Any, ...]] = self.rows[ComplaintEvent]
+        self.coop: list[tuple[int, int]] = []
+        self.counters: dict[str, int] = {}
 
 
 class _Case:
     """One simulated complaint: walks the lifecycle, recording events, until the clock reaches now."""
 
+    __slots__ = ("id", "row", "sim", "status", "t")
+
     def __init__(self, sim: _Simulator, complaint_id: int, row: dict[str, Any]) -> None:
         self.sim = sim
         self.id = complaint_id
         self.row = row
-        self.status = Status.REGISTERED
+        self.status = ""  # before the registration event
         self.t: datetime = row["registered_at"]
 
     def at(self, minutes_low: float, minutes_high: float) -> bool:
         """Advance the clock; False (and the case stops) when that moment is still in the future."""
-        step = self.sim.rng.uniform(minutes_low, minutes_high)
-        candidate = self.t + timedelta(minutes=step)
+        candidate = self.t + timedelta(minutes=self.sim.rng.uniform(minutes_low, minutes_high))
         if candidate > self.sim.now:
             return False
         self.t = candidate
@@ -395,146 +538,154 @@ class _Case:
     def event(
         self,
         kind: EventKind,
-        actor: User | None,
+        actor: _Actor,
         *,
         to: Status | None = None,
         payload: dict[str, Any] | None = None,
     ) -> None:
-        src = self.status
-        if to is not None:
-            self.status = to
-            self.row["status"] = to.value
-            self.row["status_changed_at"] = self.t
-        self.row["updated_at"] = self.t
-        self.row["version"] += 1
-        self.sim.batch.add(
-            ComplaintEvent,
-            {
-                "id": self.sim.ids.take("event"),
-                "complaint_id": self.id,
-                "created_at": self.t,
-                "kind": kind.value,
-                "actor_id": actor.pk if actor else None,
-                "actor_label": actor.username if actor else "system",
-                "from_status": src.value if to is not None and kind != EventKind.REGISTERED else "",
-                "to_status": to.value if to is not None else "",
-                "payload": json.dumps(payload or {}, ensure_ascii=False),
-                "pending_dispatch": False,  # historical: nothing left to notify
-            },
+        """Record one event as the services would (``_move`` for a status change, else ``_event``)."""
+        row, t, sim = self.row, self.t, self.sim
+        if to is None:
+            src = dst = ""
+        else:
+            src, dst = self.status, to.value
+            self.status = row["status"] = dst
+            row["status_changed_at"] = t
+        if kind is not EventKind.REGISTERED:  # creating the case is version 1; every later write adds one
+            row["version"] += 1
+        row["updated_at"] = t
+        event_id = sim.next_event
+        sim.next_event = event_id + 1
+        sim.batch.events.append(
+            (
+                event_id,
+                self.id,
+                t,
+                kind.value,
+                actor.pk,
+                actor.username,
+                src,
+                dst,
+                payload if payload is not None else {},
+                False,  # historical: nothing left to notify
+            )
         )
-        self.sim.counts["events"] += 1
 
 
 class _Simulator:
     def __init__(self, *, seed: int, now: datetime) -> None:
+        for model in ORDER:
+            _layout(model)  # fail before simulating anything
         self.rng = random.Random(seed)
         self.now = now
-        self.ids = _Ids()
+        self.tz = timezone.get_current_timezone()
         self.batch = _Batch()
         self.counts = {"complaints": 0, "events": 0, "customers": 0}
-        self.users = {u.username: u for u in User.objects.filter(username__in=[u[0] for u in USERS])}
-        self.departments = {d.code: d for d in Department.objects.all()}
-        self.regions = list(Region.objects.all())
-        leaves = list(Category.objects.filter(is_active=True, children__isnull=True).select_related("parent"))
-        self.categories = [c for c in leaves if c.code in TEXTS]
+        users = list(User.objects.filter(username__in=[u[0] for u in USERS]).select_related("department"))
+        self.users = {u.username: _Actor(u.pk, u.username) for u in users}
+        self.departments = {d.code: d.pk for d in Department.objects.all()}
+        self.regions = list(Region.objects.values_list("pk", flat=True))
+        leaves = Category.objects.filter(is_active=True, children__isnull=True).select_related(
+            "parent", "default_department"
+        )
+        business = {c[0]: str(c[5]) for c in CATEGORIES}
+        # (id, code, default department code, business type) per leaf that has texts
+        self.categories: list[tuple[int, str, str, str]] = [
+            (
+                c.pk,
+                c.code,
+                c.default_department.code if c.default_department else "customer_service",
+                business.get(c.parent.code if c.parent else c.code, BusinessType.OTHER.value),
+            )
+            for c in leaves
+            if c.code in TEXTS
+        ]
         self.handlers = {
-            u.department.code: u for u in self.users.values() if u.role == Role.HANDLER and u.department
+            u.department.code: self.users[u.username]
+            for u in users
+            if u.role == Role.HANDLER and u.department
         }
         self.counters: dict[str, int] = {f"{c.day:%Y%m%d}": c.last for c in TicketCounter.objects.all()}
         self.customers: list[tuple[int, int | None]] = []  # (id, region)
-        tables: list[tuple[str, Any]] = [
-            ("customer", Customer),
-            ("identity", CustomerIdentity),
-            ("complaint", Complaint),
-            ("event", ComplaintEvent),
-            ("plan", ResolutionPlan),
-            ("remedy", Remedy),
-            ("reply", Reply),
-            ("visit", ReturnVisit),
-        ]
-        for name, model in tables:
-            self.ids.next[name] = (model.objects.aggregate(m=models.Max("id"))["m"] or 0) + 1
+        self.ids = {
+            model: (model._default_manager.aggregate(m=models.Max("id"))["m"] or 0) + 1 for model in ORDER
+        }
+        self.next_event = self.ids[ComplaintEvent]
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.categories) and "agent" in self.users and "customer_service" in self.handlers
+
+    def take(self, model: type[models.Model]) -> int:
+        value = self.ids[model]
+        self.ids[model] = value + 1
+        return value
+
+    def take_batch(self) -> _Batch:
+        """The rows simulated so far (counted), leaving an empty batch for the next ones."""
+        batch, self.batch = self.batch, _Batch()
+        self.counts["complaints"] += len(batch.complaints)
+        self.counts["events"] += len(batch.events)
+        self.counts["customers"] += len(batch.rows[Customer])
+        return batch
 
     def ticket(self, moment: datetime) -> str:
-        day = timezone.localtime(moment).strftime("%Y%m%d")
-        self.counters[day] = self.counters.get(day, 0) + 1
-        return f"TS{day}{self.counters[day]:06d}"
+        local = moment.astimezone(self.tz)
+        day = f"{local.year:04d}{local.month:02d}{local.day:02d}"
+        last = self.counters.get(day, 0) + 1
+        self.counters[day] = self.batch.counters[day] = last
+        return f"TS{day}{last:06d}"
 
     def customer(self) -> tuple[int, int | None]:
         rng = self.rng
         if self.customers and rng.random() < 0.22:
             return rng.choice(self.customers)  # a repeat complainant
-        cid = self.ids.take("customer")
+        cid = self.take(Customer)
         serial = (cid * 7_919_341) % 100_000_000  # a bijection on 8 digits: unique numbers per id
         phone = f"+86{MOBILE_PREFIXES[(cid // 100_000_000) % len(MOBILE_PREFIXES)]}{serial:08d}"
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2])))
         region = rng.choice(self.regions)
         created = self.now - timedelta(days=400)
-        self.batch.add(
-            Customer,
-            {
-                "id": cid,
-                "name": name,
-                "phone": phone,
-                "email": "",
-                "wechat_id": "",
-                "id_number": "",
-                "region_id": region.pk,
-                "is_blacklisted": rng.random() < 0.003,
-                "blacklist_reason": "",
-                "merged_into_id": None,
-                "created_at": created,
-                "updated_at": created,
-            },
+        blacklisted = rng.random() < 0.003
+        rows = self.batch.rows
+        # id, name, phone, email, wechat_id, id_number, region_id, is_blacklisted, blacklist_reason,
+        # merged_into_id, created_at, updated_at
+        rows[Customer].append((cid, name, phone, "", "", "", region, blacklisted, "", None, created, created))
+        rows[CustomerIdentity].append(
+            (self.take(CustomerIdentity), cid, IdentityKind.PHONE.value, phone, created)
         )
-        self.batch.add(
-            CustomerIdentity,
-            {
-                "id": self.ids.take("identity"),
-                "customer_id": cid,
-                "kind": IdentityKind.PHONE.value,
-                "value": phone,
-                "created_at": created,
-            },
-        )
-        self.counts["customers"] += 1
-        entry = (cid, region.pk)
+        entry = (cid, region)
         self.customers.append(entry)
         return entry
 
     def complaint(self) -> None:
         rng = self.rng
-        category = rng.choice(self.categories)
-        text, demand = rng.choice(TEXTS[category.code])
-        channel = _weighted(rng, CHANNEL_WEIGHTS)
-        level = _weighted(rng, LEVEL_WEIGHTS)
+        category_id, category_code, dept_code, business = rng.choice(self.categories)
+        text, demand = rng.choice(TEXTS[category_code])
+        channel = CHANNELS.draw(rng)
+        level = LEVELS.draw(rng)
         age_days = 365 * (rng.random() ** 1.4)
         registered_at = self.now - timedelta(days=age_days)
         customer_id, region_id = self.customer()
         agent = self.users["agent"]
-        dept_code = category.default_department.code if category.default_department else "customer_service"
         handler = self.handlers.get(dept_code) or self.handlers["customer_service"]
-        cid = self.ids.take("complaint")
-        parent_code = category.parent.code if category.parent else category.code
-        business = next((str(c[5]) for c in CATEGORIES if c[0] == parent_code), BusinessType.OTHER.value)
+        cid = self.take(Complaint)
         row: dict[str, Any] = {
             "id": cid,
             "ticket_no": None,
             "status": Status.REGISTERED.value,
             "version": 1,
-            "channel": channel.value,
+            "channel": channel,
             "external_id": "",
             "customer_id": customer_id,
             "service_number": "",
             "business_type": business,
-            "category_id": category.pk,
-            "level": level.value,
+            "category_id": category_id,
+            "level": level,
             "region_id": region_id,
             "description": _fill(text, rng),
             "demand": _fill(demand, rng),
-            "preferred_reply_channel": rng.choice(
-                [ReplyChannel.PHONE, ReplyChannel.PHONE, ReplyChannel.SMS, ReplyChannel.EMAIL]
-            ).value,
+            "preferred_reply_channel": rng.choice(REPLY_CHANNELS).value,
             "threatens_external": rng.random() < 0.04,
             "registered_by_id": agent.pk,
             "first_contact_owner_id": agent.pk,
@@ -558,20 +709,19 @@ class _Simulator:
             EventKind.REGISTERED,
             agent,
             to=Status.REGISTERED,
-            payload={"channel": channel.value, "level": level.value, "category": category.code},
+            payload={"channel": channel, "level": level, "category": category_code},
         )
         self._walk(case, agent, handler, dept_code)
-        self.batch.add(Complaint, row)
-        self.counts["complaints"] += 1
+        self.batch.complaints.append(row)
 
-    def _walk(self, case: _Case, agent: User, handler: User, dept_code: str) -> None:
+    def _walk(self, case: _Case, agent: _Actor, handler: _Actor, dept_code: str) -> None:
         rng, row = self.rng, case.row
         roll = rng.random()
         if roll < 0.04:
             if not case.at(2, 30):
                 return
             row["ticket_no"] = self.ticket(case.t)
-            reason = rng.choice(list(RejectionReason))
+            reason = rng.choice(REJECTION_REASONS)
             row["rejection_reason"], row["rejection_explanation"], row["closed_at"] = (
                 reason.value,
                 "已向用户解释并告知其他合法途径。",
@@ -608,7 +758,7 @@ class _Simulator:
             return
         if not case.at(5, 60):
             return
-        row["lead_department_id"], row["assignee_id"] = self.departments[dept_code].pk, handler.pk
+        row["lead_department_id"], row["assignee_id"] = self.departments[dept_code], handler.pk
         payload: dict[str, Any] = {
             "lead_department": dept_code,
             "assignee": handler.username,
@@ -616,7 +766,7 @@ class _Simulator:
         }
         if rng.random() < 0.12:
             coop = "legal" if dept_code != "legal" else "marketing"
-            self.batch.coop.append((case.id, self.departments[coop].pk))
+            self.batch.coop.append((case.id, self.departments[coop]))
             payload["cooperating_departments"] = [coop]
         case.event(EventKind.DISPATCHED, agent, to=Status.DISPATCHED, payload=payload)
         for _round in range(3):  # at most three handling rounds (reopened twice)
@@ -655,9 +805,9 @@ class _Simulator:
                     },
                 )
 
-    def _handle(self, case: _Case, handler: User) -> bool:
+    def _handle(self, case: _Case, handler: _Actor) -> bool:
         """Investigate → (ask the customer) → plan → (remedy approval) → reply. False if time ran out."""
-        rng = self.rng
+        rng, rows = self.rng, self.batch.rows
         if not case.at(30, 480):
             return False
         case.event(EventKind.STATUS_CHANGED, handler, to=Status.INVESTIGATING)
@@ -677,94 +827,84 @@ class _Simulator:
             )
         if not case.at(120, 4320):
             return False
-        plan_id = self.ids.take("plan")
+        plan_id = self.take(ResolutionPlan)
         deadline = case.t + timedelta(days=rng.randint(1, 7))
-        kind = rng.choice(list(ResolutionKind))
-        self.batch.add(
-            ResolutionPlan,
-            {
-                "id": plan_id,
-                "complaint_id": case.id,
-                "kind": kind.value,
-                "measures": "核实情况后按规定处理并告知用户。",
-                "responsible_id": handler.pk,
-                "deadline": deadline,
-                "proposed_by_id": handler.pk,
-                "created_at": case.t,
-            },
+        kind = rng.choice(RESOLUTION_KINDS).value
+        measures = "核实情况后按规定处理并告知用户。"
+        # id, complaint_id, kind, measures, responsible_id, deadline, proposed_by_id, created_at
+        rows[ResolutionPlan].append(
+            (plan_id, case.id, kind, measures, handler.pk, deadline, handler.pk, case.t)
         )
         case.event(
             EventKind.PLAN_PROPOSED,
             handler,
             to=Status.PLAN_PROPOSED,
-            payload={"plan_id": plan_id, "kind": kind.value},
+            payload={"plan_id": plan_id, "kind": kind},
         )
         if rng.random() < 0.3:
             amount = Decimal(rng.choice([10, 20, 30, 50, 80, 120, 200, 300, 600, 1000]))
-            remedy_kind = rng.choice([RemedyKind.REFUND, RemedyKind.FEE_WAIVER, RemedyKind.COMPENSATION])
-            rid = self.ids.take("remedy")
-            remedy = {
-                "id": rid,
-                "complaint_id": case.id,
-                "kind": remedy_kind.value,
-                "amount": amount,
-                "description": "",
-                "requested_by_id": handler.pk,
-                "requested_at": case.t,
-                "decided_by_id": None,
-                "decided_at": None,
-                "decision_note": "",
-                "status": "requested",
-            }
-            payload = {"remedy_id": rid, "kind": remedy_kind.value, "amount": str(amount)}
+            remedy_kind = rng.choice(MONEY_REMEDIES).value
+            rid = self.take(Remedy)
+            requested_at = case.t
+            payload = {"remedy_id": rid, "kind": remedy_kind, "amount": str(amount)}
             if amount <= 50:
-                remedy.update(
-                    status="approved",
-                    decided_by_id=handler.pk,
-                    decided_at=case.t,
-                    decision_note="within the requester's own limit",
+                decision: tuple[Any, ...] = (
+                    "approved",
+                    handler.pk,
+                    case.t,
+                    "within the requester's own limit",
                 )
                 case.event(EventKind.REMEDY_APPROVED, handler, payload={**payload, "self_approved": True})
             else:
                 case.event(EventKind.REMEDY_REQUESTED, handler, to=Status.AWAITING_APPROVAL, payload=payload)
                 if not case.at(30, 1440):
-                    self.batch.add(Remedy, remedy)
-                    return False
-                approver = self.users["supervisor" if amount <= 500 else "manager"]
-                approved = rng.random() < 0.9
-                remedy.update(
-                    status="approved" if approved else "refused",
-                    decided_by_id=approver.pk,
-                    decided_at=case.t,
-                    decision_note="" if approved else "依据不足",
+                    decision = ("requested", None, None, "")
+                else:
+                    approver = self.users["supervisor" if amount <= 500 else "manager"]
+                    approved = rng.random() < 0.9
+                    decision = (
+                        "approved" if approved else "refused",
+                        approver.pk,
+                        case.t,
+                        "" if approved else "依据不足",
+                    )
+                    case.event(
+                        EventKind.REMEDY_APPROVED if approved else EventKind.REMEDY_REFUSED,
+                        approver,
+                        to=Status.PLAN_PROPOSED,
+                        payload=payload,
+                    )
+            status, decided_by, decided_at, note = decision
+            # id, complaint_id, kind, amount, description, status, requested_by_id, requested_at,
+            # decided_by_id, decided_at, decision_note
+            rows[Remedy].append(
+                (
+                    rid,
+                    case.id,
+                    remedy_kind,
+                    amount,
+                    "",
+                    status,
+                    handler.pk,
+                    requested_at,
+                    decided_by,
+                    decided_at,
+                    note,
                 )
-                case.event(
-                    EventKind.REMEDY_APPROVED if approved else EventKind.REMEDY_REFUSED,
-                    approver,
-                    to=Status.PLAN_PROPOSED,
-                    payload=payload,
-                )
-            self.batch.add(Remedy, remedy)
+            )
+            if status == "requested":
+                return False
         if not case.at(60, 2880):
             return False
         self._reply(case, handler, fcr=False)
         return True
 
-    def _reply(self, case: _Case, actor: User, *, fcr: bool) -> None:
+    def _reply(self, case: _Case, actor: _Actor, *, fcr: bool) -> None:
         channel = case.row["preferred_reply_channel"]
-        rid = self.ids.take("reply")
+        rid = self.take(Reply)
         content = "经核查，已按规定为您处理，感谢您的理解与支持。"
-        self.batch.add(
-            Reply,
-            {
-                "id": rid,
-                "complaint_id": case.id,
-                "channel": channel,
-                "content": content,
-                "replied_by_id": actor.pk,
-                "replied_at": case.t,
-            },
-        )
+        # id, complaint_id, channel, content, replied_by_id, replied_at
+        self.batch.rows[Reply].append((rid, case.id, channel, content, actor.pk, case.t))
         case.row["replied_at"] = case.t
         case.row["is_first_contact_resolution"] = fcr
         case.event(
@@ -774,25 +914,17 @@ class _Simulator:
             payload={"reply_id": rid, "channel": channel, "first_contact_resolution": fcr},
         )
 
-    def _visit(self, case: _Case, visitor: User, *, reached: bool, satisfied: bool = True) -> None:
+    def _visit(self, case: _Case, visitor: _Actor, *, reached: bool, satisfied: bool = True) -> None:
         rng = self.rng
-        vid = self.ids.take("visit")
+        vid = self.take(ReturnVisit)
         score = (rng.choice([4, 5, 5, 5, 3]) if satisfied else rng.choice([1, 2])) if reached else None
         resolved = (satisfied or rng.random() < 0.3) if reached else None
         if reached and satisfied:
             resolved = True
-        self.batch.add(
-            ReturnVisit,
-            {
-                "id": vid,
-                "complaint_id": case.id,
-                "reached": reached,
-                "resolved": resolved,
-                "satisfaction": score,
-                "comment": "" if satisfied else "用户对处理结果不满意",
-                "visited_by_id": visitor.pk,
-                "visited_at": case.t,
-            },
+        comment = "" if satisfied else "用户对处理结果不满意"
+        # id, complaint_id, reached, resolved, satisfaction, comment, visited_by_id, visited_at
+        self.batch.rows[ReturnVisit].append(
+            (vid, case.id, reached, resolved, score, comment, visitor.pk, case.t)
         )
         payload = {"return_visit_id": vid, "reached": reached, "resolved": resolved, "satisfaction": score}
         if reached:
@@ -803,83 +935,94 @@ class _Simulator:
                 payload={**payload, "satisfied": satisfied},
             )
         else:
-            case.event(EventKind.RETURN_VISIT, visitor, payload=payload)
+            case.event(EventKind.RETURN_VISIT_UNREACHED, visitor, payload=payload)
 
 
-ORDER: list[type[models.Model]] = [
-    Customer,
-    CustomerIdentity,
-    Complaint,
-    ComplaintEvent,
-    ResolutionPlan,
-    Remedy,
-    Reply,
-    ReturnVisit,
-]
-
-
-def _db_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> Iterator[list[Any]]:
-    """Rows as the database takes them: SQLite wants UTC text for datetimes, ints for booleans."""
-    fields = model._meta.concrete_fields
-    columns = [f.column for f in fields]
-    if is_postgres():
-        for row in rows:
-            yield [row[c] for c in columns]
-        return
-    adapt = connection.ops.adapt_datetimefield_value
-    datetime_cols = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
-    bool_cols = [i for i, f in enumerate(fields) if isinstance(f, models.BooleanField)]
-    decimal_cols = [i for i, f in enumerate(fields) if isinstance(f, models.DecimalField)]
-    for row in rows:
-        values = [row[c] for c in columns]
-        for i in datetime_cols:
-            if values[i] is not None:
-                values[i] = adapt(values[i])
-        for i in bool_cols:
-            if values[i] is not None:
-                values[i] = int(values[i])
-        for i in decimal_cols:
-            values[i] = str(values[i])
-        yield values
-
-
-def _flush(batch: _Batch) -> None:
-    for model in ORDER:
-        rows = batch.rows.get(model)
-        if rows:
-            bulk_insert_rows(model, [f.column for f in model._meta.concrete_fields], _db_rows(model, rows))
+def _write(batch: _Batch) -> None:
+    """Insert one batch, then move the ticket counters and id sequences past it (same transaction,
+    so an interrupted run never leaves rows the live system would collide with)."""
+    for model, rows in batch.rows.items():
+        if not rows:
+            continue
+        columns, extra = _layout(model)
+        if model is Complaint:
+            keys = COLUMNS[Complaint]
+            rows = [[*(row[c] for c in keys), *extra] for row in rows]
+        elif extra:
+            rows = [(*row, *extra) for row in rows]
+        bulk_insert_rows(model, columns, rows)
     if batch.coop:
         through = Complaint.cooperating_departments.through
         bulk_insert_rows(through, ["complaint_id", "department_id"], batch.coop)
-    batch.rows.clear()
-    batch.coop.clear()
+    if batch.counters:
+        TicketCounter.objects.bulk_create(
+            [
+                TicketCounter(day=datetime.strptime(day, "%Y%m%d").date(), last=last)  # noqa: DTZ007 - a day
+                for day, last in batch.counters.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["day"],
+            update_fields=["last"],
+        )
+    for model in ORDER:
+        if batch.rows[model]:
+            reset_sequence(model)
+
+
+def _write_committed(batch: _Batch) -> None:
+    with transaction.atomic():
+        _write(batch)
+
+
+def _close_thread_connections() -> None:
+    connections.close_all()
 
 
 def seed_complaints(
     count: int, *, seed: int = 20261123, chunk: int = 20_000, progress: Callable[[str], Any] | None = None
 ) -> dict[str, int]:
-    """Simulate and insert ``count`` complaints over the past 12 months. Returns row counts."""
+    """Simulate and insert ``count`` complaints over the past 12 months. Returns row counts.
+
+    Each chunk is written and committed on its own, with the ticket counters and id sequences it
+    moved. On PostgreSQL, outside a transaction, a chunk is written by a second thread (its own
+    connection) while the next one is simulated: the database's work (indexes, foreign-key checks)
+    and Python's then overlap. Inside a transaction (tests) everything runs on the caller's connection.
+    """
     sim = _Simulator(seed=seed, now=timezone.now())
-    if not sim.categories or "agent" not in sim.users:
+    if not sim.ready:
         seed_reference()
         sim = _Simulator(seed=seed, now=timezone.now())
+    overlap = is_postgres() and not connection.in_atomic_block and count > chunk
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-writer") if overlap else None
+    pending: Future[None] | None = None
     done = 0
-    while done < count:
-        size = min(chunk, count - done)
-        with transaction.atomic():
+    try:
+        while done < count:
+            size = min(chunk, count - done)
             for _ in range(size):
                 sim.complaint()
-            _flush(sim.batch)
-        done += size
-        if progress and count > chunk:
-            progress(f"  {done:,}/{count:,} complaints")
-    with transaction.atomic():
-        for day, last in sim.counters.items():
-            date = datetime.strptime(day, "%Y%m%d").date()  # noqa: DTZ007 - a calendar day, not a moment
-            TicketCounter.objects.update_or_create(day=date, defaults={"last": last})
-        for model in [*ORDER]:
-            reset_sequence(model)
-    if is_postgres():
+            batch = sim.take_batch()
+            if pending is not None:
+                pending.result()  # the previous chunks are committed (or the error is raised here)
+                if progress:
+                    progress(f"  {done:,}/{count:,} complaints")
+            if pool is not None:
+                pending = pool.submit(_write_committed, batch)
+            else:
+                _write_committed(batch)
+                if progress and count > chunk:
+                    progress(f"  {done + size:,}/{count:,} complaints")
+            done += size
+        if pending is not None:
+            pending.result()
+            if progress:
+                progress(f"  {done:,}/{count:,} complaints")
+    finally:
+        if pool is not None:
+            pool.submit(_close_thread_connections)
+            pool.shutdown(wait=True)
+    if is_postgres() and count:
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in ORDER)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute(f"ANALYZE {tables}")
     return sim.counts
