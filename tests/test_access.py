@@ -14,7 +14,18 @@ from tousu.complaints.states import Status
 
 pytestmark = pytest.mark.django_db
 
-ALL = ["agent", "agent_other", "handler", "handler_other", "visitor", "supervisor", "manager", "inspector", "auditor", "admin"]
+ALL = [
+    "agent",
+    "agent_other",
+    "handler",
+    "handler_other",
+    "visitor",
+    "supervisor",
+    "manager",
+    "inspector",
+    "auditor",
+    "admin",
+]
 
 
 @pytest.fixture
@@ -27,7 +38,9 @@ def test_who_can_open_a_billing_case(people, billing_case):
     allowed = {"agent", "handler", "visitor", "supervisor", "manager", "inspector"}
     for name in ALL:
         if name in allowed:
-            assert complaint_for_display(actor=people[name], complaint_id=billing_case.pk).pk == billing_case.pk
+            assert (
+                complaint_for_display(actor=people[name], complaint_id=billing_case.pk).pk == billing_case.pk
+            )
         else:
             with pytest.raises(PermissionDenied):
                 complaint_for_display(actor=people[name], complaint_id=billing_case.pk)
@@ -93,10 +106,16 @@ def test_agent_acts_only_on_cases_they_registered_or_own(people, cases, unchange
     ("name", "call"),
     [
         ("inspector", lambda p, c: svc.complaint_note(actor=p["inspector"], complaint_id=c.pk, text="x")),
-        ("inspector", lambda p, c: svc.complaint_escalate(actor=p["inspector"], complaint_id=c.pk, reason="x")),
+        (
+            "inspector",
+            lambda p, c: svc.complaint_escalate(actor=p["inspector"], complaint_id=c.pk, reason="x"),
+        ),
         ("auditor", lambda p, c: svc.complaint_note(actor=p["auditor"], complaint_id=c.pk, text="x")),
         ("admin", lambda p, c: svc.complaint_escalate(actor=p["admin"], complaint_id=c.pk, reason="x")),
-        ("visitor", lambda p, c: svc.complaint_request_info(actor=p["visitor"], complaint_id=c.pk, question="x")),
+        (
+            "visitor",
+            lambda p, c: svc.complaint_request_info(actor=p["visitor"], complaint_id=c.pk, question="x"),
+        ),
         ("handler", lambda p, c: svc.complaint_reopen(actor=p["handler"], complaint_id=c.pk, reason="x")),
     ],
 )
@@ -123,7 +142,9 @@ def test_lists_show_exactly_the_cases_in_scope(people, cases, org):
     mine = cases.make(Status.INVESTIGATING)  # agent's, billing, assigned to handler
     other_agent = cases.make(Status.REGISTERED, actor=people["agent_other"], phone="13912345678")
     network = cases.make(Status.ACCEPTED, phone="13912345679")
-    svc.complaint_dispatch(actor=people["agent"], complaint_id=network.pk, lead_department_id=org["dept"]["network"].pk)
+    svc.complaint_dispatch(
+        actor=people["agent"], complaint_id=network.pk, lead_department_id=org["dept"]["network"].pk
+    )
     cooperating = cases.make(Status.ACCEPTED, phone="13912345670")
     svc.complaint_dispatch(
         actor=people["agent"],

@@ -19,7 +19,9 @@ from tousu.complaints.states import Status
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks across connections need PostgreSQL"),
+    pytest.mark.skipif(
+        "connection.vendor != 'postgresql'", reason="row locks across connections need PostgreSQL"
+    ),
 ]
 
 
@@ -47,7 +49,9 @@ def test_second_writer_waits_for_the_lock_then_gets_a_clear_error(cases, people)
             Complaint.objects.select_for_update().get(pk=c.pk)  # hold the row like a slow writer
             locked.set()
             time.sleep(0.5)
-            return svc.complaint_request_info(actor=people["handler"], complaint_id=c.pk, question="请配合测试")
+            return svc.complaint_request_info(
+                actor=people["handler"], complaint_id=c.pk, question="请配合测试"
+            )
 
     def second() -> Complaint:
         locked.wait(5)
@@ -68,7 +72,10 @@ def test_second_writer_waits_for_the_lock_then_gets_a_clear_error(cases, people)
     assert "'Awaiting customer' and cannot become 'Plan proposed'" in str(results["second"])
     c = cases.reload(c)
     assert c.status == Status.AWAITING_CUSTOMER
-    assert list(ComplaintEvent.objects.filter(complaint=c).values_list("kind", flat=True).order_by("id"))[-1] == "info_requested"
+    assert (
+        list(ComplaintEvent.objects.filter(complaint=c).values_list("kind", flat=True).order_by("id"))[-1]
+        == "info_requested"
+    )
     assert not ComplaintEvent.objects.filter(complaint=c, kind="plan_proposed").exists()
 
 
@@ -81,7 +88,11 @@ def test_same_version_edits_one_wins_one_conflicts(cases, people):
         def run() -> Complaint:
             start.wait(5)
             return svc.complaint_escalate(
-                actor=people["supervisor"], complaint_id=c.pk, reason=f"to {level}", to_level=level, expected_version=version
+                actor=people["supervisor"],
+                complaint_id=c.pk,
+                reason=f"to {level}",
+                to_level=level,
+                expected_version=version,
             )
 
         return run

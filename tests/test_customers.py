@@ -61,7 +61,11 @@ def test_merge_moves_identities_and_cases_keeps_history_and_is_audited(cases, pe
     }
     assert cases.reload(b).customer_id == target.pk
     merged.refresh_from_db()
-    assert (merged.email, merged.is_blacklisted, merged.blacklist_reason) == ("zs@example.com", True, "辱骂坐席")
+    assert (merged.email, merged.is_blacklisted, merged.blacklist_reason) == (
+        "zs@example.com",
+        True,
+        "辱骂坐席",
+    )
     event = ComplaintEvent.objects.get(complaint=b, kind="customer_merged")
     assert event.payload == {"from_customer": source.pk, "to_customer": target.pk}
     audit = AuditEvent.objects.get(kind="customer.merged")
@@ -88,9 +92,13 @@ def test_blacklist_needs_a_supervisor_and_a_reason(cases, people, unchanged):
         customer_blacklist(actor=people["agent"], customer_id=c.customer_id, blacklisted=True, reason="骚扰")
     with unchanged(), pytest.raises(ValidationError):
         customer_blacklist(actor=people["supervisor"], customer_id=c.customer_id, blacklisted=True, reason="")
-    customer_blacklist(actor=people["supervisor"], customer_id=c.customer_id, blacklisted=True, reason="多次辱骂坐席")
+    customer_blacklist(
+        actor=people["supervisor"], customer_id=c.customer_id, blacklisted=True, reason="多次辱骂坐席"
+    )
     audit = AuditEvent.objects.get(kind="customer.blacklisted")
     assert audit.payload == {"blacklisted": True, "reason": "多次辱骂坐席"}
     # A blacklisted caller's complaint is still registered (a legal duty), and flagged.
     again = cases.register()
-    assert ComplaintEvent.objects.get(complaint=again, kind="registered").payload["customer_blacklisted"] is True
+    assert (
+        ComplaintEvent.objects.get(complaint=again, kind="registered").payload["customer_blacklisted"] is True
+    )

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.django_db
 
 
 def kinds(c):
-    return list(ComplaintEvent.objects.filter(complaint=c).order_by("id").values_list("kind", "from_status", "to_status"))
+    return list(
+        ComplaintEvent.objects.filter(complaint=c)
+        .order_by("id")
+        .values_list("kind", "from_status", "to_status")
+    )
 
 
 def test_register_creates_customer_case_and_event(cases, people):
@@ -54,16 +58,24 @@ def test_full_flow_with_money_remedy_dissatisfied_visit_and_reopen(cases, people
     assert cases.reload(c).status == Status.AWAITING_APPROVAL
     svc.remedy_decide(actor=p["supervisor"], remedy_id=remedy.pk, approve=True)
     remedy.refresh_from_db()
-    assert (remedy.status, remedy.decided_by, remedy.amount) == ("approved", p["supervisor"], Decimal("120.00"))
+    assert (remedy.status, remedy.decided_by, remedy.amount) == (
+        "approved",
+        p["supervisor"],
+        Decimal("120.00"),
+    )
     assert cases.reload(c).status == Status.PLAN_PROPOSED
     svc.complaint_reply(actor=p["handler"], complaint_id=c.pk, channel="sms", content="已补偿120元。")
-    svc.return_visit_record(actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=False, satisfaction=2, comment="不满意")
+    svc.return_visit_record(
+        actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=False, satisfaction=2, comment="不满意"
+    )
     c = cases.reload(c)
     assert (c.status, c.escalation_level, c.reopen_count) == (Status.REOPENED, 1, 1)
     svc.complaint_investigate(actor=p["handler"], complaint_id=c.pk)
     cases.plan(c)
     svc.complaint_reply(actor=p["handler"], complaint_id=c.pk, channel="sms", content="已彻底解决。")
-    svc.return_visit_record(actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=True, satisfaction=5)
+    svc.return_visit_record(
+        actor=p["visitor"], complaint_id=c.pk, reached=True, resolved=True, satisfaction=5
+    )
     svc.complaint_close(actor=p["visitor"], complaint_id=c.pk)
     c = cases.reload(c)
     assert c.status == Status.CLOSED
@@ -122,7 +134,9 @@ def test_escalate_from_open_state_up_to_top(cases, people):
     svc.complaint_escalate(actor=people["supervisor"], complaint_id=c.pk, reason="重大", to_level=3)
     c = cases.reload(c)
     assert (c.escalation_level, c.status) == (3, Status.INVESTIGATING)
-    payloads = list(ComplaintEvent.objects.filter(complaint=c, kind="escalated").values_list("payload", flat=True))
+    payloads = list(
+        ComplaintEvent.objects.filter(complaint=c, kind="escalated").values_list("payload", flat=True)
+    )
     assert payloads == [
         {"from_level": 0, "to_level": 1, "reason": "用户称将向工信部申诉", "trigger": "manual"},
         {"from_level": 1, "to_level": 3, "reason": "重大", "trigger": "manual"},

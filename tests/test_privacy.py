@@ -46,9 +46,19 @@ def test_reading_a_case_is_logged_with_who_and_where(cases, people):
 @pytest.mark.django_db
 def test_reveal_returns_clear_value_and_is_audited(cases, people):
     c = cases.make(Status.INVESTIGATING, service_number="13900001111")
-    assert svc.complaint_reveal(actor=people["handler"], complaint_id=c.pk, field="phone", origin=WEB) == "+8613812348000"
-    assert svc.complaint_reveal(actor=people["agent"], complaint_id=c.pk, field="service_number") == "13900001111"
-    rows = list(AuditEvent.objects.order_by("id").values_list("kind", "actor__username", "field", "complaint_id", "ip"))
+    assert (
+        svc.complaint_reveal(actor=people["handler"], complaint_id=c.pk, field="phone", origin=WEB)
+        == "+8613812348000"
+    )
+    assert (
+        svc.complaint_reveal(actor=people["agent"], complaint_id=c.pk, field="service_number")
+        == "13900001111"
+    )
+    rows = list(
+        AuditEvent.objects.order_by("id").values_list(
+            "kind", "actor__username", "field", "complaint_id", "ip"
+        )
+    )
     assert rows == [
         ("personal_data.revealed", "handler", "phone", c.pk, "10.1.2.3"),
         ("personal_data.revealed", "agent", "service_number", c.pk, None),
@@ -73,7 +83,12 @@ def test_refused_reveals_write_nothing(cases, people, unchanged):
 def test_reveal_outside_a_case_is_for_supervisors(cases, people, unchanged):
     c = cases.make(Status.REGISTERED)
     assert customer_reveal(actor=people["supervisor"], customer_id=c.customer_id, field="name") == "张三"
-    assert AuditEvent.objects.filter(kind="personal_data.revealed", field="name", actor=people["supervisor"]).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            kind="personal_data.revealed", field="name", actor=people["supervisor"]
+        ).count()
+        == 1
+    )
     with unchanged(), pytest.raises(PermissionDenied):
         customer_reveal(actor=people["agent"], customer_id=c.customer_id, field="name")
 
@@ -94,7 +109,11 @@ def test_admin_lists_show_masked_data_only(client, cases, people):
     people["admin"].save()
     c = cases.make(Status.ACCEPTED)
     client.force_login(people["admin"])
-    for url in ["/admin/customers/customer/", f"/admin/customers/customer/{c.customer_id}/change/", f"/admin/complaints/complaint/{c.pk}/change/"]:
+    for url in [
+        "/admin/customers/customer/",
+        f"/admin/customers/customer/{c.customer_id}/change/",
+        f"/admin/complaints/complaint/{c.pk}/change/",
+    ]:
         body = client.get(url).content.decode()
         assert "138****8000" in body, url
         assert "13812348000" not in body, url

@@ -380,7 +380,9 @@ def sla_rebuild(*, complaint_ids: list[int]) -> int:
     imply, by replaying the events in order with their own times. Returns the clocks created.
     Overdue clocks are then breached by the next sweep, as they would have been."""
     created = 0
-    have_clocks = set(SlaClock.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", flat=True))
+    have_clocks = set(
+        SlaClock.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", flat=True)
+    )
     todo = [pk for pk in complaint_ids if pk not in have_clocks]
     for start in range(0, len(todo), 500):
         chunk = todo[start : start + 500]
