@@ -141,3 +141,21 @@ def test_database_refuses_an_unknown_status(cases):
     with pytest.raises(IntegrityError), transaction.atomic():
         Complaint.objects.filter(pk=c.pk).update(status="lost")
     assert cases.reload(c).status == Status.REGISTERED
+
+
+def test_generic_transition_names_missing_fields(cases, unchanged):
+    from tousu.common.errors import ValidationError
+
+    c = cases.make(Status.REGISTERED)
+    with unchanged(), pytest.raises(ValidationError, match="To reject, send the fields it needs") as err:
+        svc.complaint_transition(
+            actor=cases.p["agent"], complaint_id=c.pk, to="rejected", reason="time_barred"
+        )
+    assert err.value.fields == {"status": "missing fields"}
+    with unchanged(), pytest.raises(ValidationError) as err:
+        svc.complaint_transition(actor=cases.p["agent"], complaint_id=c.pk, to="lost")
+    assert err.value.fields == {"status": "unknown status"}
+    planned = cases.make(Status.PLAN_PROPOSED, phone="13912340000")
+    with unchanged(), pytest.raises(ValidationError) as err:
+        svc.complaint_transition(actor=cases.p["supervisor"], complaint_id=planned.pk, to="awaiting_approval")
+    assert err.value.fields == {"status": "not settable"}

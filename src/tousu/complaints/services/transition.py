@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,11 +80,12 @@ def complaint_transition(*, actor: User | None, complaint_id: int, to: str, **fi
             % {"dst": dst.label},
             fields={"status": "not settable"},
         )
-    try:
-        step.service(actor=actor, complaint_id=complaint_id, **fields)
+    try:  # check the fields against the step's signature, so a bug inside a service is never mistaken for bad input
+        inspect.signature(step.service).bind(actor=actor, complaint_id=complaint_id, **fields)
     except TypeError as exc:
         raise ValidationError(
             _("To %(step_what)s, send the fields it needs (%(exc)s).") % {"step_what": step.what, "exc": exc},
             fields={"status": "missing fields"},
         ) from None
+    step.service(actor=actor, complaint_id=complaint_id, **fields)
     return Complaint.objects.get(pk=complaint_id)

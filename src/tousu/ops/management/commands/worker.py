@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from tousu.ops.worker import Worker
 
@@ -11,6 +11,8 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=None, help="seconds between idle polls")
 
     def handle(self, *args, **options):
+        if options["interval"] is not None and options["interval"] <= 0:
+            raise CommandError("--interval must be a positive number of seconds")
         worker = Worker(interval=options["interval"])
         if options["once"]:
             handled = worker.run_once()
