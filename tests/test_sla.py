@@ -295,7 +295,7 @@ class TestExplain:
             timedelta(hours=1),
         )
         assert "paused 1h 0min of business time" in reply.explanation
-        assert "24×7" in reply.explanation
+        assert "every hour of every day" in reply.explanation
 
     def test_overdue_clock_shows_negative_remaining(self, sla, cases, clock_at):
         c = cases.register()

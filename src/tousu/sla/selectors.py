@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tousu.complaints.models import Complaint
-from tousu.sla.calendars import CalendarSpec, business_time_between, explain, uses_fallback
+from tousu.sla.calendars import CalendarSpec, business_time_between, uses_fallback
 from tousu.sla.models import ClockState, SlaClock
 
 
@@ -40,10 +40,23 @@ def _fmt(delta: timedelta) -> str:
     minutes = int(abs(delta).total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours else []
-    parts.append(f"{mins}min")
+    parts = [_("%(n)sd") % {"n": days}] if days else []
+    parts += [_("%(n)sh") % {"n": hours}] if hours else []
+    parts.append(_("%(n)smin") % {"n": mins})
     return " ".join(parts)
+
+
+def _rule(spec: CalendarSpec) -> str:
+    """The calendar's counting rule in the reader's language."""
+    if spec.always_open:
+        return _("every hour of every day")
+    windows = ", ".join(f"{a:%H:%M}–{'24:00' if b == time(0) else f'{b:%H:%M}'}" for a, b in spec.windows)
+    if spec.use_chinese_holidays:
+        return _("%(windows)s on working days, Chinese public holidays and make-up days, %(zone)s") % {
+            "windows": windows,
+            "zone": spec.time_zone,
+        }
+    return _("%(windows)s Monday to Friday, %(zone)s") % {"windows": windows, "zone": spec.time_zone}
 
 
 def _remaining(clock: SlaClock, spec: CalendarSpec, now: datetime) -> timedelta | None:
@@ -75,7 +88,7 @@ def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
         "start": f"{local(clock.started_at):%Y-%m-%d %H:%M}",
         "limit": _fmt(limit),
         "calendar": spec.name,
-        "rule": explain(spec),
+        "rule": _rule(spec),
         "paused": _fmt(paused),
         "due": f"{local(clock.due_at):%Y-%m-%d %H:%M}",
     }
