@@ -104,8 +104,10 @@ def _event(
         pending_dispatch=kind in NOTIFYING,
     )
     sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
-    if event.pending_dispatch:
-        transaction.on_commit(_wake_outbox)
+    if event.pending_dispatch and connection.vendor == "postgresql":
+        # One wake-up per transaction is enough, however many events it writes.
+        if not any(callback is _wake_outbox for _sids, callback, *_rest in connection.run_on_commit):
+            transaction.on_commit(_wake_outbox)
     return event
 
 
@@ -119,9 +121,8 @@ def complaint_event_record(
 
 def _wake_outbox() -> None:
     """After commit: wake the workers at once on PostgreSQL (they also poll, so this is an optimisation)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 def _save(complaint: Complaint, now: datetime, fields: Iterable[str]) -> None:
