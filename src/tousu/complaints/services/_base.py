@@ -104,10 +104,8 @@ def _event(
         pending_dispatch=kind in NOTIFYING,
     )
     sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
-    if event.pending_dispatch and connection.vendor == "postgresql":
-        # One wake-up per transaction is enough, however many events it writes.
-        if not any(callback is _wake_outbox for _sids, callback, *_rest in connection.run_on_commit):
-            transaction.on_commit(_wake_outbox)
+    if event.pending_dispatch and connection.vendor == "postgresql" and not _wake_scheduled():
+        transaction.on_commit(_wake_outbox)
     return event
 
 
@@ -117,6 +115,11 @@ def complaint_event_record(
     """Record an event that changes nothing on the case itself (SLA warnings and breaches), for
     callers outside the case services. The caller holds the case row locked."""
     return _event(complaint, kind, actor, timezone.now(), payload=payload)
+
+
+def _wake_scheduled() -> bool:
+    """One wake-up per transaction is enough, however many events it writes."""
+    return any(callback is _wake_outbox for _sids, callback, *_rest in connection.run_on_commit)
 
 
 def _wake_outbox() -> None:
