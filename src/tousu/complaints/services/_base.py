@@ -119,7 +119,7 @@ def complaint_event_record(
 
 def _wake_scheduled() -> bool:
     """One wake-up per transaction is enough, however many events it writes."""
-    return any(callback is _wake_outbox for _sids, callback, *_rest in connection.run_on_commit)
+    return any(entry[1] is _wake_outbox for entry in connection.run_on_commit)
 
 
 def _wake_outbox() -> None:
