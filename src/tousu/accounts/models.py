@@ -56,6 +56,9 @@ class User(AbstractUser):
         on_delete=models.PROTECT,
         related_name="members",
     )
+    # Sign-in lockout (written only by ``tousu.accounts.services.auth_sign_in``).
+    failed_logins = models.PositiveSmallIntegerField(_("failed sign-ins in a row"), default=0)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("user")
