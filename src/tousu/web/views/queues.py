@@ -1,0 +1,155 @@
+"""Pages: the work queues (my cases, my department, due soon, overdue…) and their bulk actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from tousu.accounts.models import User
+from tousu.accounts.roles import Cap
+from tousu.common.errors import PermissionDenied, TousuError
+from tousu.common.origin import Origin
+from tousu.complaints.models import Complaint
+from tousu.complaints.queues import DUE_SOON, QUEUES, complaint_queue, complaint_queue_counts
+from tousu.complaints.selectors import complaints_visible_to
+from tousu.complaints.services import complaint_assign, complaint_dispatch
+from tousu.web.forms.queues import BulkActionForm, QueueFilterForm, department_choices
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue table: the case and its nearest deadline."""
+
+    case: Complaint
+    deadline: datetime | None
+    remaining: timedelta | None
+    urgency: str  # "overdue", "due-soon" or ""
+
+
+def _row(case: Complaint, now: datetime) -> QueueRow:
+    candidates = [d for d in (getattr(case, "next_due", None), getattr(case, "overdue_since", None)) if d]
+    deadline = min(candidates) if candidates else None
+    remaining = deadline - now if deadline is not None else None
+    urgency = ""
+    if remaining is not None:
+        urgency = "overdue" if remaining <= timedelta(0) else "due-soon" if remaining <= DUE_SOON else ""
+    return QueueRow(case=case, deadline=deadline, remaining=remaining, urgency=urgency)
+
+
+def _actor(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # login_required ran first
+    return user
+
+
+def _render_queue(
+    request: HttpRequest, name: str, *, bulk_form: BulkActionForm | None = None, status: int = 200
+) -> HttpResponse:
+    actor = _actor(request)
+    now = timezone.now()
+    departments = department_choices()
+    filter_form = QueueFilterForm(request.GET, departments=departments)
+    filter_form.is_valid()
+    cases = complaint_queue(actor=actor, name=name, filters=filter_form.filters(), now=now)
+    for label, problem in filter_form.ignored():
+        messages.warning(
+            request,
+            _("The filter “%(field)s” was ignored: %(problem)s") % {"field": label, "problem": problem},
+        )
+    counts = complaint_queue_counts(actor=actor, now=now)
+    page = Paginator(cases, filter_form.page_size()).get_page(request.GET.get("page"))
+    may_bulk = actor.can(Cap.CASE_DISPATCH)
+    if may_bulk and bulk_form is None:
+        bulk_form = BulkActionForm(departments=departments)
+    context = {
+        "name": name,
+        "title": QUEUES[name],
+        "tabs": [(key, label, counts[key]) for key, label in QUEUES.items()],
+        "filter_form": filter_form,
+        "page": page,
+        "rows": [_row(case, now) for case in page.object_list],
+        "bulk_form": bulk_form if may_bulk else None,
+        "selected": bulk_form.selected() if bulk_form is not None and bulk_form.is_bound else set(),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "web/queues/queue.html", context, status=status)
+
+
+@require_GET
+@login_required
+def queue(request: HttpRequest, name: str) -> HttpResponse:
+    return _render_queue(request, name)
+
+
+@require_POST
+@login_required
+@transaction.non_atomic_requests
+def queue_bulk(request: HttpRequest, name: str) -> HttpResponse:
+    """Apply one action to each ticked case through the case services, one case and one
+    transaction at a time; report which were done and which were refused, and why."""
+    actor = _actor(request)
+    complaint_queue(actor=actor, name=name)  # an unknown queue or a role without cases stops here
+    if not actor.can(Cap.CASE_DISPATCH):
+        raise PermissionDenied(
+            _("Your role (%(role)s) may not do this: %(action)s.")
+            % {"role": actor.get_role_display(), "action": Cap.CASE_DISPATCH.label}
+        )
+    form = BulkActionForm(request.POST, departments=department_choices())
+    if not form.is_valid():
+        return _render_queue(request, name, bulk_form=form, status=400)
+    data = form.cleaned_data
+    ids: list[int] = data["cases"]
+    tickets = dict(complaints_visible_to(actor=actor).filter(pk__in=ids).values_list("pk", "ticket_no"))
+    origin = Origin.from_request(request)
+    done: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for pk in ids:
+        label = tickets.get(pk) or f"#{pk}"
+        if pk not in tickets:  # outside the actor's scope, or gone: say no more than that
+            failed.append((label, _("No such case.")))
+            continue
+        try:
+            if data["action"] == BulkActionForm.ASSIGN:
+                complaint_assign(actor=actor, complaint_id=pk, assignee_id=data["assignee"], origin=origin)
+            else:
+                complaint_dispatch(
+                    actor=actor,
+                    complaint_id=pk,
+                    lead_department_id=data["department"],
+                    assignee_id=data["assignee"],
+                    origin=origin,
+                )
+        except TousuError as exc:
+            failed.append((label, exc.message))
+        else:
+            done.append(label)
+    if done:
+        text = (
+            _("Assigned %(count)s case(s): %(cases)s.")
+            if data["action"] == BulkActionForm.ASSIGN
+            else _("Dispatched %(count)s case(s): %(cases)s.")
+        )
+        messages.success(request, text % {"count": len(done), "cases": ", ".join(done)})
+    for label, problem in failed:
+        messages.error(
+            request, _("%(case)s was not changed: %(problem)s") % {"case": label, "problem": problem}
+        )
+    target = reverse("queue", kwargs={"name": name})
+    return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
+
+
+urlpatterns: list[URLPattern] = [
+    path("queues/<slug:name>/", queue, name="queue"),
+    path("queues/<slug:name>/bulk/", queue_bulk, name="queue-bulk"),
+]
