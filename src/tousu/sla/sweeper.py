@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 from tousu.common.db import is_postgres
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint
-from tousu.complaints.services import complaint_dispatch, complaint_escalate, complaint_event_record
-from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN, Status, can_transition
+from tousu.complaints.services import complaint_dispatch, complaint_events_record, complaints_escalate_locked
+from tousu.complaints.states import Status, can_transition
 from tousu.sla.models import ClockState, SlaBreach, SlaClock
 from tousu.sla.services import level_rule
 
@@ -52,12 +52,16 @@ def sla_warn(*, batch: int | None = None) -> int:
             return 0
         SlaClock.objects.filter(pk__in=[c.pk for c in clocks]).update(warned_at=now)
         complaints = Complaint.objects.in_bulk([c.complaint_id for c in clocks])
-        for clock in clocks:
-            complaint_event_record(
-                complaint=complaints[clock.complaint_id],
-                kind=EventKind.SLA_WARNING,
-                payload={"clock": clock.kind, "cycle": clock.cycle, "due_at": clock.due_at.isoformat()},
-            )
+        complaint_events_record(
+            rows=[
+                (
+                    complaints[clock.complaint_id],
+                    EventKind.SLA_WARNING,
+                    {"clock": clock.kind, "cycle": clock.cycle, "due_at": clock.due_at.isoformat()},
+                )
+                for clock in clocks
+            ]
+        )
     return len(clocks)
 
 
@@ -71,7 +75,7 @@ def _penalty(clock: SlaClock, complaint: Complaint) -> Decimal:
 def sla_breach(*, batch: int | None = None) -> int:
     """Record a breach for each running clock past its due time: the penalty against the
     responsible department and person, a timeline event, the escalation and the reassignment the
-    policy asks for. Returns how many clocks were handled."""
+    policy asks for. Returns how many clocks were handled. A few statements per batch, not per clock."""
     with transaction.atomic():
         now = timezone.now()
         clocks = _claim(
@@ -82,82 +86,80 @@ def sla_breach(*, batch: int | None = None) -> int:
         )
         if not clocks:
             return 0
-        ids = list({c.complaint_id for c in clocks})
-        cases = Complaint.objects.filter(pk__in=ids).select_related("first_contact_owner")
+        cases = Complaint.objects.filter(pk__in={c.complaint_id for c in clocks}).select_related(
+            "first_contact_owner"
+        )
         if is_postgres():
             # A case being changed right now is left for the next sweep rather than waited for:
             # waiting here while holding clock locks could deadlock with that change.
             cases = cases.select_for_update(skip_locked=True, of=("self",))
         complaints = {c.pk: c for c in cases}
-        breaches: list[SlaBreach] = []
-        done: list[SlaClock] = []
-        for clock in clocks:
-            complaint = complaints.get(clock.complaint_id)
-            if complaint is None:
-                continue
+        done = [c for c in clocks if c.complaint_id in complaints]
+        breaches, events = [], []
+        to_escalate: dict[int, Complaint] = {}
+        causes: dict[int, tuple[str, str]] = {}
+        for clock in done:
+            complaint = complaints[clock.complaint_id]
             owner = complaint.first_contact_owner
-            penalty = _penalty(clock, complaint)
-            breaches.append(
-                SlaBreach(
-                    clock=clock,
-                    complaint=complaint,
-                    kind=clock.kind,
-                    level=complaint.level,
-                    department_id=complaint.lead_department_id or (owner.department_id if owner else None),
-                    person_id=complaint.assignee_id or complaint.first_contact_owner_id,
-                    penalty=penalty,
-                    due_at=clock.due_at,
-                    detected_at=now,
-                )
+            breach = SlaBreach(
+                clock=clock,
+                complaint=complaint,
+                kind=clock.kind,
+                level=complaint.level,
+                department_id=complaint.lead_department_id or (owner.department_id if owner else None),
+                person_id=complaint.assignee_id or complaint.first_contact_owner_id,
+                penalty=_penalty(clock, complaint),
+                due_at=clock.due_at,
+                detected_at=now,
             )
+            breaches.append(breach)
             clock.state = ClockState.BREACHED
             clock.breached_at = clock.due_at
-            done.append(clock)
-            complaint_event_record(
-                complaint=complaint,
-                kind=EventKind.SLA_BREACHED,
-                payload={
-                    "clock": clock.kind,
-                    "cycle": clock.cycle,
-                    "due_at": clock.due_at.isoformat(),
-                    "penalty": str(penalty),
-                    "department_id": breaches[-1].department_id,
-                    "person_id": breaches[-1].person_id,
-                },
+            events.append(
+                (
+                    complaint,
+                    EventKind.SLA_BREACHED,
+                    {
+                        "clock": clock.kind,
+                        "cycle": clock.cycle,
+                        "due_at": clock.due_at.isoformat(),
+                        "penalty": str(breach.penalty),
+                        "department_id": breach.department_id,
+                        "person_id": breach.person_id,
+                    },
+                )
             )
-            _act_on_breach(clock, complaint)
+            if clock.policy.escalate_on_breach and complaint.pk not in to_escalate:
+                to_escalate[complaint.pk] = complaint
+                reason = _("Deadline missed: %(clock)s.") % {"clock": clock.get_kind_display()}
+                causes[complaint.pk] = (reason, f"sla_breach:{clock.kind}")
         SlaClock.objects.bulk_update(done, ["state", "breached_at"])
         SlaBreach.objects.bulk_create(breaches)
+        complaint_events_record(rows=events)
+        complaints_escalate_locked(complaints=list(to_escalate.values()), causes=causes)
+        for clock in done:
+            _reassign(clock, complaints[clock.complaint_id])
     return len(done)
 
 
-def _act_on_breach(clock: SlaClock, complaint: Complaint) -> None:
-    policy = clock.policy
-    label = clock.get_kind_display()
-    if (
-        policy.escalate_on_breach
-        and complaint.status in OPEN
-        and complaint.escalation_level < MAX_ESCALATION_LEVEL
-    ):
-        escalated = complaint_escalate(
-            actor=None,
-            complaint_id=complaint.pk,
-            reason=_("Deadline missed: %(clock)s.") % {"clock": label},
-            trigger=f"sla_breach:{clock.kind}",
-        )
-        complaint.escalation_level = escalated.escalation_level
-        complaint.version = escalated.version
-    department_id = policy.reassign_department_id
+def _reassign(clock: SlaClock, complaint: Complaint) -> None:
+    """Dispatch the case to the department the policy names, when it asks for that (rare)."""
+    department_id = clock.policy.reassign_department_id
     if (
         department_id is not None
         and department_id != complaint.lead_department_id
         and can_transition(Status(complaint.status), Status.DISPATCHED)
     ):
-        complaint_dispatch(
+        dispatched = complaint_dispatch(
             actor=None,
             complaint_id=complaint.pk,
             lead_department_id=department_id,
-            note=_("Reassigned after a missed deadline: %(clock)s.") % {"clock": label},
+            note=_("Reassigned after a missed deadline: %(clock)s.") % {"clock": clock.get_kind_display()},
+        )
+        complaint.status, complaint.lead_department_id, complaint.version = (
+            dispatched.status,
+            dispatched.lead_department_id,
+            dispatched.version,
         )
 
 

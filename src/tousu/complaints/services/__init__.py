@@ -5,7 +5,7 @@ the lifecycle table (``states.py``) and the guards of the step, saves with ``upd
 writes an append-only ``ComplaintEvent`` and schedules side effects after commit. A refused call
 raises a typed error (``tousu.common.errors``) and leaves the database as it was."""
 
-from tousu.complaints.services._base import OUTBOX_CHANNEL, complaint_event_record
+from tousu.complaints.services._base import OUTBOX_CHANNEL, complaint_events_record
 from tousu.complaints.services.closing import (
     complaint_close,
     complaint_reopen,
@@ -17,6 +17,7 @@ from tousu.complaints.services.escalation import (
     complaint_change_level,
     complaint_escalate,
     complaint_flag_threat,
+    complaints_escalate_locked,
 )
 from tousu.complaints.services.handling import (
     attachment_add,
@@ -40,7 +41,7 @@ __all__ = [
     "complaint_close",
     "complaint_dispatch",
     "complaint_escalate",
-    "complaint_event_record",
+    "complaint_events_record",
     "complaint_flag_threat",
     "complaint_investigate",
     "complaint_note",
@@ -53,6 +54,7 @@ __all__ = [
     "complaint_reveal",
     "complaint_transition",
     "complaint_withdraw",
+    "complaints_escalate_locked",
     "customer_merge",
     "remedy_decide",
     "remedy_request",

@@ -19,7 +19,7 @@ from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import Level
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint
-from tousu.complaints.services._base import _choice, _event, _lock, _raise_level, _save, _text
+from tousu.complaints.services._base import _choice, _event, _events, _lock, _raise_level, _save, _text
 from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN
 from tousu.sla.services import level_rule
 
@@ -146,3 +146,26 @@ def complaint_flag_threat(
     _event(complaint, EventKind.THREAT_FLAGGED, actor, now, payload={"note": note})
     escalate_for_triggers(complaint, actor, now)
     return complaint
+
+
+def complaints_escalate_locked(
+    *, complaints: list[Complaint], causes: dict[int, tuple[str, str]], actor: User | None = None
+) -> list[Complaint]:
+    """Raise each open case one level, in one batch, for the SLA sweep; ``causes`` maps a case id to
+    its (reason, trigger). The caller holds the case rows locked in its transaction (so no lock is taken here) and has checked nothing else.
+    Cases that are closed or at the top level are left as they are. Returns the escalated ones."""
+    now = timezone.now()
+    raised = [c for c in complaints if c.status in OPEN and c.escalation_level < MAX_ESCALATION_LEVEL]
+    rows = []
+    for complaint in raised:
+        previous = complaint.escalation_level
+        complaint.escalation_level = previous + 1
+        complaint.version += 1
+        complaint.updated_at = now
+        reason, trigger = causes[complaint.pk]
+        payload = {"from_level": previous, "to_level": previous + 1, "reason": reason, "trigger": trigger}
+        rows.append((complaint, EventKind.ESCALATED, payload))
+    if raised:
+        Complaint.objects.bulk_update(raised, ["escalation_level", "version", "updated_at"])
+        _events(rows, actor, now)
+    return raised
