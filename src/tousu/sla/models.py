@@ -142,7 +142,10 @@ class SlaPolicy(models.Model):
     target_minutes = models.PositiveIntegerField(_("time limit (minutes of the calendar)"))
     calendar = models.ForeignKey(BusinessCalendar, verbose_name=_("calendar"), on_delete=models.PROTECT)
     warn_percent = models.PositiveSmallIntegerField(
-        _("warn at (percentage of the time)"), null=True, blank=True, help_text=_("Either this or a fixed lead.")
+        _("warn at (percentage of the time)"),
+        null=True,
+        blank=True,
+        help_text=_("Either this or a fixed lead."),
     )
     warn_lead_minutes = models.PositiveIntegerField(_("warn this many minutes before"), null=True, blank=True)
     escalate_on_breach = models.BooleanField(_("escalate at breach"), default=True)
