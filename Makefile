@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/tousu
+# Browser tests (tests/browser) drive Debian's Chromium; pytest skips them when it is absent.
+TOUSU_CHROMIUM ?= /usr/bin/chromium
+export TOUSU_CHROMIUM
 
-.PHONY: demo test install install-dev lint typecheck test-sqlite test-postgres messages clean
+.PHONY: demo test install install-dev lint typecheck browser-check test-browser test-sqlite test-postgres messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +37,17 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy src
 
+browser-check:
+	@if [ -x "$(TOUSU_CHROMIUM)" ]; then \
+		echo "== browser tests: Chromium at $(TOUSU_CHROMIUM), run with the suite =="; \
+	else \
+		echo "== browser tests: Chromium not found at $(TOUSU_CHROMIUM), skipped =="; \
+	fi
+
+## make test-browser: only the browser tests (Playwright driving Debian's Chromium), on SQLite.
+test-browser: install-dev browser-check
+	env -u TOUSU_DATABASE_URL TOUSU_DATA_DIR=$(CURDIR)/test-artifacts/data $(BIN)/pytest tests/browser
+
 test-sqlite: install-dev
 	@echo "== tests on SQLite =="
 	env -u TOUSU_DATABASE_URL TOUSU_DATA_DIR=$(CURDIR)/test-artifacts/data $(BIN)/pytest
@@ -48,7 +62,7 @@ test-postgres: install-dev
 	fi
 
 ## make test: linters, then the whole suite on SQLite and (when reachable) PostgreSQL.
-test: lint test-sqlite test-postgres
+test: lint browser-check test-sqlite test-postgres
 
 messages: install-dev
 	$(BIN)/python scripts/compile_messages.py
