@@ -393,3 +393,23 @@ def test_rebuild_from_history_gives_the_clocks_live_handling_gives(org, cases, p
 
     assert shape(history) == shape(live)
     assert [row[0] for row in shape(live)] == ["first_response", "reply", "second_response"]
+
+
+def test_next_due_follows_the_running_clocks(sla, cases, people, clock_at):
+    c = cases.register()
+    assert cases.reload(c).next_due_at == T0 + timedelta(minutes=30)  # first response
+    svc.complaint_accept(actor=people["agent"], complaint_id=c.pk)
+    assert cases.reload(c).next_due_at == T0 + timedelta(days=15)  # the reply
+    svc.complaint_dispatch(
+        actor=people["agent"], complaint_id=c.pk, lead_department_id=cases.org["dept"]["billing"].pk
+    )
+    assert cases.reload(c).next_due_at == T0 + timedelta(hours=24)  # second response
+    svc.complaint_investigate(actor=people["handler"], complaint_id=c.pk)
+    svc.complaint_request_info(actor=people["handler"], complaint_id=c.pk, question="请提供截图")
+    assert cases.reload(c).next_due_at is None  # every clock waits with the case
+    clock_at(T0 + timedelta(hours=2))
+    svc.complaint_investigate(actor=people["handler"], complaint_id=c.pk, note="已提供")
+    assert cases.reload(c).next_due_at == T0 + timedelta(hours=26)
+    clock_at(T0 + timedelta(hours=26))
+    sla_sweep()
+    assert cases.reload(c).next_due_at == T0 + timedelta(days=15, hours=2)  # the breached clock left

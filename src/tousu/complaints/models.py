@@ -148,6 +148,12 @@ class Complaint(models.Model):
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     replied_at = models.DateTimeField(_("replied"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    next_due_at = models.DateTimeField(
+        _("next deadline"),
+        null=True,
+        blank=True,
+        help_text=_("The earliest due time of the case's running SLA clocks."),
+    )
     status_changed_at = models.DateTimeField(_("status changed"))
     updated_at = models.DateTimeField(_("updated"))
 
@@ -181,6 +187,8 @@ class Complaint(models.Model):
             models.Index(fields=["customer", "registered_at"], name="complaint_customer_idx"),
             models.Index(fields=["registered_by", "status"], name="complaint_registered_by_idx"),
             models.Index(fields=["registered_at"], name="complaint_registered_at_idx"),
+            # PostgreSQL sorts NULLs last in an ascending index: this serves the queues' order.
+            models.Index(fields=["next_due_at", "registered_at", "id"], name="complaint_next_due_idx"),
         ]
 
     def __str__(self) -> str:

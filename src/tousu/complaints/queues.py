@@ -187,16 +187,11 @@ def complaint_queue(
     *, actor: User, name: str, filters: QueueFilters | None = None, now: datetime | None = None
 ) -> QuerySet[Complaint]:
     """The cases of queue ``name`` the actor may see, narrowed by ``filters``, nearest deadline
-    first (``next_due``: the earliest due time of the case's running clocks; cases without one
-    last), then oldest registration first. Rows carry what a list shows."""
+    first (``next_due_at``, kept by the SLA services: the earliest due time of the case's running
+    clocks; cases without one last), then oldest registration first. Rows carry what a list shows."""
     _require_viewer(actor)
     now = now or timezone.now()
     condition = queue_q(actor=actor, name=name, now=now)
-    next_due = (
-        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.RUNNING)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
     overdue_since = (
         SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.BREACHED, ended_at__isnull=True)
         .order_by("due_at")
@@ -206,8 +201,8 @@ def complaint_queue(
         complaints_visible_to(actor=actor)
         .filter(condition)
         .filter(filters_q(filters or QueueFilters()))
-        .annotate(next_due=Subquery(next_due), overdue_since=Subquery(overdue_since))
-        .order_by(F("next_due").asc(nulls_last=True), "registered_at", "id")
+        .annotate(next_due=F("next_due_at"), overdue_since=Subquery(overdue_since))
+        .order_by(F("next_due_at").asc(nulls_last=True), "registered_at", "id")
     )
 
 

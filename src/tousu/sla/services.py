@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
@@ -163,7 +163,37 @@ def sla_on_event(*, complaint: Complaint, event: ComplaintEvent) -> list[SlaCloc
         )
     for clock in open_clocks:
         _apply(clock, kind, status, now, config.specs.get(clock.calendar_id) or clock.calendar.spec())
-    return _start(complaint, kind, status, now, config, {c.kind for c in open_clocks if c.ended_at is None})
+    started = _start(
+        complaint, kind, status, now, config, {c.kind for c in open_clocks if c.ended_at is None}
+    )
+    _keep_next_due(complaint, [*open_clocks, *started])
+    return started
+
+
+def _keep_next_due(complaint: Complaint, clocks: list[SlaClock]) -> None:
+    """Keep ``Complaint.next_due_at`` (what queues sort on) equal to the earliest running due time."""
+    running = [c.due_at for c in clocks if c.state == ClockState.RUNNING]
+    next_due = min(running) if running else None
+    if next_due != complaint.next_due_at:
+        complaint.next_due_at = next_due
+        Complaint.objects.filter(pk=complaint.pk).update(next_due_at=next_due)
+
+
+def refresh_next_due(complaint_ids: list[int]) -> None:
+    """Recompute ``next_due_at`` of these cases from their running clocks (after a sweep or a
+    recomputation changed clocks in bulk). Two statements whatever the number of cases."""
+    earliest = dict(
+        SlaClock.objects.filter(complaint_id__in=complaint_ids, state=ClockState.RUNNING)
+        .values("complaint_id")
+        .annotate(first=Min("due_at"))
+        .values_list("complaint_id", "first")
+    )
+    rows = list(Complaint.objects.filter(pk__in=complaint_ids).only("pk", "next_due_at"))
+    changed = [c for c in rows if c.next_due_at != earliest.get(c.pk)]
+    for complaint in changed:
+        complaint.next_due_at = earliest.get(complaint.pk)
+    if changed:
+        Complaint.objects.bulk_update(changed, ["next_due_at"])
 
 
 def _apply(clock: SlaClock, kind: str, status: Status, now: datetime, spec: CalendarSpec) -> None:
@@ -364,6 +394,13 @@ def sla_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
         if (clock.due_at, clock.warn_at) != before:
             clock.save(update_fields=["target_minutes", "calendar", "due_at", "warn_at"])
             moved += 1
+    refresh_next_due(
+        list(
+            SlaClock.objects.filter(state=ClockState.RUNNING)
+            .values_list("complaint_id", flat=True)
+            .distinct()
+        )
+    )
     audit_record(
         actor=actor,
         kind=AuditKind.CONFIG_CHANGED,

@@ -26,7 +26,7 @@ from tousu.complaints.models import Complaint
 from tousu.complaints.services import complaint_dispatch, complaint_events_record, complaints_escalate_locked
 from tousu.complaints.states import Status, can_transition
 from tousu.sla.models import ClockState, SlaBreach, SlaClock
-from tousu.sla.services import level_rule
+from tousu.sla.services import level_rule, refresh_next_due
 
 log = logging.getLogger("tousu.sla")
 
@@ -137,6 +137,7 @@ def sla_breach(*, batch: int | None = None) -> int:
         SlaBreach.objects.bulk_create(breaches)
         complaint_events_record(rows=events)
         complaints_escalate_locked(complaints=list(to_escalate.values()), causes=causes)
+        refresh_next_due(list(complaints))  # breached clocks no longer count as the next deadline
         for clock in done:
             _reassign(clock, complaints[clock.complaint_id])
     return len(done)
