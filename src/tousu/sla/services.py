@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
@@ -181,19 +181,13 @@ def _keep_next_due(complaint: Complaint, clocks: list[SlaClock]) -> None:
 
 def refresh_next_due(complaint_ids: list[int]) -> None:
     """Recompute ``next_due_at`` of these cases from their running clocks (after a sweep or a
-    recomputation changed clocks in bulk). Two statements whatever the number of cases."""
-    earliest = dict(
-        SlaClock.objects.filter(complaint_id__in=complaint_ids, state=ClockState.RUNNING)
-        .values("complaint_id")
-        .annotate(first=Min("due_at"))
-        .values_list("complaint_id", "first")
+    recomputation changed clocks in bulk). One statement whatever the number of cases."""
+    earliest = (
+        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.RUNNING)
+        .order_by("due_at")
+        .values("due_at")[:1]
     )
-    rows = list(Complaint.objects.filter(pk__in=complaint_ids).only("pk", "next_due_at"))
-    changed = [c for c in rows if c.next_due_at != earliest.get(c.pk)]
-    for complaint in changed:
-        complaint.next_due_at = earliest.get(complaint.pk)
-    if changed:
-        Complaint.objects.bulk_update(changed, ["next_due_at"])
+    Complaint.objects.filter(pk__in=complaint_ids).update(next_due_at=Subquery(earliest))
 
 
 def _apply(clock: SlaClock, kind: str, status: Status, now: datetime, spec: CalendarSpec) -> None:

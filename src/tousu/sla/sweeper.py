@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -133,7 +133,9 @@ def sla_breach(*, batch: int | None = None) -> int:
                 to_escalate[complaint.pk] = complaint
                 reason = _("Deadline missed: %(clock)s.") % {"clock": clock.get_kind_display()}
                 causes[complaint.pk] = (reason, f"sla_breach:{clock.kind}")
-        SlaClock.objects.bulk_update(done, ["state", "breached_at"])
+        SlaClock.objects.filter(pk__in=[c.pk for c in done]).update(
+            state=ClockState.BREACHED, breached_at=F("due_at")
+        )
         SlaBreach.objects.bulk_create(breaches)
         complaint_events_record(rows=events)
         complaints_escalate_locked(complaints=list(to_escalate.values()), causes=causes)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -166,6 +167,8 @@ def complaints_escalate_locked(
         payload = {"from_level": previous, "to_level": previous + 1, "reason": reason, "trigger": trigger}
         rows.append((complaint, EventKind.ESCALATED, payload))
     if raised:
-        Complaint.objects.bulk_update(raised, ["escalation_level", "version", "updated_at"])
+        Complaint.objects.filter(pk__in=[c.pk for c in raised]).update(
+            escalation_level=F("escalation_level") + 1, version=F("version") + 1, updated_at=now
+        )
         _events(rows, actor, now)
     return raised
