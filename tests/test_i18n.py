@@ -92,10 +92,13 @@ def test_translations_are_chinese(po):
     """A msgstr left in English (copied over by mistake) is as bad as an empty one."""
     latin_only = {"IPTV"}  # the product name is the same in Chinese
     cjk = re.compile(r"[\u4e00-\u9fff]")
+
     def texts(entry):
         return list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
 
-    assert [e.msgid for e in po if e.msgid not in latin_only and not all(cjk.search(t) for t in texts(e))] == []
+    assert [
+        e.msgid for e in po if e.msgid not in latin_only and not all(cjk.search(t) for t in texts(e))
+    ] == []
 
 
 # --- labels in code -----------------------------------------------------------------------------
