@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
-from tousu.accounts.models import User
+from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
@@ -47,6 +47,7 @@ class _Config:
     kinds: frozenset[str]  # every event kind some policy starts or stops on
     specs: dict[int, CalendarSpec]
     levels: dict[str, LevelRule]
+    rural: dict[int, bool | None]  # region id → rural
 
 
 _cache: _Config | None = None
@@ -91,6 +92,7 @@ def _config() -> _Config:
         kinds=frozenset(kinds),
         specs=specs,
         levels={r.level: r for r in LevelRule.objects.all()},
+        rural=dict(Region.objects.values_list("pk", "is_rural")),
     )
     with _lock:
         _cache = config
@@ -114,11 +116,14 @@ def _matches(policy: _Policy, complaint: Complaint, rural: bool | None) -> bool:
     return not (row.match_area == Area.RURAL and rural is not True)
 
 
-def _is_rural(complaint: Complaint) -> bool | None:
+def _is_rural(complaint: Complaint, config: _Config) -> bool | None:
     if complaint.region_id is None:
         return None
-    region = complaint.region
-    return None if region is None else region.is_rural
+    if complaint.region_id not in config.rural:  # a region added since the cache was loaded
+        config.rural[complaint.region_id] = (
+            Region.objects.filter(pk=complaint.region_id).values_list("is_rural", flat=True).first()
+        )
+    return config.rural[complaint.region_id]
 
 
 # --- clock arithmetic --------------------------------------------------------------------------
@@ -231,7 +236,7 @@ def _start(
     candidates = config.by_start.get(kind, [])
     if not candidates or status in TERMINAL:
         return []
-    rural = _is_rural(complaint)
+    rural = _is_rural(complaint, config)
     chosen: dict[str, _Policy] = {}
     for policy in candidates:
         clock_kind = policy.row.clock

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,10 +81,14 @@ def complaint_register(
     description = _text(description, "description")
     demand = _text(demand, "demand", required=False)
     service_number = _text(service_number, "service_number", required=False, max_length=40)
-    category = Category.objects.filter(pk=category_id, is_active=True).first()
+    category = (
+        Category.objects.filter(pk=category_id, is_active=True)
+        .annotate(has_children=Exists(Category.objects.filter(parent_id=OuterRef("pk"), is_active=True)))
+        .first()
+    )
     if category is None:
         raise ValidationError(_("No such active category."), fields={"category": "unknown category"})
-    if category.children.filter(is_active=True).exists():
+    if category.has_children:
         raise ValidationError(
             _("Choose a sub-category of '%(category_name)s'.") % {"category_name": category.name},
             fields={"category": "choose a sub-category"},
@@ -112,8 +118,10 @@ def complaint_register(
         region=region,
     )
     owner = actor
+    # Only a message with an external id can collide with a concurrent retry; only then is the
+    # savepoint worth its two statements.
     try:
-        with transaction.atomic():
+        with transaction.atomic() if external_id else nullcontext():
             complaint = Complaint.objects.create(
                 status=Status.REGISTERED,
                 channel=channel,
@@ -123,7 +131,7 @@ def complaint_register(
                 business_type=business_type,
                 category=category,
                 level=level,
-                region=region or customer.region,
+                region_id=region.pk if region is not None else customer.region_id,
                 description=description,
                 demand=demand,
                 preferred_reply_channel=preferred_reply_channel,
