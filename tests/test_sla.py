@@ -413,3 +413,53 @@ def test_next_due_follows_the_running_clocks(sla, cases, people, clock_at):
     clock_at(T0 + timedelta(hours=26))
     sla_sweep()
     assert cases.reload(c).next_due_at == T0 + timedelta(days=15, hours=2)  # the breached clock left
+
+
+@pytest.mark.parametrize(
+    ("kind", "build", "limit", "meet"),
+    [
+        ("repair", "outage", timedelta(hours=48), "reply"),
+        ("regulator_accept", "regulator", None, "accept"),
+        ("regulator_answer", "regulator", timedelta(days=30), "reply"),
+        ("remedy_approval", "remedy", None, "decide"),
+    ],
+)
+def test_other_default_clocks_are_met_and_breached(
+    sla, cases, people, org, clock_at, kind, build, limit, meet
+):
+    """Each of these clocks is met by its event on one case, and breached with a penalty on another."""
+
+    def start(phone: str):
+        if build == "outage":
+            return cases.make(Status.PLAN_PROPOSED, category_id=org["outage"].pk, phone=phone)
+        if build == "regulator":
+            c = cases.register(channel="regulator", phone=phone)
+            if meet == "reply":
+                svc.complaint_accept(actor=people["agent"], complaint_id=c.pk)
+                svc.complaint_investigate(actor=people["agent"], complaint_id=c.pk)
+                cases.plan(c)
+            return c
+        c = cases.make(Status.PLAN_PROPOSED, phone=phone)
+        svc.remedy_request(actor=people["handler"], complaint_id=c.pk, kind="compensation", amount="200")
+        return c
+
+    met, late = start("13912340000"), start("13912340001")
+    assert clocks(met)[kind].state == "running"
+    if limit is not None:
+        assert clocks(met)[kind].due_at == T0 + limit
+    if meet == "reply":
+        replier = people["agent"] if build == "regulator" else people["handler"]  # who holds the case
+        svc.complaint_reply(actor=replier, complaint_id=met.pk, channel="sms", content="已处理")
+    elif meet == "accept":
+        svc.complaint_accept(actor=people["agent"], complaint_id=met.pk)
+    else:
+        svc.remedy_decide(
+            actor=people["supervisor"], remedy_id=Remedy.objects.get(complaint=met).pk, approve=True
+        )
+    assert clocks(met)[kind].state == "met"
+    clock_at(clocks(late)[kind].due_at)
+    sla_breach()
+    assert clocks(late)[kind].state == "breached"
+    breach = SlaBreach.objects.get(kind=kind)
+    assert (breach.complaint_id, breach.penalty) == (late.pk, Decimal("20.00"))
+    assert not SlaBreach.objects.filter(complaint=met, kind=kind).exists()
