@@ -437,7 +437,14 @@ def test_other_default_clocks_are_met_and_breached(
             if meet == "reply":
                 svc.complaint_accept(actor=people["agent"], complaint_id=c.pk)
                 svc.complaint_investigate(actor=people["agent"], complaint_id=c.pk)
-                cases.plan(c)
+                svc.complaint_propose_plan(
+                    actor=people["agent"],
+                    complaint_id=c.pk,
+                    kind="immediate",
+                    measures="核实后答复",
+                    responsible_id=people["agent"].pk,
+                    deadline=T0 + timedelta(days=2),
+                )
             return c
         c = cases.make(Status.PLAN_PROPOSED, phone=phone)
         svc.remedy_request(actor=people["handler"], complaint_id=c.pk, kind="compensation", amount="200")
