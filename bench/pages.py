@@ -44,6 +44,8 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
+from _common import recreate_postgres  # bench/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
@@ -106,20 +108,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- the database ---------------------------------------------------------------------------------
-
-
-def recreate_postgres(url: str) -> None:
-    """Drop and create the benchmark database, connected to the ``postgres`` maintenance database."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(url).get("dbname")
-    if not name or name == "postgres":
-        raise SystemExit(f"--pg-url must name a benchmark database other than 'postgres': {url}")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name))))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
 
 
 def tousu(env: dict[str, str], *args: str) -> None:

@@ -30,6 +30,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from _common import recreate_postgres  # bench/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -80,20 +82,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.n < 1 or args.runs < 1:
         parser.error("--n and --runs must be at least 1")
     return args
-
-
-def recreate_postgres(url: str) -> None:
-    """Drop and create the benchmark database, connected to the ``postgres`` maintenance database."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(url).get("dbname")
-    if not name or name == "postgres":
-        raise SystemExit(f"--pg-url must name a benchmark database other than 'postgres': {url}")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name))))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
 
 
 def configure(args: argparse.Namespace, workdir: Path) -> None:

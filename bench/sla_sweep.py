@@ -45,6 +45,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _common import recreate_postgres  # bench/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -225,11 +227,6 @@ def _maintenance(url: str, statement: str) -> None:
     name = _database_name(url)
     with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
-
-
-def recreate_postgres(url: str) -> None:
-    _maintenance(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)")
-    _maintenance(url, "CREATE DATABASE {}")
 
 
 def drop_postgres(url: str) -> None:
