@@ -206,13 +206,16 @@ def complaint_queue(
     )
 
 
-def complaint_queue_counts(*, actor: User, now: datetime | None = None) -> dict[str, int]:
-    """How many cases each queue holds for the actor, in one query (filters aside)."""
+def complaint_queue_counts(*, actor: User, now: datetime | None = None) -> dict[str, int | None]:
+    """How many cases each queue holds for the actor, in one query over the OPEN cases in scope
+    (filters aside). "all" is not counted (``None``): it would count every case ever registered
+    in the actor's scope on every page view; its own page shows its count."""
     _require_viewer(actor)
     now = now or timezone.now()
     aggregates = {
         name: Count("pk", filter=queue_q(actor=actor, name=name, now=now)) for name in QUEUES if name != "all"
     }
-    aggregates["all"] = Count("pk")
-    counts = Complaint.objects.filter(visible_complaints_q(actor)).aggregate(**aggregates)
-    return {name: int(counts[name] or 0) for name in QUEUES}
+    counts = Complaint.objects.filter(visible_complaints_q(actor)).filter(_open()).aggregate(**aggregates)
+    result: dict[str, int | None] = {name: int(counts[name] or 0) for name in aggregates}
+    result["all"] = None
+    return {name: result[name] for name in QUEUES}
