@@ -435,3 +435,55 @@ def test_delivery_succeeds_once_the_transport_is_back(cases, at_t0, down, monkey
     n.refresh_from_db()
     assert (n.status, n.attempts, n.sent_at, n.last_error) == ("sent", 2, T0 + timedelta(seconds=30), "")
     assert [line["id"] for line in outbox_lines(settings)] == [n.pk]
+
+
+def test_a_direct_message_is_queued_once_per_key_and_delivered(at_t0, settings, unchanged):
+    first = notify.notification_queue(
+        key="otp:1", template="otp", transport="sms", address=PHONE_E164, body="code 123456"
+    )
+    assert first is not None
+    assert (first.event_id, first.complaint_id, first.status, first.language) == (
+        None,
+        None,
+        "pending",
+        "zh-hans",
+    )
+    with unchanged():
+        again = notify.notification_queue(
+            key="otp:1", template="otp", transport="sms", address=PHONE_E164, body="code 999999"
+        )
+    assert again is None
+    assert notifications_deliver() == 1
+    assert [(line["to"], line["body"]) for line in outbox_lines(settings)] == [(PHONE_E164, "code 123456")]
+
+
+def test_a_direct_message_cannot_go_to_a_staff_inbox(at_t0, unchanged):
+    with unchanged(), pytest.raises(ValueError, match="inbox"):
+        notify.notification_queue(key="x", template="otp", transport="inbox", address="", body="x")
+
+
+def test_fanouts_add_notifications_in_the_same_dispatch(cases, at_t0):
+    case = cases.make(Status.ACCEPTED)
+    seen: list[str] = []
+
+    def fanout(event, now):
+        seen.append(event.kind)
+        return [
+            Notification(
+                key=f"{event.pk}:hook",
+                event=event,
+                complaint=event.complaint,
+                template="hook",
+                transport="webhook",
+                address="http://127.0.0.1:9/hook",
+                body="{}",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        ]
+
+    assert outbox_dispatch(fanouts=[fanout]) == 1
+    assert seen == [EventKind.ACCEPTED]
+    assert rows(complaint=case, transport="webhook") == [
+        ("hook", "webhook", "http://127.0.0.1:9/hook", None, "pending")
+    ]

@@ -169,6 +169,22 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 TOUSU_ATTACHMENT_MAX_BYTES = env_int("TOUSU_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=1024) * 1024 * 1024
 TOUSU_ATTACHMENTS_PER_CASE = env_int("TOUSU_ATTACHMENTS_PER_CASE", 30, minimum=1)
 
+# --- cache (rate limits) ----------------------------------------------------------------------
+# Rate limits count in this cache. Set TOUSU_CACHE_URL=redis://127.0.0.1:6379/0 in production so
+# every web process shares the counts; without it each process counts on its own.
+_CACHE_URL = env_str("TOUSU_CACHE_URL", "")
+if _CACHE_URL and not _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"TOUSU_CACHE_URL must be a redis:// URL, not {_CACHE_URL!r}")
+_RATELIMIT_CACHE = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL, "KEY_PREFIX": "tousu"}
+    if _CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tousu-ratelimit"}
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tousu-default"},
+    "ratelimit": _RATELIMIT_CACHE,
+}
+
 # --- notifications and worker ------------------------------------------------------------------
 TOUSU_NOTIFY_TRANSPORT = env_choice("TOUSU_NOTIFY_TRANSPORT", "file", ["file", "console"])
 TOUSU_NOTIFY_FILE = DATA_DIR / "outbox.log"

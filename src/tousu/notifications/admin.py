@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from tousu.common.admin import ReadOnlyAdmin
-from tousu.notifications.models import Notification
+from tousu.notifications.models import Notification, WebhookEndpoint
 
 
 @admin.register(Notification)
@@ -32,3 +32,11 @@ class NotificationAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     show_full_result_count = False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    list_display = ["id", "label", "url", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    fields = ("label", "url", "is_active", "created_at")  # never the signing secret
+    readonly_fields = fields

@@ -11,6 +11,7 @@ class Transport(models.TextChoices):
     SMS = "sms", _("SMS")
     EMAIL = "email", _("E-mail")
     INBOX = "inbox", _("Staff inbox")
+    WEBHOOK = "webhook", _("Webhook")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -19,17 +20,52 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class WebhookEndpoint(models.Model):
+    """A URL that receives signed JSON posts (HMAC-SHA256 of the body with ``secret``). The TMF621
+    event hub creates one per subscription; deliveries go through the same outbox as messages."""
+
+    url = models.URLField(_("callback URL"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=128)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self) -> str:
+        return self.label or self.url
+
+
 class Notification(models.Model):
     """One message to one recipient, made by the worker from a case event and delivered with
     retries. Customer messages carry the address at the time of sending; staff messages land in
     the recipient's inbox."""
 
     key = models.CharField(_("key"), max_length=300, unique=True)  # one per event, template and recipient
+    # Most notifications come from a case event; a few do not (a one-time code for the portal).
     event = models.ForeignKey(
-        "complaints.ComplaintEvent", on_delete=models.CASCADE, related_name="notifications"
+        "complaints.ComplaintEvent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
     complaint = models.ForeignKey(
-        "complaints.Complaint", on_delete=models.CASCADE, related_name="notifications"
+        "complaints.Complaint",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    webhook = models.ForeignKey(
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
     template = models.CharField(_("template"), max_length=40)
     transport = models.CharField(_("transport"), max_length=10, choices=Transport.choices)
@@ -40,7 +76,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="notifications",
     )
-    address = models.CharField(_("address"), max_length=254, blank=True)
+    address = models.CharField(_("address"), max_length=500, blank=True)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("body"))

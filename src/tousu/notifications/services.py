@@ -10,11 +10,12 @@ recording the send repeats that one message).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
@@ -24,6 +25,7 @@ from tousu.common.db import is_postgres
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import ComplaintEvent
+from tousu.complaints.services._base import OUTBOX_CHANNEL
 from tousu.notifications.messages import render
 from tousu.notifications.models import DeliveryStatus, Notification, Transport
 from tousu.notifications.transports import DeliveryError, sender_for
@@ -189,7 +191,12 @@ def _notifications_for_event(event: ComplaintEvent, now: datetime, language: str
     return result
 
 
-def outbox_dispatch(*, batch: int = 200) -> int:
+# Something else that turns a case event into notifications (the TMF621 hub's webhooks): the worker,
+# which sits above every app, passes these in, so this module never imports the layers above it.
+FanOut = Callable[[ComplaintEvent, datetime], list[Notification]]
+
+
+def outbox_dispatch(*, batch: int = 200, fanouts: Sequence[FanOut] = ()) -> int:
     """Turn pending case events into notifications. Returns how many events were handled."""
     with transaction.atomic():
         ids = [
@@ -209,9 +216,52 @@ def outbox_dispatch(*, batch: int = 200) -> int:
             "complaint__first_contact_owner",
         )
         notifications = [n for event in events for n in notifications_for_event(event, now)]
+        notifications += [n for fanout in fanouts for event in events for n in fanout(event, now)]
         Notification.objects.bulk_create(notifications, ignore_conflicts=True)
         ComplaintEvent.objects.filter(pk__in=ids).update(pending_dispatch=False)
     return len(ids)
+
+
+def notification_queue(
+    *,
+    key: str,
+    template: str,
+    transport: str,
+    address: str,
+    subject: str = "",
+    body: str,
+    language: str | None = None,
+    complaint_id: int | None = None,
+) -> Notification | None:
+    """Queue one message that no case event asks for (a portal one-time code, say) for the worker
+    to deliver with the same retries. ``key`` makes it idempotent: a second call with the same key
+    queues nothing and returns None."""
+    if transport not in Transport.values or transport == Transport.INBOX:
+        raise ValueError(f"cannot queue a {transport!r} message")
+    now = timezone.now()
+    with transaction.atomic():
+        if Notification.objects.filter(key=key).exists():
+            return None
+        notification = Notification.objects.create(
+            key=key,
+            complaint_id=complaint_id,
+            template=template,
+            transport=transport,
+            address=address,
+            language=language or settings.LANGUAGE_CODE,
+            subject=subject,
+            body=body,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if connection.vendor == "postgresql":
+            transaction.on_commit(_wake_outbox)
+    return notification
+
+
+def _wake_outbox() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 def _backoff(attempts: int) -> timedelta:
