@@ -75,6 +75,9 @@ INSTALLED_APPS = [
     "tousu.complaints",
     "tousu.sla",
     "tousu.notifications",
+    "tousu.channels",
+    "tousu.api",
+    "tousu.portal",
     "tousu.ops",
     "tousu.web",
 ]
@@ -168,6 +171,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Evidence attachments (size in MiB; types by extension, checked against the content too).
 TOUSU_ATTACHMENT_MAX_BYTES = env_int("TOUSU_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=1024) * 1024 * 1024
 TOUSU_ATTACHMENTS_PER_CASE = env_int("TOUSU_ATTACHMENTS_PER_CASE", 30, minimum=1)
+
+# The address customers reach this site at, for links in their messages (the survey, tracking).
+TOUSU_PUBLIC_URL = env_str("TOUSU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- cache (rate limits) ----------------------------------------------------------------------
 # Rate limits count in this cache. Set TOUSU_CACHE_URL=redis://127.0.0.1:6379/0 in production so

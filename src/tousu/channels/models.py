@@ -1,0 +1,1 @@
+"""Intake adapters that feed the case services: e-mail in, regulator referrals."""
