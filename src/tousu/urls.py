@@ -13,6 +13,7 @@ urlpatterns = [
     *queues.urlpatterns,
     *case.urlpatterns,
     *dashboard.urlpatterns,
+    path("portal/", include("tousu.portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
