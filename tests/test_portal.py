@@ -146,7 +146,7 @@ def test_the_filing_browser_may_follow_its_case_at_once(web, org):
     web.post(FILE, filing(org))
     complaint = Complaint.objects.get()
     page = text(web.get(f"/portal/case/{complaint.ticket_no}/"))
-    assert '<p class="status status-received" id="case-status">Received</p>' in page
+    assert '<p class="status status-received" id="case-status">Accepted</p>' in page
 
 
 def test_an_email_answer_needs_an_address_and_then_the_acknowledgement_goes_by_email(web, org, unchanged):

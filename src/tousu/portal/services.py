@@ -185,8 +185,8 @@ def tracking_code_verify(*, ticket_no: str, code: str) -> Verification:
 
 # Customer-facing wording: what the status means for them, not the internal step.
 CUSTOMER_STATUS: dict[str, tuple[str, Any]] = {
-    Status.REGISTERED: ("received", gettext_lazy("Received")),
-    Status.ACCEPTED: ("received", gettext_lazy("Received")),
+    Status.REGISTERED: ("received", gettext_lazy("Accepted")),
+    Status.ACCEPTED: ("received", gettext_lazy("Accepted")),
     Status.DISPATCHED: ("in_progress", gettext_lazy("Being handled")),
     Status.INVESTIGATING: ("in_progress", gettext_lazy("Being handled")),
     Status.PLAN_PROPOSED: ("in_progress", gettext_lazy("Being handled")),
