@@ -120,7 +120,9 @@ def _case_page(
             "can_withdraw": complaint.status in OPEN,
             "answer_form": answer_form or AnswerForm(),
             "masked_phone": mask_phone(complaint.customer.phone),
-            "category_name": category_label(complaint.category),
+            "category_name": " › ".join(
+                category_label(c) for c in (complaint.category.parent, complaint.category) if c is not None
+            ),
         },
         status=status,
     )
