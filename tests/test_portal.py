@@ -435,7 +435,9 @@ def test_the_customer_sees_status_reply_and_public_events_only(web, cases, peopl
     complaint = cases.make(Status.REPLIED)
     svc.complaint_note(actor=people["handler"], complaint_id=complaint.pk, text="内部备注：客户曾多次投诉")
     verify(web, complaint)
-    page = text(web.get(f"/portal/case/{complaint.ticket_no}/"))
+    response = web.get(f"/portal/case/{complaint.ticket_no}/")
+    assert "no-store" in response["Cache-Control"]  # personal data: never kept by a shared cache
+    page = text(response)
     assert '<p class="status status-answered" id="case-status">Answered</p>' in page
     assert "经核查已退还30元。" in page
     titles = re.findall(r"<strong>([^<]+)</strong>", page.split('id="timeline"', 1)[1])

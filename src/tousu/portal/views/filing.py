@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 
 from tousu.common.errors import TousuError
 from tousu.common.masking import mask_email, mask_phone
@@ -84,6 +85,7 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
     return redirect("portal:filed")
 
 
+@never_cache
 def filed(request: HttpRequest) -> HttpResponse:
     """The confirmation with the ticket number, for the browser that filed it."""
     done = request.session.get(FILED)

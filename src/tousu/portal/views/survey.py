@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 
 from tousu.common.errors import InvalidTransition, TousuError, ValidationError
 from tousu.common.links import survey_token_check
@@ -42,6 +43,7 @@ def _closed(request: HttpRequest, complaint: Complaint, *, status: int) -> HttpR
     )
 
 
+@never_cache
 def survey(request: HttpRequest, token: str) -> HttpResponse:
     complaint_id = survey_token_check(token)
     complaint = (

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 
 from tousu.common.errors import TousuError
 from tousu.common.masking import mask_phone
@@ -62,6 +63,7 @@ def track(request: HttpRequest) -> HttpResponse:
     return redirect("portal:code")
 
 
+@never_cache
 def code(request: HttpRequest) -> HttpResponse:
     """Type the code from the SMS; right, and this browser session may follow the case."""
     pending = request.session.get(PENDING)
@@ -128,6 +130,7 @@ def _case_page(
     )
 
 
+@never_cache
 def case(request: HttpRequest, ticket_no: str) -> HttpResponse:
     complaint = _verified_case(request, ticket_no)
     if complaint is None:
@@ -160,6 +163,7 @@ def answer(request: HttpRequest, ticket_no: str) -> HttpResponse:
     return redirect("portal:case", ticket_no=ticket_no)
 
 
+@never_cache
 def withdraw(request: HttpRequest, ticket_no: str) -> HttpResponse:
     """Withdraw the complaint, after a confirmation step."""
     complaint = _verified_case(request, ticket_no)
