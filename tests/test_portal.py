@@ -410,6 +410,18 @@ def test_code_checks_are_limited_per_address(web, cases, settings):
     assert TrackingCode.objects.get().used_at is None
 
 
+def test_code_checks_are_limited_per_phone_number(web, cases, settings):
+    settings.TOUSU_PORTAL_CHECKS_PER_PHONE = 2
+    complaint = cases.make(Status.ACCEPTED)
+    for address in ("198.51.100.1", "198.51.100.2"):
+        web.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": PHONE}, REMOTE_ADDR=address)
+        assert web.post(CODE, {"code": "x"}, REMOTE_ADDR=address).status_code == 400
+    web.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": PHONE}, REMOTE_ADDR="198.51.100.3")
+    response = web.post(CODE, {"code": code_sent_to(PHONE_E164)}, REMOTE_ADDR="198.51.100.3")
+    assert response.status_code == 429
+    assert TrackingCode.objects.filter(used_at__isnull=True).get().attempts == 0
+
+
 def test_the_code_page_needs_a_request_first(web, db):
     response = web.get(CODE)
     assert (response.status_code, response["Location"]) == (302, TRACK)

@@ -215,6 +215,7 @@ TOUSU_PORTAL_FILINGS_PER_ADDRESS = env_int("TOUSU_PORTAL_FILINGS_PER_ADDRESS", 2
 TOUSU_PORTAL_CODES_PER_PHONE = env_int("TOUSU_PORTAL_CODES_PER_PHONE", 3, minimum=1)
 TOUSU_PORTAL_CODES_PER_ADDRESS = env_int("TOUSU_PORTAL_CODES_PER_ADDRESS", 20, minimum=1)
 TOUSU_PORTAL_CHECKS_PER_ADDRESS = env_int("TOUSU_PORTAL_CHECKS_PER_ADDRESS", 30, minimum=1)
+TOUSU_PORTAL_CHECKS_PER_PHONE = env_int("TOUSU_PORTAL_CHECKS_PER_PHONE", 15, minimum=1)
 # Evidence files one filing may carry (each within TOUSU_ATTACHMENT_MAX_MB).
 TOUSU_PORTAL_MAX_FILES = env_int("TOUSU_PORTAL_MAX_FILES", 5, minimum=0, maximum=30)
 # Reverse proxies in front of the site that append to X-Forwarded-For. 0: the client address is the

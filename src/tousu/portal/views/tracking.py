@@ -77,6 +77,7 @@ def code(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/code.html", {**context, "form": form}, status=400)
     refused = first_refusal(
         ("portal-check-addr", client_address(request), settings.TOUSU_PORTAL_CHECKS_PER_ADDRESS, HOUR),
+        ("portal-check-phone", pending["phone"], settings.TOUSU_PORTAL_CHECKS_PER_PHONE, HOUR),
     )
     if refused is not None:
         return too_many(request, refused)
