@@ -165,6 +165,18 @@ def test_an_email_answer_needs_an_address_and_then_the_acknowledgement_goes_by_e
     assert (ack.transport, ack.address) == (Transport.EMAIL, "wangwu@example.com")
 
 
+def test_the_confirmation_names_the_address_the_acknowledgement_goes_to(web, org):
+    """A customer known with an e-mail address keeps it: the acknowledgement goes there, and the
+    page says so rather than naming the address just typed."""
+    web.post(FILE, filing(org, preferred_reply_channel="email", email="old@example.com"))
+    web.post(FILE, filing(org, preferred_reply_channel="email", email="new@example.com"))
+    assert "We also send it to o***@example.com" in text(web.get(FILED))
+    outbox_dispatch()
+    assert set(Notification.objects.filter(template="ack").values_list("address", flat=True)) == {
+        "old@example.com"
+    }
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [

@@ -75,10 +75,13 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
         except TousuError as exc:
             not_attached.append(f"{upload.name}: {exc.message}")
     grant(request, complaint.pk)
-    by_email = data["preferred_reply_channel"] == ReplyChannel.EMAIL and data["email"]
+    # Where the outbox sends the acknowledgement: the customer's e-mail on record if they chose
+    # e-mail (an address given before is kept), else their phone.
+    customer = complaint.customer
+    by_email = complaint.preferred_reply_channel == ReplyChannel.EMAIL and customer.email
     request.session[FILED] = {
         "ticket_no": complaint.ticket_no,
-        "address": mask_email(data["email"]) if by_email else mask_phone(phone),
+        "address": mask_email(customer.email) if by_email else mask_phone(customer.phone or phone),
         "not_attached": not_attached,
         "attached": len(data["attachments"]) - len(not_attached),
     }
