@@ -449,8 +449,11 @@ def test_a_case_needs_its_code_and_one_code_opens_one_case(web, cases):
     response = web.get(url)
     assert (response.status_code, response["Location"]) == (302, f"{TRACK}?ticket={first.ticket_no}")
 
-    response = verify(web, first)
+    web.post(TRACK, {"ticket_no": first.ticket_no, "phone": PHONE})
+    before = web.cookies["sessionid"].value
+    response = web.post(CODE, {"code": code_sent_to(PHONE_E164)})
     assert (response.status_code, response["Location"]) == (302, url)
+    assert web.cookies["sessionid"].value != before  # a new session key once proven
     assert web.get(url).status_code == 200
     assert web.get(f"/portal/case/{second.ticket_no}/").status_code == 302
 

@@ -58,6 +58,7 @@ def grant(request: HttpRequest, complaint_id: int) -> None:
     """Let this browser session follow one case (it proved it may). A visitor's session then ends
     with the browser; a signed-in member of staff keeps theirs as it was."""
     ids = [pk for pk in verified_ids(request) if pk != complaint_id] + [complaint_id]
+    request.session.cycle_key()  # a session key planted before the proof opens nothing
     request.session[VERIFIED] = ids[-MAX_VERIFIED:]
     if not request.user.is_authenticated:
         request.session.set_expiry(0)
