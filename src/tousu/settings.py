@@ -204,6 +204,28 @@ TOUSU_SLA_BATCH = env_int("TOUSU_SLA_BATCH", 500, minimum=1, maximum=10_000)
 # The level a case reaches at once when the customer threatens the regulator, media or a court.
 TOUSU_THREAT_ESCALATION_LEVEL = env_int("TOUSU_THREAT_ESCALATION_LEVEL", 1, minimum=0, maximum=3)
 
+# --- customer portal ---------------------------------------------------------------------------
+# One-time codes for following a case: valid this many minutes, dead after this many wrong tries.
+TOUSU_PORTAL_CODE_MINUTES = env_int("TOUSU_PORTAL_CODE_MINUTES", 10, minimum=1, maximum=60)
+TOUSU_PORTAL_CODE_ATTEMPTS = env_int("TOUSU_PORTAL_CODE_ATTEMPTS", 5, minimum=1, maximum=20)
+# Rate limits (fixed windows): complaints filed per phone number and per client address per hour;
+# codes asked for per phone number per 15 minutes and per address per hour; code checks per hour.
+TOUSU_PORTAL_FILINGS_PER_PHONE = env_int("TOUSU_PORTAL_FILINGS_PER_PHONE", 5, minimum=1)
+TOUSU_PORTAL_FILINGS_PER_ADDRESS = env_int("TOUSU_PORTAL_FILINGS_PER_ADDRESS", 20, minimum=1)
+TOUSU_PORTAL_CODES_PER_PHONE = env_int("TOUSU_PORTAL_CODES_PER_PHONE", 3, minimum=1)
+TOUSU_PORTAL_CODES_PER_ADDRESS = env_int("TOUSU_PORTAL_CODES_PER_ADDRESS", 20, minimum=1)
+TOUSU_PORTAL_CHECKS_PER_ADDRESS = env_int("TOUSU_PORTAL_CHECKS_PER_ADDRESS", 30, minimum=1)
+TOUSU_PORTAL_CHECKS_PER_PHONE = env_int("TOUSU_PORTAL_CHECKS_PER_PHONE", 15, minimum=1)
+# Evidence files one filing may carry (each within TOUSU_ATTACHMENT_MAX_MB).
+TOUSU_PORTAL_MAX_FILES = env_int("TOUSU_PORTAL_MAX_FILES", 5, minimum=0, maximum=30)
+# Reverse proxies in front of the site that append to X-Forwarded-For. 0: the client address is the
+# connection's (the header is ignored, since clients can write it); 1: the last entry, and so on.
+TOUSU_PROXY_HOPS = env_int("TOUSU_PROXY_HOPS", 0, minimum=0, maximum=5)
+
+# --- regulator referrals (CSV) ------------------------------------------------------------------
+TOUSU_REGULATOR_CSV_MAX_BYTES = env_int("TOUSU_REGULATOR_CSV_MAX_KB", 2048, minimum=1) * 1024
+TOUSU_REGULATOR_CSV_MAX_ROWS = env_int("TOUSU_REGULATOR_CSV_MAX_ROWS", 1000, minimum=1)
+
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("TOUSU_SESSION_HOURS", 12, minimum=1) * 3600

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from tousu.web.views import auth, case, dashboard, home, queues, register
+from tousu.web.views import auth, case, dashboard, home, queues, register, regulator
 
 admin.site.site_header = "Tousu 投诉管理"
 admin.site.site_title = "Tousu"
@@ -13,6 +13,8 @@ urlpatterns = [
     *queues.urlpatterns,
     *case.urlpatterns,
     *dashboard.urlpatterns,
+    *regulator.urlpatterns,
+    path("portal/", include("tousu.portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -1,1 +1,31 @@
 """The customer portal: public pages to file, track, answer the survey and withdraw."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TrackingCode(models.Model):
+    """One one-time code sent by SMS to the phone on record of a case, so its customer can follow
+    it on the portal. Only a keyed hash of the code is stored; a code works once, until it expires,
+    and for a few wrong guesses at most. A newer code for the same case replaces the older ones."""
+
+    complaint = models.ForeignKey(
+        "complaints.Complaint", on_delete=models.CASCADE, related_name="tracking_codes"
+    )
+    phone = models.CharField(_("phone (E.164)"), max_length=20)
+    code_hash = models.CharField(_("code hash"), max_length=64)
+    created_at = models.DateTimeField(_("created"))
+    expires_at = models.DateTimeField(_("expires"))
+    attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("tracking code")
+        verbose_name_plural = _("tracking codes")
+        indexes = [models.Index(fields=["complaint", "created_at"], name="tracking_code_case_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.created_at:%Y-%m-%d %H:%M}"
