@@ -111,7 +111,9 @@ def dovecot() -> Iterator[int]:
     port = _free_port()
     config = root / "dovecot.conf"
     config.write_text(_dovecot_config(root, port))
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -242,9 +244,9 @@ def test_a_new_email_becomes_an_accepted_case_acknowledged_by_email(mailbox, oth
         None,
     )
     assert (c.customer.name, c.customer.email, c.customer.phone) == ("李四", "lisi@example.com", "")
-    assert list(InboundEmail.objects.values_list("message_id", "uid", "from_address", "outcome", "complaint")) == [
-        ("<m1@example.com>", 1, "lisi@example.com", "case", c.pk)
-    ]
+    assert list(
+        InboundEmail.objects.values_list("message_id", "uid", "from_address", "outcome", "complaint")
+    ) == [("<m1@example.com>", 1, "lisi@example.com", "case", c.pk)]
     assert flags(mailbox) == [b"1 (UID 1 FLAGS (\\Seen))"]
     assert not CustomerLanguage.objects.exists()  # wrote in Chinese: the default language
 
@@ -268,7 +270,9 @@ def test_a_repoll_from_the_start_never_duplicates(mailbox, other, at_t0):
 
 
 def test_an_english_email_gets_english_messages(mailbox, other, at_t0):
-    append(mailbox, mail(subject="Double charge", body="I was charged twice in March.", sender="bob@example.com"))
+    append(
+        mailbox, mail(subject="Double charge", body="I was charged twice in March.", sender="bob@example.com")
+    )
     assert mailbox_poll() == 1
     c = Complaint.objects.get()
     assert CustomerLanguage.objects.get(customer=c.customer).language == "en"
@@ -289,7 +293,10 @@ def test_html_only_mail_becomes_text(mailbox, other, at_t0):
     )
     append(mailbox, msg)
     assert mailbox_poll() == 1
-    assert Complaint.objects.get().description == "宽带断网\n\n家里宽带 断网三天了。\n\n地址：天河路1号\n电话：13812348000"
+    assert (
+        Complaint.objects.get().description
+        == "宽带断网\n\n家里宽带 断网三天了。\n\n地址：天河路1号\n电话：13812348000"
+    )
 
 
 def test_html_to_text_keeps_lines_and_drops_markup():
@@ -312,7 +319,9 @@ def test_attachments_are_kept_and_a_refused_one_is_noted(mailbox, other, at_t0):
         (c.pk, "账单截图.png", "image/png", len(PNG))
     ]
     notes = list(
-        ComplaintEvent.objects.filter(complaint=c, kind=EventKind.NOTE_ADDED).values_list("payload", flat=True)
+        ComplaintEvent.objects.filter(complaint=c, kind=EventKind.NOTE_ADDED).values_list(
+            "payload", flat=True
+        )
     )
     assert notes == [
         {
@@ -349,7 +358,11 @@ def test_a_reply_with_the_ticket_number_is_a_note_and_continues_a_waiting_case(m
         .values_list("kind", "actor", "payload")
     )
     assert events[-3:] == [
-        (EventKind.NOTE_ADDED, None, {"text": f"E-mail from the customer: Re: 需要您补充信息 {c.ticket_no}\n\n截图见附件。"}),
+        (
+            EventKind.NOTE_ADDED,
+            None,
+            {"text": f"E-mail from the customer: Re: 需要您补充信息 {c.ticket_no}\n\n截图见附件。"},
+        ),
         (EventKind.INFO_RECEIVED, None, {"note": "The customer answered by e-mail (see the note)."}),
         (EventKind.ATTACHMENT_ADDED, None, events[-1][2]),
     ]
@@ -407,7 +420,9 @@ def test_auto_replies_bounces_and_loops_are_ignored_with_the_reason(mailbox, oth
     append(mailbox, msg)
     assert mailbox_poll() == 1
     assert Complaint.objects.count() == 0
-    assert list(InboundEmail.objects.values_list("outcome", "reason", "complaint")) == [("ignored", reason, None)]
+    assert list(InboundEmail.objects.values_list("outcome", "reason", "complaint")) == [
+        ("ignored", reason, None)
+    ]
     assert flags(mailbox) == [b"1 (UID 1 FLAGS (\\Seen))"]
 
 
@@ -416,10 +431,15 @@ def test_our_own_outgoing_mail_coming_back_is_ignored(other, settings):
     from tousu.notifications.transports import email_message
 
     settings.TOUSU_MAIL_FROM = "Tousu <kefu@tousu.example>"
-    n = Notification(pk=7, subject="您的投诉已受理", body="受理编号 TS20260302000001", address="lisi@example.com")
+    n = Notification(
+        pk=7, subject="您的投诉已受理", body="受理编号 TS20260302000001", address="lisi@example.com"
+    )
     raw = email_message(n).message().as_bytes()
     record = email_handle(raw)
-    assert (record.outcome, record.reason) == ("ignored", "Mail loop: the message carries our X-Tousu-Loop header.")
+    assert (record.outcome, record.reason) == (
+        "ignored",
+        "Mail loop: the message carries our X-Tousu-Loop header.",
+    )
     assert Complaint.objects.count() == 0
 
 
@@ -447,7 +467,8 @@ def test_a_message_without_message_id_is_still_handled_once(mailbox, other, at_t
     MailboxState.objects.all().delete()
     assert mailbox_poll() == 1
     c = Complaint.objects.get()
-    assert c.external_id.startswith("sha256:") and len(c.external_id) == 71
+    assert c.external_id.startswith("sha256:")
+    assert len(c.external_id) == 71
 
 
 def test_without_the_category_nothing_is_made_and_the_error_recorded(mailbox, at_t0, settings):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import io
@@ -184,7 +185,7 @@ def _received_at(msg: EmailMessage) -> datetime | None:
 def email_handle(raw: bytes, *, mailbox: str = "", uid: int | None = None) -> InboundEmail:
     """Handle one message (its bytes as received); never raises. A message already handled (same
     Message-ID) is not handled again: its first record is returned."""
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
     key = message_key(msg, raw)
     done = InboundEmail.objects.filter(message_id=key).first()
     if done is not None:
@@ -211,7 +212,9 @@ def email_handle(raw: bytes, *, mailbox: str = "", uid: int | None = None) -> In
         return _failed(record, "IntegrityError")
     except Exception as exc:  # a bad message never stops the poll
         log.warning("e-mail %s could not be handled: %s", key, exc, exc_info=not isinstance(exc, TousuError))
-        return _failed(record, f"{type(exc).__name__}: {exc}" if not isinstance(exc, TousuError) else str(exc))
+        return _failed(
+            record, f"{type(exc).__name__}: {exc}" if not isinstance(exc, TousuError) else str(exc)
+        )
     log.info("e-mail %s: %s %s", key, record.outcome, record.reason)
     return record
 
@@ -303,9 +306,10 @@ def _new_case(
     if complaint.status == Status.REGISTERED:
         complaint = svc.complaint_accept(actor=None, complaint_id=complaint.pk)
     # Someone who writes without a word of Chinese gets their messages in English, unless they chose.
-    if not CJK_RE.search(description) and not CustomerLanguage.objects.filter(
-        customer_id=complaint.customer_id
-    ).exists():
+    if (
+        not CJK_RE.search(description)
+        and not CustomerLanguage.objects.filter(customer_id=complaint.customer_id).exists()
+    ):
         customer_language_set(customer_id=complaint.customer_id, language="en")
     record.outcome = InboundOutcome.CASE_CREATED
     record.complaint = complaint
@@ -351,10 +355,8 @@ def _connect() -> imaplib.IMAP4:
 
 
 def _logout(conn: imaplib.IMAP4) -> None:
-    try:
+    with contextlib.suppress(Exception):  # the connection is gone already
         conn.logout()
-    except Exception:  # the connection is gone already
-        pass
 
 
 def _check(result: tuple[str, Any], what: str) -> Any:
@@ -386,7 +388,7 @@ def mailbox_poll() -> int:
             validity = int((conn.response("UIDVALIDITY")[1] or [b"0"])[0] or 0)
             if validity != state.uidvalidity:
                 state.uidvalidity, state.last_uid = validity, 0
-            found = _check(conn.uid("SEARCH", None, f"UID {state.last_uid + 1}:*"), "SEARCH")
+            found = _check(conn.uid("SEARCH", f"UID {state.last_uid + 1}:*"), "SEARCH")
             uids = sorted(int(u) for u in (found[0] or b"").split() if int(u) > state.last_uid)
             for uid in uids[:BATCH]:
                 data = _check(conn.uid("FETCH", str(uid), "(BODY.PEEK[])"), "FETCH")

@@ -337,9 +337,7 @@ def notifications_claim(*, batch: int = 50) -> list[Notification]:
             notification.next_attempt_at = lease_until
         Notification.objects.bulk_update(due, ["attempts", "next_attempt_at"])
         DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(
-                notification=n, number=n.attempts, transport=n.transport, started_at=now
-            )
+            DeliveryAttempt(notification=n, number=n.attempts, transport=n.transport, started_at=now)
             for n in due
         )
     return due

@@ -15,6 +15,7 @@ raises ``DeliveryError`` when it could not deliver this time (the worker retries
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import smtplib
@@ -107,7 +108,7 @@ class SmtpBackend(EmailBackend):
     """Django's SMTP backend, remembering the server's reply to the last message."""
 
     @property
-    def connection_class(self):  # type: ignore[no-untyped-def,override]
+    def connection_class(self) -> type[smtplib.SMTP]:
         return _RecordingSMTPSSL if self.use_ssl else _RecordingSMTP
 
 
@@ -142,10 +143,8 @@ class SmtpEmailSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP: {exc}", response=_smtp_error_reply(exc)) from exc
         finally:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection: nothing more to learn
                 backend.close()
-            except Exception:  # closing a broken connection: nothing more to learn
-                pass
         if not sent:
             raise DeliveryError("SMTP: the message was not sent")
         return reply
