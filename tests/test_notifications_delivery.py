@@ -5,7 +5,10 @@ the customer's language; the progress and survey messages."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -459,3 +462,57 @@ def test_no_survey_for_a_customer_who_cannot_be_reached(cases, at_t0):
     c = cases.make(Status.REPLIED, phone="", wechat_id="wx-zs", preferred_reply_channel="phone")
     outbox_dispatch()
     assert Notification.objects.filter(complaint=c, template="survey").count() == 0
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def _check(tmp_path, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUSU_")}
+    env.update(DJANGO_SETTINGS_MODULE="tousu.settings", TOUSU_DATA_DIR=str(tmp_path / "data"), **variables)
+    return subprocess.run(
+        [sys.executable, "-m", "tousu.cli", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"TOUSU_EMAIL_TRANSPORT": "pigeon"},
+            "TOUSU_EMAIL_TRANSPORT must be one of smtp, file, console; got 'pigeon'",
+        ),
+        ({"TOUSU_SMS_TRANSPORT": "fax"}, "TOUSU_SMS_TRANSPORT must be one of http, file, console; got 'fax'"),
+        (
+            {"TOUSU_SMS_TRANSPORT": "http"},
+            "TOUSU_SMS_GATEWAY_URL must be an http(s) URL when TOUSU_SMS_TRANSPORT=http",
+        ),
+        ({"TOUSU_SMTP_PORT": "smtp"}, "TOUSU_SMTP_PORT must be a whole number; got 'smtp'"),
+        (
+            {"TOUSU_IMAP_SSL": "maybe"},
+            "TOUSU_IMAP_SSL must be one of 1/0, true/false, yes/no, on/off; got 'maybe'",
+        ),
+    ],
+)
+def test_a_bad_transport_setting_stops_start_up_naming_it(tmp_path, variables, message):
+    result = _check(tmp_path, **variables)
+    assert (result.returncode, result.stderr, result.stdout) == (
+        2,
+        f"tousu: configuration error: {message}\n",
+        "",
+    )
+
+
+def test_settings_choose_the_senders(settings):
+    from tousu.notifications.transports import FileSender, HttpSmsGateway, SmtpEmailSender, sender_for
+
+    settings.TOUSU_NOTIFY_TRANSPORT = "file"
+    settings.TOUSU_EMAIL_TRANSPORT, settings.TOUSU_SMS_TRANSPORT = "", ""
+    assert [type(sender_for(t)) for t in ("email", "sms")] == [FileSender] * 2
+    settings.TOUSU_EMAIL_TRANSPORT, settings.TOUSU_SMS_TRANSPORT = "smtp", "http"
+    assert [type(sender_for(t)) for t in ("email", "sms")] == [SmtpEmailSender, HttpSmsGateway]

@@ -206,8 +206,16 @@ TOUSU_THREAT_ESCALATION_LEVEL = env_int("TOUSU_THREAT_ESCALATION_LEVEL", 1, mini
 
 # --- e-mail and SMS out, e-mail in -----------------------------------------------------------
 # Each channel's transport; left unset it follows TOUSU_NOTIFY_TRANSPORT (file: nothing leaves).
-TOUSU_EMAIL_TRANSPORT = env_choice("TOUSU_EMAIL_TRANSPORT", "", ["", "smtp", "file", "console"])
-TOUSU_SMS_TRANSPORT = env_choice("TOUSU_SMS_TRANSPORT", "", ["", "http", "file", "console"])
+TOUSU_EMAIL_TRANSPORT = (
+    env_choice("TOUSU_EMAIL_TRANSPORT", "", ["smtp", "file", "console"])
+    if env_str("TOUSU_EMAIL_TRANSPORT", "")
+    else ""
+)
+TOUSU_SMS_TRANSPORT = (
+    env_choice("TOUSU_SMS_TRANSPORT", "", ["http", "file", "console"])
+    if env_str("TOUSU_SMS_TRANSPORT", "")
+    else ""
+)
 # How long a worker's claim on a message lasts: a worker that dies mid-send is retried after it.
 TOUSU_NOTIFY_LEASE_SECONDS = env_int("TOUSU_NOTIFY_LEASE_SECONDS", 300, minimum=30)
 TOUSU_MAIL_FROM = env_str("TOUSU_MAIL_FROM", "Tousu <tousu@localhost>")
