@@ -83,9 +83,11 @@ class Inbox:
 
     def __init__(self) -> None:
         self.received: list[Any] = []
+        self.peers: list[Any] = []  # the client's address per message: one per SMTP connection
         self.replies: list[str] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.peers.append(session.peer)
         if self.replies:
             return self.replies.pop(0)
         self.received.append(envelope)
@@ -185,6 +187,33 @@ def test_an_smtp_refusal_is_retried_and_both_attempts_recorded(cases, at_t0, smt
         "",
         "250 2.0.0 Ok: queued as 4B7C1",
     )
+
+
+def test_a_batch_shares_one_smtp_connection_and_a_refusal_opens_a_new_one(cases, at_t0, smtp):
+    smtp.replies = ["250 2.0.0 Ok: queued as A1", "554 5.7.1 Rejected", "250 2.0.0 Ok: queued as C3"]
+    for phone, address in [
+        ("13900000001", "a@example.com"),
+        ("13900000002", "b@example.com"),
+        ("13900000003", "c@example.com"),
+    ]:
+        cases.make(Status.ACCEPTED, phone=phone, email=address, preferred_reply_channel="email")
+    outbox_dispatch()
+
+    assert notifications_deliver() == 3
+
+    first, second, third = smtp.peers
+    assert first == second  # the same connection for the batch…
+    assert third != second  # …until a refusal: then a fresh one
+    got = list(
+        DeliveryAttempt.objects.order_by("notification_id").values_list(
+            "notification__address", "outcome", "response"
+        )
+    )
+    assert got == [
+        ("a@example.com", "sent", "250 2.0.0 Ok: queued as A1"),
+        ("b@example.com", "failed", "554 5.7.1 Rejected"),
+        ("c@example.com", "sent", "250 2.0.0 Ok: queued as C3"),
+    ]
 
 
 def test_an_unreachable_smtp_server_is_a_failed_attempt(cases, at_t0, settings):

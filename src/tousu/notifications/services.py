@@ -9,6 +9,7 @@ recording the send repeats that one message).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -37,7 +38,7 @@ from tousu.notifications.models import (
     Notification,
     Transport,
 )
-from tousu.notifications.transports import DeliveryError, sender_for
+from tousu.notifications.transports import DeliveryError, Sender, sender_for
 from tousu.sla.models import ClockKind
 
 log = logging.getLogger("tousu.notifications")
@@ -343,10 +344,10 @@ def notifications_claim(*, batch: int = 50) -> list[Notification]:
     return due
 
 
-def _send(notification: Notification) -> tuple[bool, str, str]:
+def _send(sender: Sender, notification: Notification) -> tuple[bool, str, str]:
     """Send outside any transaction: (delivered, error, transport response)."""
     try:
-        response = sender_for(notification.transport).send(notification)
+        response = sender.send(notification)
     except DeliveryError as exc:
         log.warning("notification %s failed (attempt %s): %s", notification.pk, notification.attempts, exc)
         return False, str(exc), exc.response
@@ -389,9 +390,20 @@ def notifications_deliver(*, batch: int = 50) -> int:
     ``TOUSU_NOTIFY_MAX_ATTEMPTS``; every attempt leaves a ``DeliveryAttempt``. Returns how many
     were attempted."""
     claimed = notifications_claim(batch=batch)
-    for notification in claimed:
-        delivered, error, response = _send(notification)
-        notification_record(notification, delivered=delivered, error=error, response=response)
+    senders: dict[str, Sender] = {}  # one per transport for the batch (an SMTP connection is reused)
+    try:
+        for notification in claimed:
+            sender = senders.get(notification.transport)
+            if sender is None:
+                sender = senders[notification.transport] = sender_for(notification.transport)
+            delivered, error, response = _send(sender, notification)
+            notification_record(notification, delivered=delivered, error=error, response=response)
+    finally:
+        for sender in senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
     return len(claimed)
 
 

@@ -47,6 +47,9 @@ class DeliveryError(Exception):
 
 
 class Sender(Protocol):
+    """Sends one message. A sender may also have ``close()``, called when the worker is done with
+    it (after a batch), to release a connection it kept open."""
+
     def send(self, notification: Notification) -> str | None: ...
 
 
@@ -134,20 +137,32 @@ def email_message(notification: Notification) -> EmailMessage:
 
 
 class SmtpEmailSender:
+    """Sends through one SMTP connection for as long as the sender lives (the worker keeps one per
+    batch and then calls ``close()``); after an error the next message opens a fresh connection."""
+
+    def __init__(self) -> None:
+        self._backend: SmtpBackend | None = None
+
     def send(self, notification: Notification) -> str | None:
-        backend = SmtpBackend(fail_silently=False)
         try:
-            backend.open()
-            sent = backend.send_messages([email_message(notification)])
-            reply = getattr(backend.connection, "last_reply", "")
+            if self._backend is None:
+                backend = SmtpBackend(fail_silently=False)
+                backend.open()
+                self._backend = backend
+            sent = self._backend.send_messages([email_message(notification)])
+            reply = getattr(self._backend.connection, "last_reply", "")
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()
             raise DeliveryError(f"SMTP: {exc}", response=_smtp_error_reply(exc)) from exc
-        finally:
-            with contextlib.suppress(Exception):  # closing a broken connection: nothing more to learn
-                backend.close()
         if not sent:
             raise DeliveryError("SMTP: the message was not sent")
         return reply
+
+    def close(self) -> None:
+        if self._backend is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection: nothing more to learn
+                self._backend.close()
+            self._backend = None
 
 
 def _smtp_error_reply(exc: BaseException) -> str:
