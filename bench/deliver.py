@@ -149,6 +149,7 @@ def main() -> None:
         print(f"run {run + 1}: {args.n} {args.transport} deliveries in {elapsed:.2f}s = {rates[-1]:.0f}/s")
     for fn in stop:
         fn()
+    print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"deliveries_per_s={statistics.median(rates):.0f}")
 
 

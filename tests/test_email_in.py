@@ -517,3 +517,15 @@ def test_a_case_is_made_through_the_register_and_accept_services(other, at_t0):
         EventKind.REGISTERED,
         EventKind.ACCEPTED,
     ]
+
+
+def test_the_admin_lists_inbound_emails_masked(client, people, other, at_t0):
+    people["admin"].is_staff = people["admin"].is_superuser = True
+    people["admin"].save()
+    email_handle(mail(Precedence="bulk").as_bytes())
+    client.force_login(people["admin"])
+    page = client.get("/admin/channels/inboundemail/").content.decode()
+    assert "l***@example.com" in page
+    assert "lisi@example.com" not in page
+    assert "Auto-reply: Precedence is &#x27;bulk&#x27;." in page
+    assert client.get("/admin/channels/inboundemail/add/").status_code == 403

@@ -545,3 +545,29 @@ def test_settings_choose_the_senders(settings):
     assert [type(sender_for(t)) for t in ("email", "sms")] == [FileSender] * 2
     settings.TOUSU_EMAIL_TRANSPORT, settings.TOUSU_SMS_TRANSPORT = "smtp", "http"
     assert [type(sender_for(t)) for t in ("email", "sms")] == [SmtpEmailSender, HttpSmsGateway]
+
+
+# --- the administration shows the records, read-only and masked -----------------------------------
+
+
+def test_the_admin_shows_delivery_attempts_read_only_and_masked(client, cases, people, at_t0, gateway):
+    people["admin"].is_staff = people["admin"].is_superuser = True
+    people["admin"].save()
+    gateway.answers = [(503, b"busy")]
+    cases.make(Status.ACCEPTED)
+    outbox_dispatch()
+    notifications_deliver()
+    n = Notification.objects.get()
+    attempt = DeliveryAttempt.objects.get()
+    client.force_login(people["admin"])
+
+    page = client.get(f"/admin/notifications/notification/{n.pk}/change/").content.decode()
+    assert "HTTP 503 busy" in page
+    assert "138****8000" in page
+    assert "13812348000" not in page
+    listing = client.get("/admin/notifications/deliveryattempt/").content.decode()
+    assert f"/admin/notifications/deliveryattempt/{attempt.pk}/change/" in listing
+    detail = client.get(f"/admin/notifications/deliveryattempt/{attempt.pk}/change/")
+    assert detail.status_code == 200
+    assert "SMS gateway answered HTTP 503" in detail.content.decode()
+    assert client.get("/admin/notifications/deliveryattempt/add/").status_code == 403
