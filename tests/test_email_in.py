@@ -529,3 +529,25 @@ def test_the_admin_lists_inbound_emails_masked(client, people, other, at_t0):
     assert "lisi@example.com" not in page
     assert "Auto-reply: Precedence is &#x27;bulk&#x27;." in page
     assert client.get("/admin/channels/inboundemail/add/").status_code == 403
+
+
+def test_database_trouble_stops_the_poll_and_the_message_is_read_again(mailbox, other, at_t0, monkeypatch):
+    from django.db import OperationalError
+
+    from tousu.complaints import services as svc
+
+    real = svc.complaint_register
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    append(mailbox, mail())
+    monkeypatch.setattr(svc, "complaint_register", locked)
+    with pytest.raises(OperationalError):
+        mailbox_poll()
+    assert (Complaint.objects.count(), InboundEmail.objects.count()) == (0, 0)
+    assert flags(mailbox) == [b"1 (UID 1 FLAGS ())"]  # not marked: it is read again
+
+    monkeypatch.setattr(svc, "complaint_register", real)
+    assert mailbox_poll() == 1
+    assert Complaint.objects.get().external_id == "<m1@example.com>"

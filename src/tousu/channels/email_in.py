@@ -30,7 +30,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -185,8 +185,16 @@ def _received_at(msg: EmailMessage) -> datetime | None:
 def email_handle(raw: bytes, *, mailbox: str = "", uid: int | None = None) -> InboundEmail:
     """Handle one message (its bytes as received); never raises. A message already handled (same
     Message-ID) is not handled again: its first record is returned."""
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
-    key = message_key(msg, raw)
+    try:
+        msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
+        key = message_key(msg, raw)
+    except Exception as exc:  # not even readable: recorded under the hash of its bytes
+        key = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if InboundEmail.objects.filter(message_id=key).exists():
+            return InboundEmail.objects.get(message_id=key)
+        return _failed(
+            InboundEmail(message_id=key, mailbox=mailbox[:300], uid=uid), f"{type(exc).__name__}: {exc}"
+        )
     done = InboundEmail.objects.filter(message_id=key).first()
     if done is not None:
         return done
@@ -210,6 +218,8 @@ def email_handle(raw: bytes, *, mailbox: str = "", uid: int | None = None) -> In
         if done is not None:
             return done
         return _failed(record, "IntegrityError")
+    except (OperationalError, InterfaceError):
+        raise  # the database, not the message: the poll stops and the message is read again later
     except Exception as exc:  # a bad message never stops the poll
         log.warning("e-mail %s could not be handled: %s", key, exc, exc_info=not isinstance(exc, TousuError))
         return _failed(
@@ -424,6 +434,12 @@ def email_poll() -> int:
     global _next_poll
     if not settings.TOUSU_IMAP_HOST or time.monotonic() < _next_poll:
         return 0
-    handled = mailbox_poll()
+    try:
+        handled = mailbox_poll()
+    except DatabaseError:
+        raise  # the worker waits for the database and retries
+    except Exception:  # anything else must not stop the worker's other jobs
+        log.exception("e-mail in: the poll failed")
+        handled = 0
     _next_poll = 0.0 if handled >= BATCH else time.monotonic() + settings.TOUSU_IMAP_INTERVAL
     return handled
