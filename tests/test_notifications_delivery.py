@@ -401,6 +401,38 @@ def test_a_worker_whose_lease_ran_out_no_longer_decides(cases, at_t0, settings):
     assert [(a[0], a[4], a[5]) for a in attempts(n)] == [(1, "failed", "too slow"), (2, "sent", "")]
 
 
+def test_a_batch_that_runs_long_hands_the_rest_back_before_the_lease_ends(
+    cases, at_t0, settings, monkeypatch
+):
+    from tousu.notifications import services as notify
+
+    settings.TOUSU_NOTIFY_LEASE_SECONDS = 300
+
+    class Slow:
+        def send(self, notification: Notification) -> str:
+            at_t0.shift(timedelta(seconds=200))  # this send took 200 s
+            return "ok"
+
+    monkeypatch.setattr(notify, "sender_for", lambda _transport: Slow())
+    cases.make(Status.ACCEPTED)
+    cases.make(Status.ACCEPTED, phone="13900001111")
+    outbox_dispatch()
+    n1, n2 = Notification.objects.order_by("id")
+
+    assert notifications_deliver() == 1  # the second would start past half the lease: handed back
+
+    n1.refresh_from_db()
+    n2.refresh_from_db()
+    later = T0 + timedelta(seconds=200)
+    assert (n1.status, n1.attempts) == ("sent", 1)
+    assert (n2.status, n2.attempts, n2.next_attempt_at) == ("pending", 0, later)
+    assert attempts(n2) == []
+    assert notifications_deliver() == 1
+    n2.refresh_from_db()
+    assert (n2.status, n2.attempts) == ("sent", 1)
+    assert attempts(n2) == [(1, "sms", later, later + timedelta(seconds=200), "sent", "", "ok")]
+
+
 # --- language, progress and the survey -----------------------------------------------------------
 
 

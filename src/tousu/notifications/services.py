@@ -384,15 +384,38 @@ def notification_record(notification: Notification, *, delivered: bool, error: s
         setattr(notification, name, value)
 
 
+def notifications_release(notifications: Sequence[Notification]) -> None:
+    """Hand claimed messages back unsent, as if never claimed: their attempt is withdrawn and they
+    are due at once (only while this claim is still theirs)."""
+    with transaction.atomic():
+        now = timezone.now()
+        for notification in notifications:
+            number = notification.attempts
+            if Notification.objects.filter(
+                pk=notification.pk, attempts=number, status=DeliveryStatus.PENDING
+            ).update(attempts=number - 1, next_attempt_at=now):
+                DeliveryAttempt.objects.filter(
+                    notification_id=notification.pk, number=number, outcome=AttemptOutcome.IN_FLIGHT
+                ).delete()
+
+
 def notifications_deliver(*, batch: int = 50) -> int:
     """Send due customer messages: claim a batch (committed), send each outside any transaction,
     then record each outcome. Failures are retried with exponential backoff, then given up after
     ``TOUSU_NOTIFY_MAX_ATTEMPTS``; every attempt leaves a ``DeliveryAttempt``. Returns how many
     were attempted."""
     claimed = notifications_claim(batch=batch)
+    if not claimed:
+        return 0
+    # Stop sending well before the lease runs out (a slow transport, a long batch): what is left is
+    # handed back untouched rather than risk a second worker sending it too.
+    stop_at = timezone.now() + timedelta(seconds=settings.TOUSU_NOTIFY_LEASE_SECONDS / 2)
     senders: dict[str, Sender] = {}  # one per transport for the batch (an SMTP connection is reused)
     try:
-        for notification in claimed:
+        for index, notification in enumerate(claimed):
+            if timezone.now() >= stop_at:
+                notifications_release(claimed[index:])
+                return index
             sender = senders.get(notification.transport)
             if sender is None:
                 sender = senders[notification.transport] = sender_for(notification.transport)
