@@ -166,7 +166,10 @@ def test_a_notifying_event_with_nobody_to_tell_is_cleared_without_notifications(
     event = ComplaintEvent.objects.get(complaint=c, kind=EventKind.DISPATCHED)
     assert event.pending_dispatch is True
     assert outbox_dispatch() == 1  # legal has no handler
-    assert Notification.objects.count() == before
+    assert Notification.objects.filter(transport="inbox").count() == 0
+    # only the customer hears of it: the case went to the department that handles it
+    assert Notification.objects.count() == before + 1
+    assert Notification.objects.filter(template="progress_dispatched").count() == 1
     event.refresh_from_db()
     assert event.pending_dispatch is False
 
@@ -219,7 +222,11 @@ def test_reply_by_phone_creates_no_customer_reply_message(cases, at_t0):
     c = cases.make(Status.REPLIED, fcr=True)  # answered on the phone; the customer prefers SMS
     assert c.preferred_reply_channel == "sms"
     assert outbox_dispatch() == 2  # accepted, replied
-    assert rows(complaint=c) == [("ack", "sms", PHONE_E164, None, "pending")]
+    # no reply message; the survey link still goes to the customer, who can be reached by SMS
+    assert rows(complaint=c) == [
+        ("ack", "sms", PHONE_E164, None, "pending"),
+        ("survey", "sms", PHONE_E164, None, "pending"),
+    ]
     assert ComplaintEvent.objects.filter(complaint=c, pending_dispatch=True).count() == 0
 
 
@@ -297,7 +304,8 @@ def test_dispatch_with_assignee_puts_one_item_in_their_inbox(cases, people, engl
         0,
         None,
     )
-    assert notifications_deliver() == 1  # only the customer's acknowledgement goes through a transport
+    # only the customer's messages (acknowledgement, progress) go through a transport
+    assert notifications_deliver() == 2
     n.refresh_from_db()
     assert n.attempts == 0
 

@@ -44,16 +44,17 @@ def test_run_once_handles_pending_events_and_deliveries(cases, settings):
     )  # accepted, dispatched
 
     assert (
-        Worker(interval=0.1).run_once() == 3
-    )  # 2 events + 1 SMS delivered (the inbox item needs no sending)
+        Worker(interval=0.1).run_once() == 4
+    )  # 2 events + 2 SMS delivered (the inbox item needs no sending)
 
     assert ComplaintEvent.objects.filter(pending_dispatch=True).count() == 0
     assert list(Notification.objects.order_by("id").values_list("template", "status", "attempts")) == [
         ("ack", "sent", 1),
+        ("progress_dispatched", "sent", 1),
         ("staff_assigned", "sent", 0),
     ]
     lines = [json.loads(line) for line in settings.TOUSU_NOTIFY_FILE.read_text(encoding="utf-8").splitlines()]
-    assert [(line["transport"], line["to"]) for line in lines] == [("sms", "+8613812348000")]
+    assert [(line["transport"], line["to"]) for line in lines] == [("sms", "+8613812348000")] * 2
     assert Worker(interval=0.1).run_once() == 0
 
 

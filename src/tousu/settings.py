@@ -226,6 +226,56 @@ TOUSU_PROXY_HOPS = env_int("TOUSU_PROXY_HOPS", 0, minimum=0, maximum=5)
 TOUSU_REGULATOR_CSV_MAX_BYTES = env_int("TOUSU_REGULATOR_CSV_MAX_KB", 2048, minimum=1) * 1024
 TOUSU_REGULATOR_CSV_MAX_ROWS = env_int("TOUSU_REGULATOR_CSV_MAX_ROWS", 1000, minimum=1)
 
+# --- e-mail and SMS out, e-mail in -----------------------------------------------------------
+# Each channel's transport; left unset it follows TOUSU_NOTIFY_TRANSPORT (file: nothing leaves).
+TOUSU_EMAIL_TRANSPORT = (
+    env_choice("TOUSU_EMAIL_TRANSPORT", "", ["smtp", "file", "console"])
+    if env_str("TOUSU_EMAIL_TRANSPORT", "")
+    else ""
+)
+TOUSU_SMS_TRANSPORT = (
+    env_choice("TOUSU_SMS_TRANSPORT", "", ["http", "file", "console"])
+    if env_str("TOUSU_SMS_TRANSPORT", "")
+    else ""
+)
+# How long a worker's claim on a message lasts: a worker that dies mid-send is retried after it.
+TOUSU_NOTIFY_LEASE_SECONDS = env_int("TOUSU_NOTIFY_LEASE_SECONDS", 300, minimum=30)
+TOUSU_MAIL_FROM = env_str("TOUSU_MAIL_FROM", "Tousu <tousu@localhost>")
+DEFAULT_FROM_EMAIL = TOUSU_MAIL_FROM
+SERVER_EMAIL = TOUSU_MAIL_FROM
+EMAIL_BACKEND = (
+    "tousu.notifications.transports.SmtpBackend"
+    if TOUSU_EMAIL_TRANSPORT == "smtp"
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env_str("TOUSU_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("TOUSU_SMTP_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("TOUSU_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("TOUSU_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("TOUSU_SMTP_TLS", False)
+EMAIL_TIMEOUT = env_int("TOUSU_SMTP_TIMEOUT", 30, minimum=1)
+TOUSU_SMS_GATEWAY_URL = env_str("TOUSU_SMS_GATEWAY_URL", "")
+TOUSU_SMS_GATEWAY_TOKEN = env_str("TOUSU_SMS_GATEWAY_TOKEN", "")
+TOUSU_SMS_GATEWAY_TIMEOUT = env_int("TOUSU_SMS_GATEWAY_TIMEOUT", 10, minimum=1)
+if TOUSU_SMS_TRANSPORT == "http" and not TOUSU_SMS_GATEWAY_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("TOUSU_SMS_GATEWAY_URL must be an http(s) URL when TOUSU_SMS_TRANSPORT=http")
+# The mailbox the worker polls for complaints by e-mail; no host, no polling.
+TOUSU_IMAP_HOST = env_str("TOUSU_IMAP_HOST", "")
+TOUSU_IMAP_SSL = env_bool("TOUSU_IMAP_SSL", True)
+TOUSU_IMAP_PORT = env_int("TOUSU_IMAP_PORT", 993 if TOUSU_IMAP_SSL else 143, minimum=1, maximum=65535)
+TOUSU_IMAP_USER = env_str("TOUSU_IMAP_USER", "")
+TOUSU_IMAP_PASSWORD = env_str("TOUSU_IMAP_PASSWORD", "")
+TOUSU_IMAP_FOLDER = env_str("TOUSU_IMAP_FOLDER", "INBOX")
+TOUSU_IMAP_INTERVAL = env_int("TOUSU_IMAP_INTERVAL", 60, minimum=1)
+TOUSU_IMAP_TIMEOUT = env_int("TOUSU_IMAP_TIMEOUT", 30, minimum=1)
+# Cases made from e-mail start in this (leaf) category and business type, to be classified by staff.
+TOUSU_EMAIL_CATEGORY = env_str("TOUSU_EMAIL_CATEGORY", "other")
+TOUSU_EMAIL_BUSINESS_TYPE = env_choice(
+    "TOUSU_EMAIL_BUSINESS_TYPE",
+    "other",
+    ["mobile", "fixed_line", "broadband", "data", "value_added", "iptv", "other"],
+)
+
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("TOUSU_SESSION_HOURS", 12, minimum=1) * 3600

@@ -36,6 +36,33 @@ MESSAGES: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "zh-hans": ("投诉处理答复", "关于投诉 {ticket_no}：{content}"),
         "en": ("Our reply to your complaint", "About complaint {ticket_no}: {content}"),
     },
+    "progress_dispatched": {
+        "zh-hans": (
+            "您的投诉正在处理",
+            "您的投诉 {ticket_no} 已转交专业部门处理，我们会尽快答复您。",
+        ),
+        "en": (
+            "Your complaint is being handled",
+            "Your complaint {ticket_no} is now with the department that handles it. We will reply soon.",
+        ),
+    },
+    "progress_reopened": {
+        "zh-hans": ("您的投诉已重新处理", "您的投诉 {ticket_no} 已重新开始处理，我们会尽快与您联系。"),
+        "en": (
+            "Your complaint has been reopened",
+            "Your complaint {ticket_no} has been reopened. We will contact you soon.",
+        ),
+    },
+    "survey": {
+        "zh-hans": (
+            "请评价我们的处理",
+            "关于投诉 {ticket_no}，请花一分钟评价我们的处理：{survey_url}",
+        ),
+        "en": (
+            "How did we do?",
+            "About complaint {ticket_no}, please take a minute to rate how we handled it: {survey_url}",
+        ),
+    },
     "withdrawn": {
         "zh-hans": ("投诉已撤销", "您的投诉 {ticket_no} 已按您的要求撤销。"),
         "en": ("Complaint withdrawn", "Your complaint {ticket_no} has been withdrawn as you asked."),

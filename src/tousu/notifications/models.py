@@ -111,3 +111,55 @@ class Notification(models.Model):
         if self.transport == Transport.EMAIL:
             return mask_email(self.address)
         return ""
+
+
+class AttemptOutcome(models.TextChoices):
+    IN_FLIGHT = "in_flight", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    LOST = "lost", _("Lost (worker stopped)")
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a notification: when, how it ended, and what the transport answered (the
+    SMTP server's reply, the gateway's HTTP status). Written by the worker only."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts")
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    transport = models.CharField(_("transport"), max_length=10, choices=Transport.choices)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_FLIGHT
+    )
+    error = models.TextField(_("error"), blank=True)
+    response = models.CharField(_("transport response"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["notification", "number"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "number"], name="delivery_attempt_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} #{self.number} {self.outcome}"
+
+
+class CustomerLanguage(models.Model):
+    """The language a customer wants their messages in. A customer without a row gets
+    ``LANGUAGE_CODE``. Set by the channels that learn it (the portal in English, say)."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="message_language"
+    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("customer language")
+        verbose_name_plural = _("customer languages")
+
+    def __str__(self) -> str:
+        return self.language

@@ -9,6 +9,7 @@ recording the send repeats that one message).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -22,13 +23,22 @@ from django.utils import timezone, translation
 from tousu.accounts.models import ApprovalLimit, User
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Role
 from tousu.common.db import is_postgres
+from tousu.common.links import survey_url
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import ComplaintEvent
 from tousu.complaints.services._base import OUTBOX_CHANNEL
+from tousu.complaints.states import Status
 from tousu.notifications.messages import render
-from tousu.notifications.models import DeliveryStatus, Notification, Transport
-from tousu.notifications.transports import DeliveryError, sender_for
+from tousu.notifications.models import (
+    AttemptOutcome,
+    CustomerLanguage,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Notification,
+    Transport,
+)
+from tousu.notifications.transports import DeliveryError, Sender, sender_for
 from tousu.sla.models import ClockKind
 
 log = logging.getLogger("tousu.notifications")
@@ -135,39 +145,71 @@ def _values(event: ComplaintEvent) -> dict[str, object]:
     return values
 
 
+def _customer_templates(event: ComplaintEvent) -> list[str]:
+    """What the customer is told about this event. Progress only where it tells them something:
+    the case went to the department that handles it (first dispatch), or it was reopened. With the
+    reply comes the return-visit survey link."""
+    kind = EventKind(event.kind)
+    if kind == EventKind.DISPATCHED:
+        return ["progress_dispatched"] if event.from_status == Status.ACCEPTED else []
+    if kind == EventKind.REOPENED:
+        return ["progress_reopened"]
+    if kind == EventKind.REPLIED:
+        return ["reply", "survey"]
+    template = CUSTOMER_TEMPLATES.get(kind)
+    return [template] if template else []
+
+
 def notifications_for_event(event: ComplaintEvent, now: datetime) -> list[Notification]:
-    """The notifications one event asks for (not saved), written in ``LANGUAGE_CODE`` whatever
-    language the calling thread has active (labels such as the level are translated)."""
-    language = settings.LANGUAGE_CODE
-    with translation.override(language):
-        return _notifications_for_event(event, now, language)
-
-
-def _notifications_for_event(event: ComplaintEvent, now: datetime, language: str) -> list[Notification]:
-    complaint = event.complaint
+    """The notifications one event asks for (not saved). Staff items are written in
+    ``LANGUAGE_CODE``, customer messages in the customer's language (``customer_language``),
+    whatever language the calling thread has active (labels such as the level are translated)."""
     values = _values(event)
+    language = settings.LANGUAGE_CODE
     result: list[Notification] = []
-    template = CUSTOMER_TEMPLATES.get(EventKind(event.kind))
-    if template:
-        target = _customer_address(event, template)
-        if target is not None:
-            transport, address = target
-            subject, body = render(template, language, values)
-            result.append(
-                Notification(
-                    key=f"{event.pk}:{template}:{transport}:{address}",
-                    event=event,
-                    complaint=complaint,
-                    template=template,
-                    transport=transport,
-                    address=address,
-                    language=language,
-                    subject=subject,
-                    body=body,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+    complaint = event.complaint
+    templates = _customer_templates(event)
+    if templates:
+        customer_lang = customer_language(complaint.customer_id)
+        with translation.override(customer_lang):
+            for template in templates:
+                result.extend(_customer_notification(event, template, customer_lang, values, now))
+    with translation.override(language):
+        result.extend(_staff_notifications(event, language, values, now))
+    return result
+
+
+def _customer_notification(
+    event: ComplaintEvent, template: str, language: str, values: dict[str, object], now: datetime
+) -> list[Notification]:
+    target = _customer_address(event, template)
+    if target is None:
+        return []
+    transport, address = target
+    if template == "survey":
+        values = {**values, "survey_url": survey_url(event.complaint_id)}
+    subject, body = render(template, language, values)
+    return [
+        Notification(
+            key=f"{event.pk}:{template}:{transport}:{address}",
+            event=event,
+            complaint=event.complaint,
+            template=template,
+            transport=transport,
+            address=address,
+            language=language,
+            subject=subject,
+            body=body,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    ]
+
+
+def _staff_notifications(
+    event: ComplaintEvent, language: str, values: dict[str, object], now: datetime
+) -> list[Notification]:
+    result: list[Notification] = []
     staff_template, users = _staff_recipients(event)
     for user in users:
         subject, body = render(staff_template, language, values)
@@ -175,7 +217,7 @@ def _notifications_for_event(event: ComplaintEvent, now: datetime, language: str
             Notification(
                 key=f"{event.pk}:{staff_template}:inbox:{user.pk}",
                 event=event,
-                complaint=complaint,
+                complaint=event.complaint,
                 template=staff_template,
                 transport=Transport.INBOX,
                 recipient_user=user,
@@ -268,10 +310,14 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
 
 
-def notifications_deliver(*, batch: int = 50) -> int:
-    """Send due customer messages; failures are retried with exponential backoff, then given up
-    after ``TOUSU_NOTIFY_MAX_ATTEMPTS``. Returns how many were attempted."""
-    done = 0
+LOST_ERROR = "the worker stopped before recording the outcome; sent again after its lease ran out"
+
+
+def notifications_claim(*, batch: int = 50) -> list[Notification]:
+    """Claim up to ``batch`` due messages for this worker, in one short transaction: each gets its
+    next attempt number, a delivery record 'sending', and a lease (its ``next_attempt_at`` moves
+    ``TOUSU_NOTIFY_LEASE_SECONDS`` ahead, so no other worker takes it meanwhile, and a worker that
+    dies before recording the outcome lets the message fall due again)."""
     with transaction.atomic():
         now = timezone.now()
         due = _claim(
@@ -280,28 +326,126 @@ def notifications_deliver(*, batch: int = 50) -> int:
             ),
             batch,
         )
+        if not due:
+            return []
+        # Attempts still 'sending' belong to a worker whose lease ran out: it is gone.
+        DeliveryAttempt.objects.filter(
+            notification_id__in=[n.pk for n in due], outcome=AttemptOutcome.IN_FLIGHT
+        ).update(outcome=AttemptOutcome.LOST, finished_at=now, error=LOST_ERROR)
+        lease_until = now + timedelta(seconds=settings.TOUSU_NOTIFY_LEASE_SECONDS)
         for notification in due:
             notification.attempts += 1
-            try:
-                sender_for(notification.transport).send(notification)
-            except DeliveryError as exc:
-                notification.last_error = str(exc)[:2000]
-                if notification.attempts >= settings.TOUSU_NOTIFY_MAX_ATTEMPTS:
-                    notification.status = DeliveryStatus.FAILED
-                else:
-                    notification.next_attempt_at = now + _backoff(notification.attempts)
-                log.warning(
-                    "notification %s failed (attempt %s): %s", notification.pk, notification.attempts, exc
-                )
-            else:
-                notification.status = DeliveryStatus.SENT
-                notification.sent_at = timezone.now()
-                notification.last_error = ""
-            notification.save(
-                update_fields=["attempts", "status", "sent_at", "next_attempt_at", "last_error"]
-            )
-            done += 1
-    return done
+            notification.next_attempt_at = lease_until
+        Notification.objects.bulk_update(due, ["attempts", "next_attempt_at"])
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(notification=n, number=n.attempts, transport=n.transport, started_at=now)
+            for n in due
+        )
+    return due
+
+
+def _send(sender: Sender, notification: Notification) -> tuple[bool, str, str]:
+    """Send outside any transaction: (delivered, error, transport response)."""
+    try:
+        response = sender.send(notification)
+    except DeliveryError as exc:
+        log.warning("notification %s failed (attempt %s): %s", notification.pk, notification.attempts, exc)
+        return False, str(exc), exc.response
+    except Exception as exc:  # a broken transport must not stop the worker nor lose the message
+        log.exception("notification %s: the transport failed unexpectedly", notification.pk)
+        return False, f"{type(exc).__name__}: {exc}", ""
+    return True, "", response or ""
+
+
+def notification_record(notification: Notification, *, delivered: bool, error: str, response: str) -> None:
+    """Record how attempt ``notification.attempts`` ended, in one short transaction. The message's
+    row changes only while this attempt is still its latest (a worker whose lease ran out and whose
+    message was claimed again records its attempt, but no longer decides the message's fate)."""
+    number = notification.attempts
+    with transaction.atomic():
+        now = timezone.now()
+        fields: dict[str, object]
+        if delivered:
+            fields = {"status": DeliveryStatus.SENT, "sent_at": now, "last_error": "", "next_attempt_at": now}
+        elif number >= settings.TOUSU_NOTIFY_MAX_ATTEMPTS:
+            fields = {"status": DeliveryStatus.FAILED, "last_error": error[:2000], "next_attempt_at": now}
+        else:
+            fields = {"last_error": error[:2000], "next_attempt_at": now + _backoff(number)}
+        Notification.objects.filter(
+            pk=notification.pk, attempts=number, status=DeliveryStatus.PENDING
+        ).update(**fields)
+        DeliveryAttempt.objects.filter(notification_id=notification.pk, number=number).update(
+            finished_at=now,
+            outcome=AttemptOutcome.SENT if delivered else AttemptOutcome.FAILED,
+            error=error[:2000],
+            response=response[:500],
+        )
+    for name, value in fields.items():
+        setattr(notification, name, value)
+
+
+def notifications_release(notifications: Sequence[Notification]) -> None:
+    """Hand claimed messages back unsent, as if never claimed: their attempt is withdrawn and they
+    are due at once (only while this claim is still theirs)."""
+    with transaction.atomic():
+        now = timezone.now()
+        for notification in notifications:
+            number = notification.attempts
+            if Notification.objects.filter(
+                pk=notification.pk, attempts=number, status=DeliveryStatus.PENDING
+            ).update(attempts=number - 1, next_attempt_at=now):
+                DeliveryAttempt.objects.filter(
+                    notification_id=notification.pk, number=number, outcome=AttemptOutcome.IN_FLIGHT
+                ).delete()
+
+
+def notifications_deliver(*, batch: int = 50) -> int:
+    """Send due customer messages: claim a batch (committed), send each outside any transaction,
+    then record each outcome. Failures are retried with exponential backoff, then given up after
+    ``TOUSU_NOTIFY_MAX_ATTEMPTS``; every attempt leaves a ``DeliveryAttempt``. Returns how many
+    were attempted."""
+    claimed = notifications_claim(batch=batch)
+    if not claimed:
+        return 0
+    # Stop sending well before the lease runs out (a slow transport, a long batch): what is left is
+    # handed back untouched rather than risk a second worker sending it too.
+    stop_at = timezone.now() + timedelta(seconds=settings.TOUSU_NOTIFY_LEASE_SECONDS / 2)
+    senders: dict[str, Sender] = {}  # one per transport for the batch (an SMTP connection is reused)
+    try:
+        for index, notification in enumerate(claimed):
+            if timezone.now() >= stop_at:
+                notifications_release(claimed[index:])
+                return index
+            sender = senders.get(notification.transport)
+            if sender is None:
+                sender = senders[notification.transport] = sender_for(notification.transport)
+            delivered, error, response = _send(sender, notification)
+            notification_record(notification, delivered=delivered, error=error, response=response)
+    finally:
+        for sender in senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+    return len(claimed)
+
+
+def customer_language(customer_id: int | None) -> str:
+    """The language a customer's messages are written in (``LANGUAGE_CODE`` unless they chose)."""
+    if customer_id is not None:
+        chosen = CustomerLanguage.objects.filter(customer_id=customer_id).values_list("language", flat=True)
+        for language in chosen:
+            return language
+    return settings.LANGUAGE_CODE
+
+
+def customer_language_set(*, customer_id: int, language: str) -> None:
+    """Remember the language a customer wants (the portal in English, an e-mail in English…)."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"unknown language {language!r}")
+    CustomerLanguage.objects.update_or_create(
+        customer_id=customer_id, defaults={"language": language, "updated_at": timezone.now()}
+    )
 
 
 def inbox_unread_q(user: User) -> Q:

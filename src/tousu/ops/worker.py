@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
 from tousu.sla.sweeper import sla_breach, sla_warn
@@ -29,6 +30,7 @@ JOBS: list[tuple[str, Job]] = [
     ("sla_breach", sla_breach),
     ("outbox", outbox_dispatch),
     ("deliver", notifications_deliver),
+    ("email_in", email_poll),
 ]
 
 
