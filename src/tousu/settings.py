@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # its Swagger UI files, so the API docs work offline
     "tousu.common",
     "tousu.accounts",
     "tousu.audit",
@@ -203,6 +204,14 @@ TOUSU_SLA_BATCH = env_int("TOUSU_SLA_BATCH", 500, minimum=1, maximum=10_000)
 # --- escalation ------------------------------------------------------------------------------
 # The level a case reaches at once when the customer threatens the regulator, media or a court.
 TOUSU_THREAT_ESCALATION_LEVEL = env_int("TOUSU_THREAT_ESCALATION_LEVEL", 1, minimum=0, maximum=3)
+
+# --- TMF621 API ------------------------------------------------------------------------------
+# Requests per minute per API key (a key's own limit, set in the admin, wins).
+TOUSU_API_RATE_LIMIT = env_int("TOUSU_API_RATE_LIMIT", 600, minimum=1)
+# The largest request body the API reads; larger ones get 413.
+TOUSU_API_MAX_BODY_BYTES = env_int("TOUSU_API_MAX_BODY_BYTES", 65_536, minimum=1024, maximum=10_000_000)
+# Seconds a webhook callback may take to answer before the delivery counts as failed (retried).
+TOUSU_WEBHOOK_TIMEOUT = env_int("TOUSU_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=60)
 
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -52,6 +52,10 @@ class ConsoleSender:
 
 
 def sender_for(transport: str) -> Sender:
+    if transport == "webhook":  # the TMF621 hub callbacks (notifications/webhook.py)
+        from tousu.notifications.webhook import WebhookSender
+
+        return WebhookSender()
     if settings.TOUSU_NOTIFY_TRANSPORT == "console":
         return ConsoleSender()
     return FileSender()

@@ -1,0 +1,380 @@
+"""Tousu cases as TMF621 v4 TroubleTickets: one place for the resource, its list filters and the
+hub's event envelopes (used by the API responses and by the webhook fan-out alike).
+
+Mapping (see README, "TMF621 API"):
+
+- ``id``: the ticket number once accepted, else the case's database id.
+- ``severity`` ↔ level; ``ticketType`` ↔ category code; ``status`` from ``states.TMF_STATUS``.
+- ``expectedResolutionDate``: the due time of the reply clock (the regulator's answer clock for
+  referrals); ``resolutionDate``: when the customer was answered.
+- ``relatedParty``: the customer, masked; ``note``: the replies given (never internal notes);
+  ``attachment``: evidence metadata.
+- ``tousu``: Tousu's own fields (``@type`` TousuComplaint, ``@baseType`` TroubleTicket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from tousu.common.errors import ValidationError
+from tousu.common.masking import mask_name, mask_phone
+from tousu.complaints.models import Attachment, Complaint, Reply
+from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
+from tousu.sla.models import ClockKind, SlaClock
+from tousu.sla.selectors import clock_view
+
+BASE = "/tmf-api/troubleTicket/v4"
+RESOURCE = f"{BASE}/troubleTicket"
+SCHEMA_LOCATION = f"{BASE}/openapi.json#/components/schemas/TroubleTicket"
+ANSWER_CLOCKS = (ClockKind.REPLY, ClockKind.REGULATOR_ANSWER)
+
+# TMF status → the Tousu statuses it stands for (for list filters).
+TMF_TO_STATUSES: Mapping[str, list[str]] = {
+    tmf.value: [s.value for s, t in TMF_STATUS.items() if t == tmf] for tmf in TmfStatus
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def ticket_id(complaint: Complaint) -> str:
+    return complaint.ticket_no or str(complaint.pk)
+
+
+def ticket_queryset() -> QuerySet[Complaint]:
+    """Cases with everything the resource shows, in a fixed number of queries."""
+    return Complaint.objects.select_related(
+        "customer", "category", "lead_department"
+    ).prefetch_related(
+        "cooperating_departments",
+        Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
+        Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
+        Prefetch(
+            "clocks",
+            queryset=SlaClock.objects.select_related("policy", "calendar")
+            .prefetch_related("calendar__days")
+            .order_by("started_at", "id"),
+        ),
+    )
+
+
+def _clocks(complaint: Complaint, now: datetime) -> list[dict[str, Any]]:
+    result = []
+    for clock in complaint.clocks.all():
+        view = clock_view(clock, now)
+        item: dict[str, Any] = {
+            "kind": view.kind,
+            "cycle": view.cycle,
+            "state": view.state,
+            "dueAt": _iso(view.due_at),
+        }
+        if view.remaining is not None:
+            item["remainingSeconds"] = int(view.remaining.total_seconds())
+        result.append(item)
+    return result
+
+
+def _expected_resolution(complaint: Complaint) -> datetime | None:
+    answers = [c for c in complaint.clocks.all() if c.kind in ANSWER_CLOCKS]
+    return answers[-1].due_at if answers else None
+
+
+def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[str, Any]:
+    """The TroubleTicket for ``complaint`` (loaded through ``ticket_queryset``). Absent values are
+    left out rather than sent as null, as TMF's schema types them as strings."""
+    now = now or timezone.now()
+    tid = ticket_id(complaint)
+    customer = complaint.customer
+    party: dict[str, Any] = {
+        "id": str(customer.pk),
+        "role": "customer",
+        "@referredType": "Individual",
+    }
+    if customer.name:
+        party["name"] = mask_name(customer.name)
+    category = complaint.category
+    data: dict[str, Any] = {
+        "id": tid,
+        "href": f"{RESOURCE}/{tid}",
+        "externalId": complaint.external_id or None,
+        "name": complaint.ticket_no or None,
+        "description": complaint.description,
+        "severity": complaint.level,
+        "ticketType": category.code,
+        "status": TMF_STATUS[Status(complaint.status)].value,
+        "statusChangeDate": _iso(complaint.status_changed_at),
+        "creationDate": _iso(complaint.registered_at),
+        "lastUpdate": _iso(complaint.updated_at),
+        "expectedResolutionDate": _iso(_expected_resolution(complaint)),
+        "resolutionDate": _iso(complaint.replied_at),
+        "channel": {"id": complaint.channel, "name": complaint.channel, "@referredType": "Channel"},
+        "relatedParty": [party],
+        "note": [
+            {
+                "id": f"reply-{reply.pk}",
+                "author": "operator",
+                "date": _iso(reply.replied_at),
+                "text": reply.content,
+                "@type": "Reply",
+            }
+            for reply in complaint.replies.all()
+        ],
+        "attachment": [
+            {
+                "id": str(a.pk),
+                "name": a.original_name,
+                "mimeType": a.content_type,
+                "size": {"amount": a.size, "units": "bytes"},
+                "attachmentType": "evidence",
+            }
+            for a in complaint.attachments.all()
+        ],
+        "tousu": {
+            "ticketNumber": complaint.ticket_no,
+            "status": complaint.status,
+            "category": category.code,
+            "categoryName": category.name,
+            "businessType": complaint.business_type,
+            "level": complaint.level,
+            "demand": complaint.demand,
+            "serviceNumber": complaint.masked_service_number,
+            "preferredReplyChannel": complaint.preferred_reply_channel,
+            "leadDepartment": complaint.lead_department.code if complaint.lead_department else None,
+            "cooperatingDepartments": sorted(d.code for d in complaint.cooperating_departments.all()),
+            "escalationLevel": complaint.escalation_level,
+            "reopenCount": complaint.reopen_count,
+            "version": complaint.version,
+            "slaClocks": _clocks(complaint, now),
+        },
+        "@type": "TousuComplaint",
+        "@baseType": "TroubleTicket",
+        "@schemaLocation": SCHEMA_LOCATION,
+    }
+    if customer.phone:
+        party["phone"] = mask_phone(customer.phone)
+    tousu = data["tousu"]
+    if tousu["ticketNumber"] is None:
+        del tousu["ticketNumber"]
+    if tousu["leadDepartment"] is None:
+        del tousu["leadDepartment"]
+    return {k: v for k, v in data.items() if v is not None}
+
+
+ALWAYS = ("id", "href", "@type")
+
+
+def select_fields(ticket: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """TMF630 attribute selection: ``fields=status,severity`` keeps those (and id, href, @type)."""
+    if not fields:
+        return ticket
+    wanted = {f.strip() for f in fields.split(",") if f.strip()}
+    return {k: v for k, v in ticket.items() if k in wanted or k in ALWAYS}
+
+
+# --- list filters (TMF630) ---------------------------------------------------------------------
+
+_DATE_FIELDS = {
+    "creationDate": "registered_at",
+    "lastUpdate": "updated_at",
+    "statusChangeDate": "status_changed_at",
+    "resolutionDate": "replied_at",
+}
+_TEXT_FIELDS = {
+    "severity": "level",
+    "ticketType": "category__code",
+    "externalId": "external_id",
+    "channel.id": "channel",
+    "id": "ticket_no",
+}
+_OPS = {"eq": "", "gt": "__gt", "gte": "__gte", "lt": "__lt", "lte": "__lte"}
+SORTABLE = {
+    "creationDate": "registered_at",
+    "lastUpdate": "updated_at",
+    "statusChangeDate": "status_changed_at",
+    "resolutionDate": "replied_at",
+    "severity": "level",
+    "status": "status",
+    "id": "id",
+}
+RESERVED = frozenset({"fields", "offset", "limit", "sort"})
+FILTERABLE = (*_DATE_FIELDS, *_TEXT_FIELDS, "status")
+
+
+def _bad(param: str, message: str) -> ValidationError:
+    return ValidationError(message, fields={param: "invalid filter"})
+
+
+def _date(param: str, raw: str) -> datetime:
+    value = parse_datetime(raw.strip())
+    if value is None or timezone.is_naive(value):
+        raise _bad(
+            param,
+            _("'%(param)s' needs a date-time with a time zone, e.g. 2026-03-01T08:00:00Z.") % {"param": param},
+        )
+    return value
+
+
+def list_filter(params: Iterable[tuple[str, str]]) -> Q:
+    """The filter for query parameters ``attr=value[,value…]`` (one of several values) and
+    ``attr.op=value`` with op gt, gte, lt, lte, eq (dates). Unknown attributes are refused."""
+    q = Q()
+    for param, raw in params:
+        if param in RESERVED:
+            continue
+        if param == "channel.id" or param.startswith("channel.id."):
+            attr, op = "channel.id", param[len("channel.id.") :]
+        else:
+            attr, _dot, op = param.partition(".")
+        op = op or "eq"
+        if op not in _OPS:
+            raise _bad(
+                param,
+                _("Unknown operator '%(op)s' in '%(param)s'; use gt, gte, lt, lte or eq.")
+                % {"op": op, "param": param},
+            )
+        if attr in _DATE_FIELDS:
+            q &= Q(**{f"{_DATE_FIELDS[attr]}{_OPS[op]}": _date(param, raw)})
+        elif attr in _TEXT_FIELDS or attr == "status":
+            if op != "eq":
+                raise _bad(
+                    param, _("'%(attr)s' is compared for equality only.") % {"attr": attr}
+                )
+            values = [v.strip() for v in raw.split(",") if v.strip()]
+            if attr == "status":
+                unknown = [v for v in values if v not in TMF_TO_STATUSES]
+                if unknown:
+                    raise _bad(
+                        param,
+                        _("'%(value)s' is not a TMF621 status; use one of: %(allowed)s.")
+                        % {"value": unknown[0], "allowed": ", ".join(TMF_TO_STATUSES)},
+                    )
+                q &= Q(status__in=[s for v in values for s in TMF_TO_STATUSES[v]])
+            elif attr == "id":
+                numeric = [int(v) for v in values if v.isdigit() and len(v) < 12]
+                q &= Q(ticket_no__in=values) | Q(pk__in=numeric, ticket_no__isnull=True)
+            else:
+                q &= Q(**{f"{_TEXT_FIELDS[attr]}__in": values})
+        else:
+            raise _bad(
+                param,
+                _("'%(param)s' is not a filter; filter on: %(allowed)s.")
+                % {"param": param, "allowed": ", ".join(FILTERABLE)},
+            )
+    return q
+
+
+def list_order(sort: str | None) -> list[str]:
+    """``sort=-creationDate,severity``: a leading ``-`` sorts descending. Default: newest first."""
+    if not sort:
+        return ["-registered_at", "-id"]
+    order = []
+    for part in (p.strip() for p in sort.split(",")):
+        if not part:
+            continue
+        desc = part.startswith("-")
+        name = part.lstrip("-+")
+        if name not in SORTABLE:
+            raise _bad(
+                "sort",
+                _("Cannot sort by '%(name)s'; sort by: %(allowed)s.")
+                % {"name": name, "allowed": ", ".join(SORTABLE)},
+            )
+        order.append(("-" if desc else "") + SORTABLE[name])
+    order.append("-id" if order and order[0].startswith("-") else "id")
+    return order
+
+
+# --- hub events --------------------------------------------------------------------------------
+
+CREATE = "TroubleTicketCreateEvent"
+STATUS_CHANGE = "TroubleTicketStatusChangeEvent"
+ATTRIBUTE_CHANGE = "TroubleTicketAttributeValueChangeEvent"
+RESOLVED = "TroubleTicketResolvedEvent"
+INFORMATION_REQUIRED = "TroubleTicketInformationRequiredEvent"
+EVENT_TYPES = (CREATE, STATUS_CHANGE, ATTRIBUTE_CHANGE, RESOLVED, INFORMATION_REQUIRED)
+
+# Case events that change attributes other than the status.
+_ATTRIBUTE_KINDS = frozenset({"level_changed", "escalated", "assigned"})
+
+
+def event_type_for(kind: str, from_status: str, to_status: str) -> str | None:
+    """The TMF621 event a case event is, if any."""
+    if kind == "accepted":
+        return CREATE
+    if kind == "replied":
+        return RESOLVED
+    if kind == "info_requested":
+        return INFORMATION_REQUIRED
+    if kind in _ATTRIBUTE_KINDS:
+        return ATTRIBUTE_CHANGE
+    if from_status and to_status:
+        if TMF_STATUS[Status(from_status)] != TMF_STATUS[Status(to_status)]:
+            return STATUS_CHANGE
+        if kind == "dispatched":  # a transfer: the lead department changed
+            return ATTRIBUTE_CHANGE
+    return None
+
+
+def event_envelope(*, event_id: str, event_type: str, at: datetime, ticket: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventId": event_id,
+        "eventTime": _iso(at),
+        "eventType": event_type,
+        "event": {"troubleTicket": ticket},
+    }
+
+
+def hub_query_parse(query: str) -> dict[str, list[str]]:
+    """A subscription's ``query``: ``eventType=A,B`` and ``event.troubleTicket.<attr>=v1,v2``
+    joined by ``&``; a delivery must match every term. Refuses anything else."""
+    from urllib.parse import parse_qsl
+
+    terms: dict[str, list[str]] = {}
+    try:
+        pairs = parse_qsl(query.strip(), keep_blank_values=True, strict_parsing=bool(query.strip()))
+    except ValueError:
+        raise ValidationError(
+            _("The query reads 'eventType=…&event.troubleTicket.<attribute>=…'."),
+            fields={"query": "malformed"},
+        ) from None
+    for key, raw in pairs:
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if key == "eventType":
+            unknown = [v for v in values if v not in EVENT_TYPES]
+            if unknown:
+                raise ValidationError(
+                    _("'%(value)s' is not an event type; use: %(allowed)s.")
+                    % {"value": unknown[0], "allowed": ", ".join(EVENT_TYPES)},
+                    fields={"query": "unknown event type"},
+                )
+        elif not key.startswith("event.troubleTicket.") or key.count(".") != 2:
+            raise ValidationError(
+                _("'%(key)s' cannot be used in a query; use eventType or event.troubleTicket.<attribute>.")
+                % {"key": key},
+                fields={"query": "unknown term"},
+            )
+        terms.setdefault(key, []).extend(values)
+    return terms
+
+
+def hub_query_matches(terms: Mapping[str, list[str]], event_type: str, ticket: Mapping[str, Any]) -> bool:
+    for key, values in terms.items():
+        if key == "eventType":
+            actual: Any = event_type
+        else:
+            actual = ticket.get(key.rsplit(".", 1)[1])
+            if isinstance(actual, dict):
+                actual = actual.get("id")
+        if str(actual) not in values:
+            return False
+    return True
