@@ -33,7 +33,7 @@ from tousu.sla.selectors import clock_view
 BASE = "/tmf-api/troubleTicket/v4"
 RESOURCE = f"{BASE}/troubleTicket"
 SCHEMA_LOCATION = f"{BASE}/openapi.json#/components/schemas/TroubleTicket"
-ANSWER_CLOCKS = (ClockKind.REPLY, ClockKind.REGULATOR_ANSWER)
+ANSWER_CLOCKS = (ClockKind.REGULATOR_ANSWER, ClockKind.REPLY)
 
 # TMF status → the Tousu statuses it stands for (for list filters).
 TMF_TO_STATUSES: Mapping[str, list[str]] = {
@@ -85,8 +85,12 @@ def _clocks(complaint: Complaint, now: datetime) -> list[dict[str, Any]]:
 
 
 def _expected_resolution(complaint: Complaint) -> datetime | None:
-    answers = [c for c in complaint.clocks.all() if c.kind in ANSWER_CLOCKS]
-    return answers[-1].due_at if answers else None
+    """The answer clock's due time: the regulator's for a referral, else the reply clock's."""
+    for kind in ANSWER_CLOCKS:
+        answers = [c for c in complaint.clocks.all() if c.kind == kind]
+        if answers:
+            return answers[-1].due_at
+    return None
 
 
 def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[str, Any]:
