@@ -32,7 +32,10 @@ from tousu.api.schemas import (
 )
 from tousu.api.tmf import (
     BASE,
+    DATE_FILTERS,
+    FILTER_SCHEMAS,
     FILTERABLE,
+    SORT_PATTERN,
     RESOURCE,
     list_filter,
     list_order,
@@ -192,7 +195,12 @@ def _refused(request: HttpRequest, exc: RequestRefused) -> HttpResponse:
 
 
 def _loc(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "payload", "query", "path")]
+    """``("body", "payload", "tousu", "demand")`` → ``tousu.demand``; ``("query", "limit")`` → ``limit``."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    if parts and parts[0] in ("payload", "params"):
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 
@@ -269,7 +277,10 @@ class ListParams(BaseModel):
     offset: int = Field(default=0, ge=0, le=1_000_000)
     limit: int = Field(default=20, ge=1, le=100)
     sort: str | None = Field(
-        default=None, max_length=200, description="e.g. -creationDate,severity (leading - descends)."
+        default=None,
+        max_length=200,
+        pattern=SORT_PATTERN,
+        description="e.g. -creationDate,severity (leading - descends).",
     )
 
 
@@ -280,8 +291,8 @@ class FieldsParam(BaseModel):
 def _filter_parameters() -> list[dict[str, Any]]:
     params = []
     for name in FILTERABLE:
-        params.append({"name": name, "in": "query", "required": False, "schema": {"type": "string"}})
-    for name in ("creationDate", "lastUpdate", "statusChangeDate", "resolutionDate"):
+        params.append({"name": name, "in": "query", "required": False, "schema": FILTER_SCHEMAS[name]})
+    for name in DATE_FILTERS:
         for op in ("gt", "gte", "lt", "lte"):
             params.append(
                 {

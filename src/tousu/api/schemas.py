@@ -211,10 +211,20 @@ class TroubleTicketUpdate(BaseModel):
     tousu: TousuUpdate | None = None
 
 
+_EVENT = "TroubleTicket(Create|StatusChange|AttributeValueChange|Resolved|InformationRequired)Event"
+_TERM = rf"(eventType={_EVENT}(,{_EVENT})*|event\.troubleTicket\.[A-Za-z]+=[^&]*)"
+QUERY_PATTERN = rf"^({_TERM}(&{_TERM})*)?$"
+
+
 class EventSubscriptionInput(BaseModel):
     model_config = _STRICT
-    callback: str = Field(min_length=1, max_length=500)
-    query: str | None = Field(default=None, max_length=500)
+    callback: str = Field(min_length=8, max_length=500, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    query: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=QUERY_PATTERN,
+        description="eventType=A,B and/or event.troubleTicket.<attribute>=v1,v2, joined by &.",
+    )
 
 
 class EventSubscription(BaseModel):

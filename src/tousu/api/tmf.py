@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from tousu.common.errors import ValidationError
 from tousu.common.masking import mask_name, mask_phone
+from tousu.complaints.choices import Level
 from tousu.complaints.models import Attachment, Complaint, Reply
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
 from tousu.sla.models import ClockKind, SlaClock
@@ -212,6 +213,25 @@ SORTABLE = {
 }
 RESERVED = frozenset({"fields", "offset", "limit", "sort"})
 FILTERABLE = (*_DATE_FIELDS, *_TEXT_FIELDS, "status")
+DATE_FILTERS = tuple(_DATE_FIELDS)
+
+
+def _one_or_more(values: Iterable[str]) -> str:
+    alternatives = "|".join(values)
+    return f"^({alternatives})(,({alternatives}))*$"
+
+
+# What each filter accepts, for the OpenAPI document.
+FILTER_SCHEMAS: Mapping[str, dict[str, str]] = {
+    **{name: {"type": "string", "format": "date-time"} for name in _DATE_FIELDS},
+    "severity": {"type": "string", "pattern": _one_or_more(["dissatisfied", "very_dissatisfied", "major", "crisis"])},
+    "status": {"type": "string", "pattern": _one_or_more(TmfStatus.values)},
+    "ticketType": {"type": "string"},
+    "externalId": {"type": "string"},
+    "channel.id": {"type": "string"},
+    "id": {"type": "string"},
+}
+SORT_PATTERN = "^[-+]?(" + "|".join(SORTABLE) + ")(,[-+]?(" + "|".join(SORTABLE) + "))*$"
 
 
 def _bad(param: str, message: str) -> ValidationError:
@@ -219,7 +239,7 @@ def _bad(param: str, message: str) -> ValidationError:
 
 
 def _date(param: str, raw: str) -> datetime:
-    value = parse_datetime(raw.strip())
+    value = parse_datetime(raw.strip().upper())
     if value is None or timezone.is_naive(value):
         raise _bad(
             param,
@@ -254,6 +274,16 @@ def list_filter(params: Iterable[tuple[str, str]]) -> Q:
                     param, _("'%(attr)s' is compared for equality only.") % {"attr": attr}
                 )
             values = [v.strip() for v in raw.split(",") if v.strip()]
+            if not values and attr not in ("status", "severity"):
+                continue  # an empty value filters nothing
+            if attr == "severity" and (not values or set(values) - set(Level.values)):
+                raise _bad(
+                    param,
+                    _("'%(value)s' is not a severity; use one of: %(allowed)s.")
+                    % {"value": raw[:40], "allowed": ", ".join(Level.values)},
+                )
+            if attr == "status" and not values:
+                values = [raw]
             if attr == "status":
                 unknown = [v for v in values if v not in TMF_TO_STATUSES]
                 if unknown:
