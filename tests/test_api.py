@@ -30,7 +30,9 @@ for _parent in Path(__file__).resolve().parents:
 
 def _validator(definition: str) -> jsonschema.Validator:
     spec = json.loads(SPEC.read_text())
-    return jsonschema.Draft4Validator({"$ref": f"#/definitions/{definition}", "definitions": spec["definitions"]})
+    return jsonschema.Draft4Validator(
+        {"$ref": f"#/definitions/{definition}", "definitions": spec["definitions"]}
+    )
 
 
 def assert_tmf(body: Any, definition: str = "TroubleTicket") -> None:

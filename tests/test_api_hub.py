@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from tests.test_api import Api, assert_tmf, ticket
 from tousu.api.hub import tmf_fanout
 from tousu.api.keys import apikey_create
 from tousu.api.models import HubSubscription
@@ -23,7 +24,6 @@ from tousu.complaints import services as svc
 from tousu.complaints.states import Status
 from tousu.notifications.models import DeliveryStatus, Notification, Transport, WebhookEndpoint
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
-from tests.test_api import Api, assert_tmf, ticket
 
 HUB = "/tmf-api/troubleTicket/v4/hub"
 

@@ -11,19 +11,38 @@ from tousu.api.models import ApiKey, HubSubscription
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created here or with `tousu apikey create`; the secret is shown once, in a message."""
 
-    list_display = ("name", "prefix", "channel", "scope", "all_channels", "rate_limit", "is_active", "created_at")
+    list_display = (
+        "name",
+        "prefix",
+        "channel",
+        "scope",
+        "all_channels",
+        "rate_limit",
+        "is_active",
+        "created_at",
+    )
     list_filter = ("channel", "scope", "is_active")
     search_fields = ("name", "prefix")
     readonly_fields = ("prefix", "created_at", "revoked_at")
-    fields = ("name", "channel", "scope", "all_channels", "rate_limit", "is_active", "prefix", "created_at", "revoked_at")
+    fields = (
+        "name",
+        "channel",
+        "scope",
+        "all_channels",
+        "rate_limit",
+        "is_active",
+        "prefix",
+        "created_at",
+        "revoked_at",
+    )
     actions = ["revoke"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None):
         if obj is None:
             return ("prefix", "created_at", "revoked_at", "is_active")
         return (*self.readonly_fields, "name", "channel")
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -43,7 +62,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=gettext_lazy("Revoke the selected keys"))
-    def revoke(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+    def revoke(self, request: HttpRequest, queryset) -> None:
         from django.utils import timezone
 
         queryset.filter(is_active=True).update(is_active=False, revoked_at=timezone.now())

@@ -35,8 +35,8 @@ from tousu.api.tmf import (
     DATE_FILTERS,
     FILTER_SCHEMAS,
     FILTERABLE,
-    SORT_PATTERN,
     RESOURCE,
+    SORT_PATTERN,
     list_filter,
     list_order,
     select_fields,
@@ -104,9 +104,7 @@ class TmfParser(Parser):
                 _("The body is not valid JSON (%(error)s).") % {"error": exc},
             ) from None
         if not isinstance(data, dict):
-            raise RequestRefused(
-                400, "invalidBody", "Invalid body", _("The body must be a JSON object.")
-            )
+            raise RequestRefused(400, "invalidBody", "Invalid body", _("The body must be a JSON object."))
         return data
 
 
@@ -164,7 +162,12 @@ api = NinjaAPI(
 
 
 def _error(
-    request: HttpRequest, status: int, code: str, reason: str, message: str, fields: dict[str, str] | None = None
+    request: HttpRequest,
+    status: int,
+    code: str,
+    reason: str,
+    message: str,
+    fields: dict[str, str] | None = None,
 ) -> HttpResponse:
     body: dict[str, Any] = {"code": code, "reason": reason, "message": message, "status": str(status)}
     if fields:
@@ -183,7 +186,9 @@ _REASONS = {
 @api.exception_handler(TousuError)
 def _tousu_error(request: HttpRequest, exc: TousuError) -> HttpResponse:
     fields = getattr(exc, "fields", None)
-    return _error(request, exc.http_status, exc.code, _REASONS.get(exc.http_status, "Refused"), exc.message, fields)
+    return _error(
+        request, exc.http_status, exc.code, _REASONS.get(exc.http_status, "Refused"), exc.message, fields
+    )
 
 
 @api.exception_handler(RequestRefused)
@@ -273,7 +278,9 @@ def _render(request: HttpRequest, pk: int, fields: str | None, status: int = 200
 
 
 class ListParams(BaseModel):
-    fields: str | None = Field(default=None, max_length=500, description="Attributes to return, comma-separated.")
+    fields: str | None = Field(
+        default=None, max_length=500, description="Attributes to return, comma-separated."
+    )
     offset: int = Field(default=0, ge=0, le=1_000_000)
     limit: int = Field(default=20, ge=1, le=100)
     sort: str | None = Field(
@@ -356,7 +363,9 @@ def create_ticket(request: HttpRequest, payload: TroubleTicketCreate) -> HttpRes
     openapi_extra={
         "requestBody": {
             "content": {
-                "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/TroubleTicketUpdate"}},
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/TroubleTicketUpdate"}
+                },
                 "application/json": {"schema": {"$ref": "#/components/schemas/TroubleTicketUpdate"}},
             },
             "required": True,

@@ -12,8 +12,14 @@ from datetime import datetime
 from django.conf import settings
 
 from tousu.api.models import HubSubscription
-from tousu.api.tmf import event_envelope, event_type_for, hub_query_matches, hub_query_parse, ticket_dict
-from tousu.api.tmf import ticket_queryset
+from tousu.api.tmf import (
+    event_envelope,
+    event_type_for,
+    hub_query_matches,
+    hub_query_parse,
+    ticket_dict,
+    ticket_queryset,
+)
 from tousu.complaints.models import ComplaintEvent
 from tousu.notifications.models import Notification, Transport
 

@@ -91,9 +91,10 @@ def apikey_check(token: str) -> ApiKey | None:
 
 
 def apikey_revoke(*, name_or_prefix: str) -> ApiKey:
-    key = ApiKey.objects.filter(name=name_or_prefix).first() or ApiKey.objects.filter(
-        prefix=name_or_prefix
-    ).first()
+    key = (
+        ApiKey.objects.filter(name=name_or_prefix).first()
+        or ApiKey.objects.filter(prefix=name_or_prefix).first()
+    )
     if key is None:
         raise NotFound(_("No API key named '%(name)s'.") % {"name": name_or_prefix})
     if key.is_active:

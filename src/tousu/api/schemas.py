@@ -191,9 +191,7 @@ class TroubleTicketCreate(BaseModel):
 
 class TousuUpdate(BaseModel):
     model_config = _STRICT
-    rejectionReason: RejectionReasonName | None = Field(
-        default=None, description="With status 'rejected'."
-    )
+    rejectionReason: RejectionReasonName | None = Field(default=None, description="With status 'rejected'.")
     replyChannel: ReplyChannelName | None = Field(
         default=None, description="With status 'resolved': how the answer was given (default: app)."
     )

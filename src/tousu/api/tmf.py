@@ -54,9 +54,7 @@ def ticket_id(complaint: Complaint) -> str:
 
 def ticket_queryset() -> QuerySet[Complaint]:
     """Cases with everything the resource shows, in a fixed number of queries."""
-    return Complaint.objects.select_related(
-        "customer", "category", "lead_department"
-    ).prefetch_related(
+    return Complaint.objects.select_related("customer", "category", "lead_department").prefetch_related(
         "cooperating_departments",
         Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
@@ -224,7 +222,10 @@ def _one_or_more(values: Iterable[str]) -> str:
 # What each filter accepts, for the OpenAPI document.
 FILTER_SCHEMAS: Mapping[str, dict[str, str]] = {
     **{name: {"type": "string", "format": "date-time"} for name in _DATE_FIELDS},
-    "severity": {"type": "string", "pattern": _one_or_more(["dissatisfied", "very_dissatisfied", "major", "crisis"])},
+    "severity": {
+        "type": "string",
+        "pattern": _one_or_more(["dissatisfied", "very_dissatisfied", "major", "crisis"]),
+    },
     "status": {"type": "string", "pattern": _one_or_more(TmfStatus.values)},
     "ticketType": {"type": "string"},
     "externalId": {"type": "string"},
@@ -243,7 +244,8 @@ def _date(param: str, raw: str) -> datetime:
     if value is None or timezone.is_naive(value):
         raise _bad(
             param,
-            _("'%(param)s' needs a date-time with a time zone, e.g. 2026-03-01T08:00:00Z.") % {"param": param},
+            _("'%(param)s' needs a date-time with a time zone, e.g. 2026-03-01T08:00:00Z.")
+            % {"param": param},
         )
     return value
 
@@ -270,9 +272,7 @@ def list_filter(params: Iterable[tuple[str, str]]) -> Q:
             q &= Q(**{f"{_DATE_FIELDS[attr]}{_OPS[op]}": _date(param, raw)})
         elif attr in _TEXT_FIELDS or attr == "status":
             if op != "eq":
-                raise _bad(
-                    param, _("'%(attr)s' is compared for equality only.") % {"attr": attr}
-                )
+                raise _bad(param, _("'%(attr)s' is compared for equality only.") % {"attr": attr})
             values = [v.strip() for v in raw.split(",") if v.strip()]
             if not values and attr not in ("status", "severity"):
                 continue  # an empty value filters nothing

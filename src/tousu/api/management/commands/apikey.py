@@ -17,13 +17,15 @@ class Command(BaseCommand):
         create.add_argument("--name", required=True)
         create.add_argument("--channel", required=True, choices=Channel.values)
         create.add_argument("--scope", default=Scope.READ, choices=Scope.values)
-        create.add_argument("--all-channels", action="store_true", help="read and change cases of every channel")
+        create.add_argument(
+            "--all-channels", action="store_true", help="read and change cases of every channel"
+        )
         create.add_argument("--rate-limit", type=int, default=None, help="requests per minute")
         sub.add_parser("list", help="list keys (never their secrets)")
         revoke = sub.add_parser("revoke", help="revoke a key by name or prefix")
         revoke.add_argument("key", help="name or prefix")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         try:
             if options["action"] == "create":
                 key, token = apikey_create(
@@ -33,7 +35,9 @@ class Command(BaseCommand):
                     all_channels=options["all_channels"],
                     rate_limit=options["rate_limit"],
                 )
-                self.stderr.write(f"Created API key '{key.name}' ({key.channel}, {key.scope}). It is shown once:")
+                self.stderr.write(
+                    f"Created API key '{key.name}' ({key.channel}, {key.scope}). It is shown once:"
+                )
                 self.stdout.write(token)
             elif options["action"] == "list":
                 for key in ApiKey.objects.order_by("name"):
