@@ -42,7 +42,9 @@ URL = "/tmf-api/troubleTicket/v4/troubleTicket"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--pg-url",
         default=os.environ.get("TOUSU_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tousu_bench_api"),

@@ -467,3 +467,27 @@ def test_openapi_document_is_served_and_the_docs_work_offline(client, db):
     html = docs.content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
+
+
+def test_admin_creates_a_key_showing_it_once_and_never_again(client, people):
+    people["admin"].is_staff = people["admin"].is_superuser = True
+    people["admin"].save()
+    client.force_login(people["admin"])
+    response = client.post(
+        "/admin/api/apikey/add/",
+        {"name": "ivr", "channel": "hotline", "scope": "write", "rate_limit": ""},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    key = ApiKey.objects.get(name="ivr")
+    [message] = [str(m) for m in response.context["messages"]]
+    token = message.rsplit(" ", 1)[1]
+    assert token.startswith(f"tsk_{key.prefix}_")
+    assert Api(client, token).get().status_code == 200
+    page = client.get(f"/admin/api/apikey/{key.pk}/change/").content.decode()
+    assert token not in page
+    assert key.key_hash not in page
+    listing = client.get("/admin/api/apikey/").content.decode()
+    assert key.prefix in listing
+    assert token not in listing

@@ -270,7 +270,7 @@ def _json(data: Any, status: int = 200) -> JsonResponse:
 
 
 def _render(request: HttpRequest, pk: int, fields: str | None, status: int = 200) -> JsonResponse:
-    complaint = ticket_queryset().get(pk=pk)
+    complaint = ticket_queryset(new=status == 201).get(pk=pk)
     response = _json(select_fields(ticket_dict(complaint), fields), status)
     if status == 201:
         response["Location"] = f"{RESOURCE}/{ticket_id(complaint)}"

@@ -14,8 +14,9 @@ Mapping (see README, "TMF621 API"):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -28,8 +29,8 @@ from tousu.common.masking import mask_name, mask_phone
 from tousu.complaints.choices import Level
 from tousu.complaints.models import Attachment, Complaint, Reply
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
-from tousu.sla.models import ClockKind, SlaClock
-from tousu.sla.selectors import clock_view
+from tousu.sla.calendars import CalendarSpec, business_time_between
+from tousu.sla.models import BusinessCalendar, ClockKind, SlaClock
 
 BASE = "/tmf-api/troubleTicket/v4"
 RESOURCE = f"{BASE}/troubleTicket"
@@ -52,33 +53,59 @@ def ticket_id(complaint: Complaint) -> str:
     return complaint.ticket_no or str(complaint.pk)
 
 
-def ticket_queryset() -> QuerySet[Complaint]:
-    """Cases with everything the resource shows, in a fixed number of queries."""
-    return Complaint.objects.select_related("customer", "category", "lead_department").prefetch_related(
+def ticket_queryset(*, new: bool = False) -> QuerySet[Complaint]:
+    """Cases with everything the resource shows, in a fixed number of queries. ``new``: a case
+    created a moment ago, which has no replies, attachments or cooperating departments yet."""
+    clocks = Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id"))
+    queryset = Complaint.objects.select_related("customer", "category", "lead_department")
+    if new:
+        return queryset.prefetch_related(clocks)
+    return queryset.prefetch_related(
         "cooperating_departments",
         Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
-        Prefetch(
-            "clocks",
-            queryset=SlaClock.objects.select_related("policy", "calendar")
-            .prefetch_related("calendar__days")
-            .order_by("started_at", "id"),
-        ),
+        clocks,
     )
+
+
+_specs: tuple[float, dict[int, CalendarSpec]] = (-1e9, {})
+SPEC_SECONDS = 10.0
+
+
+def _calendar_spec(calendar_id: int) -> CalendarSpec:
+    """Business calendars, cached per process for a few seconds (they change rarely)."""
+    global _specs
+    loaded, specs = _specs
+    if time.monotonic() - loaded > SPEC_SECONDS or calendar_id not in specs:
+        specs = {c.pk: c.spec() for c in BusinessCalendar.objects.prefetch_related("days")}
+        _specs = (time.monotonic(), specs)
+    return specs[calendar_id]
+
+
+def _remaining(clock: SlaClock, now: datetime) -> timedelta | None:
+    """Business time left on a running or paused clock (negative: overdue); None once ended."""
+    if clock.ended_at is not None or clock.state not in ("running", "paused", "breached"):
+        return None
+    spec = _calendar_spec(clock.calendar_id)
+    if clock.state == "paused" and clock.paused_at is not None:
+        return business_time_between(spec, clock.paused_at, clock.due_at)
+    if now <= clock.due_at:
+        return business_time_between(spec, now, clock.due_at)
+    return -business_time_between(spec, clock.due_at, now)
 
 
 def _clocks(complaint: Complaint, now: datetime) -> list[dict[str, Any]]:
     result = []
     for clock in complaint.clocks.all():
-        view = clock_view(clock, now)
         item: dict[str, Any] = {
-            "kind": view.kind,
-            "cycle": view.cycle,
-            "state": view.state,
-            "dueAt": _iso(view.due_at),
+            "kind": clock.kind,
+            "cycle": clock.cycle,
+            "state": clock.state,
+            "dueAt": _iso(clock.due_at),
         }
-        if view.remaining is not None:
-            item["remainingSeconds"] = int(view.remaining.total_seconds())
+        remaining = _remaining(clock, now)
+        if remaining is not None:
+            item["remainingSeconds"] = int(remaining.total_seconds())
         result.append(item)
     return result
 
