@@ -88,6 +88,8 @@ class TmfParser(Parser):
             raise RequestRefused(
                 415, "unsupportedMediaType", "Unsupported media type", _("Send the body in UTF-8.")
             )
+        if len(request.body) > settings.TOUSU_API_MAX_BODY_BYTES:  # sent without Content-Length
+            raise _too_big()
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError:
