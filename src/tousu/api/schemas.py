@@ -212,11 +212,13 @@ class TroubleTicketUpdate(BaseModel):
 _EVENT = "TroubleTicket(Create|StatusChange|AttributeValueChange|Resolved|InformationRequired)Event"
 _TERM = rf"(eventType={_EVENT}(,{_EVENT})*|event\.troubleTicket\.[A-Za-z]+=[^&]*)"
 QUERY_PATTERN = rf"^({_TERM}(&{_TERM})*)?$"
+# A URL in plain ASCII URL characters (RFC 3986), with a host.
+CALLBACK_PATTERN = r"^https?://[A-Za-z0-9._~:@!$&'()*+,;=%\[\]-]+(/[A-Za-z0-9._~:@!$&'()*+,;=%/?#\[\]-]*)?$"
 
 
 class EventSubscriptionInput(BaseModel):
     model_config = _STRICT
-    callback: str = Field(min_length=8, max_length=500, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    callback: str = Field(min_length=8, max_length=500, pattern=CALLBACK_PATTERN)
     query: str | None = Field(
         default=None,
         max_length=500,

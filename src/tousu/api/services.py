@@ -4,6 +4,7 @@ module decides which service does what for a key. Every write is made by the sys
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -14,7 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tousu.api.models import ApiKey, HubSubscription
-from tousu.api.schemas import EventSubscriptionInput, TroubleTicketCreate, TroubleTicketUpdate
+from tousu.api.schemas import (
+    CALLBACK_PATTERN,
+    EventSubscriptionInput,
+    TroubleTicketCreate,
+    TroubleTicketUpdate,
+)
 from tousu.api.tmf import hub_query_parse
 from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from tousu.common.origin import Origin
@@ -181,7 +187,7 @@ def hub_subscribe(*, key: ApiKey, data: EventSubscriptionInput) -> tuple[HubSubs
     """Register a callback. Returns the subscription and its signing secret (shown once)."""
     require_write(key)
     url = data.callback.strip()
-    if not url.lower().startswith(("http://", "https://")) or any(c.isspace() for c in url):
+    if not re.fullmatch(CALLBACK_PATTERN, url):
         raise ValidationError(
             _("The callback must be an http:// or https:// URL."), fields={"callback": "not a URL"}
         )
