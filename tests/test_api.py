@@ -424,7 +424,8 @@ def test_apikey_command_creates_lists_and_revokes(capsys, db):
         (json.dumps(ticket(relatedParty=[])), "application/json", 400, "invalid"),
         (json.dumps(ticket(relatedParty=[{"phone": "12"}])), "application/json", 400, "invalid"),
         (json.dumps(ticket(creationDate="2099-01-01T00:00:00Z")), "application/json", 400, "invalid"),
-        (json.dumps({"x": "y" * 70_000}), "application/json", 413, "payloadTooLarge"),
+        (json.dumps({"x": "y" * 300_000}), "application/json", 413, "payloadTooLarge"),
+        (json.dumps(ticket(description="长" * 5_001)), "application/json", 400, "invalid"),
     ],
 )
 def test_bad_bodies_get_a_tmf_error_and_write_nothing(app, unchanged, body, content_type, status, code):
@@ -491,3 +492,13 @@ def test_admin_creates_a_key_showing_it_once_and_never_again(client, people):
     listing = client.get("/admin/api/apikey/").content.decode()
     assert key.prefix in listing
     assert token not in listing
+
+
+@pytest.mark.parametrize("ident", ["³", "١٢", "0" * 30, "TS' OR 1=1 --", "%00"])
+def test_odd_ids_are_not_found_not_errors(app, ident):
+    for response in (app.get(f"/{ident}"), app.patch(f"/{ident}", {}), app.delete(f"/{ident}")):
+        assert response.status_code in (403, 404)
+        assert response.json()["code"] in ("not_found", "forbidden")
+    assert app.get(id=ident).status_code == 200
+    hub = app.client.delete(f"/tmf-api/troubleTicket/v4/hub/{ident}", **app.headers)
+    assert hub.status_code == 404

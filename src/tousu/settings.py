@@ -208,8 +208,10 @@ TOUSU_THREAT_ESCALATION_LEVEL = env_int("TOUSU_THREAT_ESCALATION_LEVEL", 1, mini
 # --- TMF621 API ------------------------------------------------------------------------------
 # Requests per minute per API key (a key's own limit, set in the admin, wins).
 TOUSU_API_RATE_LIMIT = env_int("TOUSU_API_RATE_LIMIT", 600, minimum=1)
-# The largest request body the API reads; larger ones get 413.
-TOUSU_API_MAX_BODY_BYTES = env_int("TOUSU_API_MAX_BODY_BYTES", 65_536, minimum=1024, maximum=10_000_000)
+# The largest request body the API reads; larger ones get 413. The default holds the largest
+# valid ticket (its text limits: description 5,000 and demand 2,000 characters) even when every
+# character is sent as a JSON \u escape.
+TOUSU_API_MAX_BODY_BYTES = env_int("TOUSU_API_MAX_BODY_BYTES", 262_144, minimum=1024, maximum=10_000_000)
 # Seconds a webhook callback may take to answer before the delivery counts as failed (retried).
 TOUSU_WEBHOOK_TIMEOUT = env_int("TOUSU_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=60)
 

@@ -42,7 +42,7 @@ ChannelName = Literal[
 ]
 assert set(ChannelName.__args__) == set(Channel.values)  # type: ignore[attr-defined]
 
-_STRICT = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=10_000)
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=5_000)
 _OPEN = ConfigDict(populate_by_name=True)
 
 
@@ -164,7 +164,7 @@ class RelatedPartyIn(BaseModel):
 class TousuCreate(BaseModel):
     model_config = _STRICT
     businessType: BusinessTypeName = "other"
-    demand: str = Field(default="", max_length=10_000)
+    demand: str = Field(default="", max_length=2_000)
     serviceNumber: str = Field(default="", max_length=40)
     preferredReplyChannel: ReplyChannelName | None = None
     threatensExternal: bool = False
@@ -174,7 +174,7 @@ class TroubleTicketCreate(BaseModel):
     """``ticketType`` is a Tousu category code (a sub-category); ``severity`` a Tousu level."""
 
     model_config = _STRICT
-    description: str = Field(min_length=1, max_length=10_000)
+    description: str = Field(min_length=1, max_length=5_000)
     severity: SeverityName
     ticketType: str = Field(min_length=1, max_length=60)
     externalId: str | None = Field(default=None, max_length=100)
@@ -204,7 +204,7 @@ class TroubleTicketUpdate(BaseModel):
 
     model_config = _STRICT
     status: TmfStatusName | None = None
-    statusChangeReason: str | None = Field(default=None, max_length=10_000)
+    statusChangeReason: str | None = Field(default=None, max_length=2_000)
     severity: SeverityName | None = None
     tousu: TousuUpdate | None = None
 

@@ -48,7 +48,7 @@ def case_lookup(key: ApiKey, ticket_id: str) -> Complaint:
     """The case a TMF id names (ticket number, or database id before acceptance), in the key's
     reach. A case outside it is reported as not found, as for a stranger it does not exist."""
     ident = (ticket_id or "").strip()
-    if ident.isdigit() and len(ident) < 12:
+    if ident.isascii() and ident.isdigit() and len(ident) < 12:
         q = Q(pk=int(ident), ticket_no__isnull=True) | Q(ticket_no=ident)
     else:
         q = Q(ticket_no=ident)
@@ -206,7 +206,7 @@ def hub_subscribe(*, key: ApiKey, data: EventSubscriptionInput) -> tuple[HubSubs
 def hub_unsubscribe(*, key: ApiKey, subscription_id: str) -> None:
     require_write(key)
     sub = None
-    if subscription_id.isdigit() and len(subscription_id) < 12:
+    if subscription_id.isascii() and subscription_id.isdigit() and len(subscription_id) < 12:
         sub = HubSubscription.objects.filter(pk=int(subscription_id), api_key=key).first()
     if sub is None:
         raise NotFound(_("No subscription '%(id)s'.") % {"id": subscription_id[:40]})

@@ -321,7 +321,7 @@ def list_filter(params: Iterable[tuple[str, str]]) -> Q:
                     )
                 q &= Q(status__in=[s for v in values for s in TMF_TO_STATUSES[v]])
             elif attr == "id":
-                numeric = [int(v) for v in values if v.isdigit() and len(v) < 12]
+                numeric = [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 12]
                 q &= Q(ticket_no__in=values) | Q(pk__in=numeric, ticket_no__isnull=True)
             else:
                 q &= Q(**{f"{_TEXT_FIELDS[attr]}__in": values})
