@@ -107,7 +107,24 @@ class TmfParser(Parser):
             ) from None
         if not isinstance(data, dict):
             raise RequestRefused(400, "invalidBody", "Invalid body", _("The body must be a JSON object."))
+        if _has_nul(data):
+            raise _nul_refused()
         return data
+
+
+def _has_nul(value: Any) -> bool:
+    """True when a string anywhere in ``value`` holds a NUL character (no database stores it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _nul_refused() -> RequestRefused:
+    return RequestRefused(400, "invalid", "Invalid request", _("Text must not contain NUL characters."))
 
 
 class KeyAuth(HttpBearer):
@@ -123,6 +140,8 @@ class KeyAuth(HttpBearer):
             length = 0
         if length > settings.TOUSU_API_MAX_BODY_BYTES:
             raise _too_big()
+        if "\x00" in request.path or any("\x00" in k + "".join(vs) for k, vs in request.GET.lists()):
+            raise _nul_refused()
         header = request.headers.get("Authorization", "")
         scheme, _space, token = header.partition(" ")
         if scheme.lower() != "bearer":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -58,6 +59,19 @@ def case_lookup(key: ApiKey, ticket_id: str) -> Complaint:
     return complaint
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """An aware time in UTC (PostgreSQL refuses offsets beyond ±15:59); naive stays naive for the
+    service to refuse."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError(
+            _("The time received is out of range."), fields={"creationDate": "out of range"}
+        ) from None
+
+
 def ticket_create(*, key: ApiKey, data: TroubleTicketCreate) -> tuple[Complaint, bool]:
     """Register and accept a case on the key's channel in one transaction (so it has its ticket
     number). Returns the case and whether it is new: an ``externalId`` the channel sent before
@@ -97,7 +111,7 @@ def ticket_create(*, key: ApiKey, data: TroubleTicketCreate) -> tuple[Complaint,
         "demand": extra.demand if extra else "",
         "service_number": extra.serviceNumber if extra else "",
         "threatens_external": extra.threatensExternal if extra else False,
-        "received_at": data.creationDate,
+        "received_at": _utc(data.creationDate),
         "external_id": external_id,
         "origin": origin_for(key),
     }

@@ -267,7 +267,12 @@ def _bad(param: str, message: str) -> ValidationError:
 
 
 def _date(param: str, raw: str) -> datetime:
-    value = parse_datetime(raw.strip().upper())
+    try:
+        value = parse_datetime(raw.strip().upper())
+        if value is not None and not timezone.is_naive(value):
+            value = value.astimezone(UTC)  # PostgreSQL takes offsets up to ±15:59 only
+    except (ValueError, OverflowError):
+        value = None
     if value is None or timezone.is_naive(value):
         raise _bad(
             param,
