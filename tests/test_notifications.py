@@ -208,7 +208,7 @@ def test_email_preferred_but_no_address_falls_back_to_sms(cases, at_t0):
 
 def test_reply_by_sms_is_sent_to_the_customer(cases, at_t0):
     c = cases.make(Status.REPLIED)  # the builder replies by SMS with "经核查已退还30元。"
-    assert outbox_dispatch() == 3  # accepted, dispatched, replied
+    assert outbox_dispatch() == 5  # accepted, dispatched, investigating, plan proposed (TMF621 hub), replied
     n = Notification.objects.get(complaint=c, template="reply")
     assert (n.transport, n.address, n.subject, n.body) == (
         "sms",

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # its Swagger UI files, so the API docs work offline
     "tousu.common",
     "tousu.accounts",
     "tousu.audit",
@@ -275,6 +276,16 @@ TOUSU_EMAIL_BUSINESS_TYPE = env_choice(
     "other",
     ["mobile", "fixed_line", "broadband", "data", "value_added", "iptv", "other"],
 )
+
+# --- TMF621 API ------------------------------------------------------------------------------
+# Requests per minute per API key (a key's own limit, set in the admin, wins).
+TOUSU_API_RATE_LIMIT = env_int("TOUSU_API_RATE_LIMIT", 600, minimum=1)
+# The largest request body the API reads; larger ones get 413. The default holds the largest
+# valid ticket (its text limits: description 5,000 and demand 2,000 characters) even when every
+# character is sent as a JSON \u escape.
+TOUSU_API_MAX_BODY_BYTES = env_int("TOUSU_API_MAX_BODY_BYTES", 262_144, minimum=1024, maximum=10_000_000)
+# Seconds a webhook callback may take to answer before the delivery counts as failed (retried).
+TOUSU_WEBHOOK_TIMEOUT = env_int("TOUSU_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=60)
 
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -53,5 +53,14 @@ NOTIFYING: Final = frozenset(
         EventKind.WITHDRAWN,
         EventKind.SLA_WARNING,
         EventKind.SLA_BREACHED,
+        # TMF621 hub events (status and attribute changes) for webhook subscribers.
+        EventKind.STATUS_CHANGED,
+        EventKind.INFO_RECEIVED,
+        EventKind.PLAN_PROPOSED,
+        EventKind.REMEDY_APPROVED,
+        EventKind.REMEDY_REFUSED,
+        EventKind.RETURN_VISIT,
+        EventKind.CLOSED,
+        EventKind.LEVEL_CHANGED,
     }
 )

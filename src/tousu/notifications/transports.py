@@ -227,10 +227,18 @@ def sms_sender() -> Sender:
     return HttpSmsGateway() if mode == "http" else _development_sender(mode)
 
 
+def webhook_sender() -> Sender:
+    """The TMF621 hub callbacks are always really posted (to the subscriber's own URL)."""
+    from tousu.notifications.webhook import WebhookSender  # it imports DeliveryError from here
+
+    return WebhookSender()
+
+
 # One factory per transport; a transport without an entry goes to the development file/console.
 SENDERS: dict[str, Callable[[], Sender]] = {
     Transport.EMAIL: email_sender,
     Transport.SMS: sms_sender,
+    Transport.WEBHOOK: webhook_sender,
 }
 
 

@@ -11,12 +11,14 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
@@ -28,7 +30,7 @@ Job = Callable[[], int]
 JOBS: list[tuple[str, Job]] = [
     ("sla_warn", sla_warn),
     ("sla_breach", sla_breach),
-    ("outbox", outbox_dispatch),
+    ("outbox", partial(outbox_dispatch, fanouts=[tmf_fanout])),  # + the TMF621 hub's webhooks
     ("deliver", notifications_deliver),
     ("email_in", email_poll),
 ]

@@ -1,0 +1,237 @@
+"""Pydantic shapes of the TMF621 v4 resources as Tousu serves them (the OpenAPI document).
+
+Requests are validated against the ``*Create``/``*Update`` shapes (unknown fields refused);
+responses are built by ``tousu.api.tmf`` and documented by ``TroubleTicket``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tousu.complaints.choices import BusinessType, Channel, Level, RejectionReason, ReplyChannel
+from tousu.complaints.states import TmfStatus
+
+TmfStatusName = Literal[
+    "acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "closed", "resolved"
+]
+assert set(TmfStatusName.__args__) == set(TmfStatus.values)  # type: ignore[attr-defined]
+
+# Literal types so the OpenAPI document lists the allowed values.
+SeverityName = Literal["dissatisfied", "very_dissatisfied", "major", "crisis"]
+assert set(SeverityName.__args__) == set(Level.values)  # type: ignore[attr-defined]
+BusinessTypeName = Literal["mobile", "fixed_line", "broadband", "data", "value_added", "iptv", "other"]
+assert set(BusinessTypeName.__args__) == set(BusinessType.values)  # type: ignore[attr-defined]
+ReplyChannelName = Literal["phone", "sms", "email", "letter", "in_person", "wechat", "app"]
+assert set(ReplyChannelName.__args__) == set(ReplyChannel.values)  # type: ignore[attr-defined]
+RejectionReasonName = Literal["outside_responsibility", "time_barred", "repeated"]
+assert set(RejectionReasonName.__args__) == set(RejectionReason.values)  # type: ignore[attr-defined]
+ChannelName = Literal[
+    "hotline",
+    "online_chat",
+    "web",
+    "app",
+    "wechat",
+    "social_media",
+    "email",
+    "letter",
+    "store",
+    "regulator",
+]
+assert set(ChannelName.__args__) == set(Channel.values)  # type: ignore[attr-defined]
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=5_000)
+_OPEN = ConfigDict(populate_by_name=True)
+
+
+class Error(BaseModel):
+    """TMF630 error: ``code`` and ``reason`` always, ``message`` and ``status`` here always too."""
+
+    model_config = _OPEN
+    code: str
+    reason: str
+    message: str | None = None
+    status: str | None = None
+    fields: dict[str, str] | None = Field(default=None, description="Field name → what is wrong with it.")
+
+
+class Ref(BaseModel):
+    model_config = _OPEN
+    id: str
+    href: str | None = None
+    name: str | None = None
+    role: str | None = None
+    referred_type: str | None = Field(default=None, alias="@referredType")
+
+
+class NoteOut(BaseModel):
+    model_config = _OPEN
+    id: str
+    author: str | None = None
+    date: datetime | None = None
+    text: str
+    type_: str | None = Field(default=None, alias="@type")
+
+
+class Quantity(BaseModel):
+    amount: float
+    units: str
+
+
+class AttachmentOut(BaseModel):
+    model_config = _OPEN
+    id: str
+    name: str
+    mimeType: str | None = None
+    size: Quantity | None = None
+    attachmentType: str | None = None
+
+
+class SlaClockOut(BaseModel):
+    kind: str = Field(description="first_response, reply, regulator_accept, regulator_answer, …")
+    cycle: int
+    state: str = Field(description="running, paused, met, breached or cancelled")
+    dueAt: datetime
+    remainingSeconds: int | None = Field(
+        default=None, description="Business time left (negative: overdue by that much); absent once ended."
+    )
+
+
+class TousuExtension(BaseModel):
+    """Tousu's own fields of a case (``TousuComplaint`` extends ``TroubleTicket``)."""
+
+    model_config = _OPEN
+    ticketNumber: str | None = Field(default=None, description="Issued on acceptance, e.g. TS20260301000042.")
+    status: str = Field(description="Tousu's own, finer status (the TMF status is derived from it).")
+    category: str = Field(description="Category code (same as ticketType).")
+    categoryName: str
+    businessType: BusinessTypeName
+    level: SeverityName
+    demand: str
+    serviceNumber: str = Field(description="Masked.")
+    preferredReplyChannel: ReplyChannelName
+    leadDepartment: str | None = None
+    cooperatingDepartments: list[str]
+    escalationLevel: int
+    reopenCount: int
+    version: int
+    slaClocks: list[SlaClockOut]
+
+
+class TroubleTicket(BaseModel):
+    """A TMF621 TroubleTicket (``@type`` TousuComplaint, ``@baseType`` TroubleTicket)."""
+
+    model_config = _OPEN
+    id: str
+    href: str
+    externalId: str | None = None
+    description: str | None = None
+    severity: SeverityName | None = None
+    ticketType: str | None = None
+    status: TmfStatusName | None = None
+    statusChangeDate: datetime | None = None
+    creationDate: datetime | None = None
+    lastUpdate: datetime | None = None
+    expectedResolutionDate: datetime | None = None
+    resolutionDate: datetime | None = None
+    name: str | None = None
+    channel: Ref | None = None
+    relatedParty: list[Ref] | None = None
+    note: list[NoteOut] | None = None
+    attachment: list[AttachmentOut] | None = None
+    tousu: TousuExtension | None = None
+    type_: str = Field(alias="@type")
+    base_type: str | None = Field(default=None, alias="@baseType")
+    schema_location: str | None = Field(default=None, alias="@schemaLocation")
+
+
+class RelatedPartyIn(BaseModel):
+    """The customer. TMF's reference fields plus Tousu's contact fields, used to find or create the
+    customer (phone first, then e-mail, then WeChat id)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    id: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=100)
+    role: str | None = Field(default=None, max_length=50)
+    referred_type: str | None = Field(default=None, alias="@referredType", max_length=50)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    wechatId: str | None = Field(default=None, max_length=64)
+
+
+class TousuCreate(BaseModel):
+    model_config = _STRICT
+    businessType: BusinessTypeName = "other"
+    demand: str = Field(default="", max_length=2_000)
+    serviceNumber: str = Field(default="", max_length=40)
+    preferredReplyChannel: ReplyChannelName | None = None
+    threatensExternal: bool = False
+
+
+class TroubleTicketCreate(BaseModel):
+    """``ticketType`` is a Tousu category code (a sub-category); ``severity`` a Tousu level."""
+
+    model_config = _STRICT
+    description: str = Field(min_length=1, max_length=5_000)
+    severity: SeverityName
+    ticketType: str = Field(min_length=1, max_length=60)
+    externalId: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    creationDate: datetime | None = Field(
+        default=None, description="When the customer complained, if earlier than now."
+    )
+    relatedParty: list[RelatedPartyIn] = Field(default_factory=list, max_length=5)
+    tousu: TousuCreate | None = None
+    type_: str | None = Field(default=None, alias="@type", max_length=50)
+    base_type: str | None = Field(default=None, alias="@baseType", max_length=50)
+    schema_location: str | None = Field(default=None, alias="@schemaLocation", max_length=500)
+
+
+class TousuUpdate(BaseModel):
+    model_config = _STRICT
+    rejectionReason: RejectionReasonName | None = Field(default=None, description="With status 'rejected'.")
+    replyChannel: ReplyChannelName | None = Field(
+        default=None, description="With status 'resolved': how the answer was given (default: app)."
+    )
+
+
+class TroubleTicketUpdate(BaseModel):
+    """JSON merge-patch. Only these fields change; others are refused. A status change goes
+    through the case's lifecycle; ``statusChangeReason`` carries the step's text (the reason,
+    the question to the customer, the reply or the closing note)."""
+
+    model_config = _STRICT
+    status: TmfStatusName | None = None
+    statusChangeReason: str | None = Field(default=None, max_length=2_000)
+    severity: SeverityName | None = None
+    tousu: TousuUpdate | None = None
+
+
+_EVENT = "TroubleTicket(Create|StatusChange|AttributeValueChange|Resolved|InformationRequired)Event"
+_TERM = rf"(eventType={_EVENT}(,{_EVENT})*|event\.troubleTicket\.[A-Za-z]+=[^&]*)"
+QUERY_PATTERN = rf"^({_TERM}(&{_TERM})*)?$"
+# A URL in plain ASCII URL characters (RFC 3986), with a host.
+CALLBACK_PATTERN = r"^https?://[A-Za-z0-9._~:@!$&'()*+,;=%\[\]-]+(/[A-Za-z0-9._~:@!$&'()*+,;=%/?#\[\]-]*)?$"
+
+
+class EventSubscriptionInput(BaseModel):
+    model_config = _STRICT
+    callback: str = Field(min_length=8, max_length=500, pattern=CALLBACK_PATTERN)
+    query: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=QUERY_PATTERN,
+        description="eventType=A,B and/or event.troubleTicket.<attribute>=v1,v2, joined by &.",
+    )
+
+
+class EventSubscription(BaseModel):
+    id: str
+    callback: str
+    query: str | None = None
+    secret: str | None = Field(
+        default=None,
+        description="Tousu: the HMAC-SHA256 signing secret of the deliveries, shown only in the 201 answer.",
+    )

@@ -1,0 +1,446 @@
+"""Tousu cases as TMF621 v4 TroubleTickets: one place for the resource, its list filters and the
+hub's event envelopes (used by the API responses and by the webhook fan-out alike).
+
+Mapping (see README, "TMF621 API"):
+
+- ``id``: the ticket number once accepted, else the case's database id.
+- ``severity`` ↔ level; ``ticketType`` ↔ category code; ``status`` from ``states.TMF_STATUS``.
+- ``expectedResolutionDate``: the due time of the reply clock (the regulator's answer clock for
+  referrals); ``resolutionDate``: when the customer was answered.
+- ``relatedParty``: the customer, masked; ``note``: the replies given (never internal notes);
+  ``attachment``: evidence metadata.
+- ``tousu``: Tousu's own fields (``@type`` TousuComplaint, ``@baseType`` TroubleTicket).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from tousu.common.errors import ValidationError
+from tousu.common.masking import mask_name, mask_phone
+from tousu.complaints.choices import Level
+from tousu.complaints.models import Attachment, Complaint, Reply
+from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
+from tousu.sla.calendars import CalendarSpec, business_time_between
+from tousu.sla.models import BusinessCalendar, ClockKind, SlaClock
+
+BASE = "/tmf-api/troubleTicket/v4"
+RESOURCE = f"{BASE}/troubleTicket"
+SCHEMA_LOCATION = f"{BASE}/openapi.json#/components/schemas/TroubleTicket"
+ANSWER_CLOCKS = (ClockKind.REGULATOR_ANSWER, ClockKind.REPLY)
+
+# TMF status → the Tousu statuses it stands for (for list filters).
+TMF_TO_STATUSES: Mapping[str, list[str]] = {
+    tmf.value: [s.value for s, t in TMF_STATUS.items() if t == tmf] for tmf in TmfStatus
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def ticket_id(complaint: Complaint) -> str:
+    return complaint.ticket_no or str(complaint.pk)
+
+
+def ticket_queryset(*, new: bool = False) -> QuerySet[Complaint]:
+    """Cases with everything the resource shows, in a fixed number of queries. ``new``: a case
+    created a moment ago, which has no replies, attachments or cooperating departments yet."""
+    clocks = Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id"))
+    queryset = Complaint.objects.select_related("customer", "category", "lead_department")
+    if new:
+        return queryset.prefetch_related(clocks)
+    return queryset.prefetch_related(
+        "cooperating_departments",
+        Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
+        Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
+        clocks,
+    )
+
+
+_specs: tuple[float, dict[int, CalendarSpec]] = (-1e9, {})
+SPEC_SECONDS = 10.0
+
+
+def _calendar_spec(calendar_id: int) -> CalendarSpec:
+    """Business calendars, cached per process for a few seconds (they change rarely)."""
+    global _specs
+    loaded, specs = _specs
+    if time.monotonic() - loaded > SPEC_SECONDS or calendar_id not in specs:
+        specs = {c.pk: c.spec() for c in BusinessCalendar.objects.prefetch_related("days")}
+        _specs = (time.monotonic(), specs)
+    return specs[calendar_id]
+
+
+def _remaining(clock: SlaClock, now: datetime) -> timedelta | None:
+    """Business time left on a running or paused clock (negative: overdue); None once ended."""
+    if clock.ended_at is not None or clock.state not in ("running", "paused", "breached"):
+        return None
+    spec = _calendar_spec(clock.calendar_id)
+    if clock.state == "paused" and clock.paused_at is not None:
+        return business_time_between(spec, clock.paused_at, clock.due_at)
+    if now <= clock.due_at:
+        return business_time_between(spec, now, clock.due_at)
+    return -business_time_between(spec, clock.due_at, now)
+
+
+def _clocks(complaint: Complaint, now: datetime) -> list[dict[str, Any]]:
+    result = []
+    for clock in complaint.clocks.all():
+        item: dict[str, Any] = {
+            "kind": clock.kind,
+            "cycle": clock.cycle,
+            "state": clock.state,
+            "dueAt": _iso(clock.due_at),
+        }
+        remaining = _remaining(clock, now)
+        if remaining is not None:
+            item["remainingSeconds"] = int(remaining.total_seconds())
+        result.append(item)
+    return result
+
+
+def _expected_resolution(complaint: Complaint) -> datetime | None:
+    """The answer clock's due time: the regulator's for a referral, else the reply clock's."""
+    for kind in ANSWER_CLOCKS:
+        answers = [c for c in complaint.clocks.all() if c.kind == kind]
+        if answers:
+            return answers[-1].due_at
+    return None
+
+
+def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[str, Any]:
+    """The TroubleTicket for ``complaint`` (loaded through ``ticket_queryset``). Absent values are
+    left out rather than sent as null, as TMF's schema types them as strings."""
+    now = now or timezone.now()
+    tid = ticket_id(complaint)
+    customer = complaint.customer
+    party: dict[str, Any] = {
+        "id": str(customer.pk),
+        "role": "customer",
+        "@referredType": "Individual",
+    }
+    if customer.name:
+        party["name"] = mask_name(customer.name)
+    category = complaint.category
+    data: dict[str, Any] = {
+        "id": tid,
+        "href": f"{RESOURCE}/{tid}",
+        "externalId": complaint.external_id or None,
+        "name": complaint.ticket_no or None,
+        "description": complaint.description,
+        "severity": complaint.level,
+        "ticketType": category.code,
+        "status": TMF_STATUS[Status(complaint.status)].value,
+        "statusChangeDate": _iso(complaint.status_changed_at),
+        "creationDate": _iso(complaint.registered_at),
+        "lastUpdate": _iso(complaint.updated_at),
+        "expectedResolutionDate": _iso(_expected_resolution(complaint)),
+        "resolutionDate": _iso(complaint.replied_at),
+        "channel": {"id": complaint.channel, "name": complaint.channel, "@referredType": "Channel"},
+        "relatedParty": [party],
+        "note": [
+            {
+                "id": f"reply-{reply.pk}",
+                "author": "operator",
+                "date": _iso(reply.replied_at),
+                "text": reply.content,
+                "@type": "Reply",
+            }
+            for reply in complaint.replies.all()
+        ],
+        "attachment": [
+            {
+                "id": str(a.pk),
+                "name": a.original_name,
+                "mimeType": a.content_type,
+                "size": {"amount": a.size, "units": "bytes"},
+                "attachmentType": "evidence",
+            }
+            for a in complaint.attachments.all()
+        ],
+        "tousu": {
+            "ticketNumber": complaint.ticket_no,
+            "status": complaint.status,
+            "category": category.code,
+            "categoryName": category.name,
+            "businessType": complaint.business_type,
+            "level": complaint.level,
+            "demand": complaint.demand,
+            "serviceNumber": complaint.masked_service_number,
+            "preferredReplyChannel": complaint.preferred_reply_channel,
+            "leadDepartment": complaint.lead_department.code if complaint.lead_department else None,
+            "cooperatingDepartments": sorted(d.code for d in complaint.cooperating_departments.all()),
+            "escalationLevel": complaint.escalation_level,
+            "reopenCount": complaint.reopen_count,
+            "version": complaint.version,
+            "slaClocks": _clocks(complaint, now),
+        },
+        "@type": "TousuComplaint",
+        "@baseType": "TroubleTicket",
+        "@schemaLocation": SCHEMA_LOCATION,
+    }
+    if customer.phone:
+        party["phone"] = mask_phone(customer.phone)
+    tousu = data["tousu"]
+    if tousu["ticketNumber"] is None:
+        del tousu["ticketNumber"]
+    if tousu["leadDepartment"] is None:
+        del tousu["leadDepartment"]
+    return {k: v for k, v in data.items() if v is not None}
+
+
+ALWAYS = ("id", "href", "@type")
+
+
+def select_fields(ticket: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """TMF630 attribute selection: ``fields=status,severity`` keeps those (and id, href, @type)."""
+    if not fields:
+        return ticket
+    wanted = {f.strip() for f in fields.split(",") if f.strip()}
+    return {k: v for k, v in ticket.items() if k in wanted or k in ALWAYS}
+
+
+# --- list filters (TMF630) ---------------------------------------------------------------------
+
+_DATE_FIELDS = {
+    "creationDate": "registered_at",
+    "lastUpdate": "updated_at",
+    "statusChangeDate": "status_changed_at",
+    "resolutionDate": "replied_at",
+}
+_TEXT_FIELDS = {
+    "severity": "level",
+    "ticketType": "category__code",
+    "externalId": "external_id",
+    "channel.id": "channel",
+    "id": "ticket_no",
+}
+_OPS = {"eq": "", "gt": "__gt", "gte": "__gte", "lt": "__lt", "lte": "__lte"}
+SORTABLE = {
+    "creationDate": "registered_at",
+    "lastUpdate": "updated_at",
+    "statusChangeDate": "status_changed_at",
+    "resolutionDate": "replied_at",
+    "severity": "level",
+    "status": "status",
+    "id": "id",
+}
+RESERVED = frozenset({"fields", "offset", "limit", "sort"})
+FILTERABLE = (*_DATE_FIELDS, *_TEXT_FIELDS, "status")
+DATE_FILTERS = tuple(_DATE_FIELDS)
+
+
+def _one_or_more(values: Iterable[str]) -> str:
+    alternatives = "|".join(values)
+    return f"^({alternatives})(,({alternatives}))*$"
+
+
+# What each filter accepts, for the OpenAPI document.
+FILTER_SCHEMAS: Mapping[str, dict[str, str]] = {
+    **{name: {"type": "string", "format": "date-time"} for name in _DATE_FIELDS},
+    "severity": {
+        "type": "string",
+        "pattern": _one_or_more(["dissatisfied", "very_dissatisfied", "major", "crisis"]),
+    },
+    "status": {"type": "string", "pattern": _one_or_more(TmfStatus.values)},
+    "ticketType": {"type": "string"},
+    "externalId": {"type": "string"},
+    "channel.id": {"type": "string"},
+    "id": {"type": "string"},
+}
+SORT_PATTERN = "^[-+]?(" + "|".join(SORTABLE) + ")(,[-+]?(" + "|".join(SORTABLE) + "))*$"
+
+
+def _bad(param: str, message: str) -> ValidationError:
+    return ValidationError(message, fields={param: "invalid filter"})
+
+
+def _date(param: str, raw: str) -> datetime:
+    try:
+        value = parse_datetime(raw.strip().upper())
+        if value is not None and not timezone.is_naive(value):
+            value = value.astimezone(UTC)  # PostgreSQL takes offsets up to ±15:59 only
+    except (ValueError, OverflowError):
+        value = None
+    if value is None or timezone.is_naive(value):
+        raise _bad(
+            param,
+            _("'%(param)s' needs a date-time with a time zone, e.g. 2026-03-01T08:00:00Z.")
+            % {"param": param},
+        )
+    return value
+
+
+def list_filter(params: Iterable[tuple[str, str]]) -> Q:
+    """The filter for query parameters ``attr=value[,value…]`` (one of several values) and
+    ``attr.op=value`` with op gt, gte, lt, lte, eq (dates). Unknown attributes are refused."""
+    q = Q()
+    for param, raw in params:
+        if param in RESERVED:
+            continue
+        if param == "channel.id" or param.startswith("channel.id."):
+            attr, op = "channel.id", param[len("channel.id.") :]
+        else:
+            attr, _dot, op = param.partition(".")
+        op = op or "eq"
+        if op not in _OPS:
+            raise _bad(
+                param,
+                _("Unknown operator '%(op)s' in '%(param)s'; use gt, gte, lt, lte or eq.")
+                % {"op": op, "param": param},
+            )
+        if attr in _DATE_FIELDS:
+            q &= Q(**{f"{_DATE_FIELDS[attr]}{_OPS[op]}": _date(param, raw)})
+        elif attr in _TEXT_FIELDS or attr == "status":
+            if op != "eq":
+                raise _bad(param, _("'%(attr)s' is compared for equality only.") % {"attr": attr})
+            values = [v.strip() for v in raw.split(",") if v.strip()]
+            if not values and attr not in ("status", "severity"):
+                continue  # an empty value filters nothing
+            if attr == "severity" and (not values or set(values) - set(Level.values)):
+                raise _bad(
+                    param,
+                    _("'%(value)s' is not a severity; use one of: %(allowed)s.")
+                    % {"value": raw[:40], "allowed": ", ".join(Level.values)},
+                )
+            if attr == "status" and not values:
+                values = [raw]
+            if attr == "status":
+                unknown = [v for v in values if v not in TMF_TO_STATUSES]
+                if unknown:
+                    raise _bad(
+                        param,
+                        _("'%(value)s' is not a TMF621 status; use one of: %(allowed)s.")
+                        % {"value": unknown[0], "allowed": ", ".join(TMF_TO_STATUSES)},
+                    )
+                q &= Q(status__in=[s for v in values for s in TMF_TO_STATUSES[v]])
+            elif attr == "id":
+                numeric = [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 12]
+                q &= Q(ticket_no__in=values) | Q(pk__in=numeric, ticket_no__isnull=True)
+            else:
+                q &= Q(**{f"{_TEXT_FIELDS[attr]}__in": values})
+        else:
+            raise _bad(
+                param,
+                _("'%(param)s' is not a filter; filter on: %(allowed)s.")
+                % {"param": param, "allowed": ", ".join(FILTERABLE)},
+            )
+    return q
+
+
+def list_order(sort: str | None) -> list[str]:
+    """``sort=-creationDate,severity``: a leading ``-`` sorts descending. Default: newest first."""
+    if not sort:
+        return ["-registered_at", "-id"]
+    order = []
+    for part in (p.strip() for p in sort.split(",")):
+        if not part:
+            continue
+        desc = part.startswith("-")
+        name = part.lstrip("-+")
+        if name not in SORTABLE:
+            raise _bad(
+                "sort",
+                _("Cannot sort by '%(name)s'; sort by: %(allowed)s.")
+                % {"name": name, "allowed": ", ".join(SORTABLE)},
+            )
+        order.append(("-" if desc else "") + SORTABLE[name])
+    order.append("-id" if order and order[0].startswith("-") else "id")
+    return order
+
+
+# --- hub events --------------------------------------------------------------------------------
+
+CREATE = "TroubleTicketCreateEvent"
+STATUS_CHANGE = "TroubleTicketStatusChangeEvent"
+ATTRIBUTE_CHANGE = "TroubleTicketAttributeValueChangeEvent"
+RESOLVED = "TroubleTicketResolvedEvent"
+INFORMATION_REQUIRED = "TroubleTicketInformationRequiredEvent"
+EVENT_TYPES = (CREATE, STATUS_CHANGE, ATTRIBUTE_CHANGE, RESOLVED, INFORMATION_REQUIRED)
+
+# Case events that change attributes other than the status.
+_ATTRIBUTE_KINDS = frozenset({"level_changed", "escalated", "assigned"})
+
+
+def event_type_for(kind: str, from_status: str, to_status: str) -> str | None:
+    """The TMF621 event a case event is, if any."""
+    if kind == "accepted":
+        return CREATE
+    if kind == "replied":
+        return RESOLVED
+    if kind == "info_requested":
+        return INFORMATION_REQUIRED
+    if kind in _ATTRIBUTE_KINDS:
+        return ATTRIBUTE_CHANGE
+    if from_status and to_status:
+        if TMF_STATUS[Status(from_status)] != TMF_STATUS[Status(to_status)]:
+            return STATUS_CHANGE
+        if kind == "dispatched":  # a transfer: the lead department changed
+            return ATTRIBUTE_CHANGE
+    return None
+
+
+def event_envelope(*, event_id: str, event_type: str, at: datetime, ticket: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventId": event_id,
+        "eventTime": _iso(at),
+        "eventType": event_type,
+        "event": {"troubleTicket": ticket},
+    }
+
+
+def hub_query_parse(query: str) -> dict[str, list[str]]:
+    """A subscription's ``query``: ``eventType=A,B`` and ``event.troubleTicket.<attr>=v1,v2``
+    joined by ``&``; a delivery must match every term. Refuses anything else."""
+    from urllib.parse import parse_qsl
+
+    terms: dict[str, list[str]] = {}
+    try:
+        pairs = parse_qsl(query.strip(), keep_blank_values=True, strict_parsing=bool(query.strip()))
+    except ValueError:
+        raise ValidationError(
+            _("The query reads 'eventType=…&event.troubleTicket.<attribute>=…'."),
+            fields={"query": "malformed"},
+        ) from None
+    for key, raw in pairs:
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if key == "eventType":
+            unknown = [v for v in values if v not in EVENT_TYPES]
+            if unknown:
+                raise ValidationError(
+                    _("'%(value)s' is not an event type; use: %(allowed)s.")
+                    % {"value": unknown[0], "allowed": ", ".join(EVENT_TYPES)},
+                    fields={"query": "unknown event type"},
+                )
+        elif not key.startswith("event.troubleTicket.") or key.count(".") != 2:
+            raise ValidationError(
+                _("'%(key)s' cannot be used in a query; use eventType or event.troubleTicket.<attribute>.")
+                % {"key": key},
+                fields={"query": "unknown term"},
+            )
+        terms.setdefault(key, []).extend(values)
+    return terms
+
+
+def hub_query_matches(terms: Mapping[str, list[str]], event_type: str, ticket: Mapping[str, Any]) -> bool:
+    for key, values in terms.items():
+        if key == "eventType":
+            actual: Any = event_type
+        else:
+            actual = ticket.get(key.rsplit(".", 1)[1])
+            if isinstance(actual, dict):
+                actual = actual.get("id")
+        if str(actual) not in values:
+            return False
+    return True

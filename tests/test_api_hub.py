@@ -1,0 +1,229 @@
+"""The TMF621 event hub: subscriptions, the fan-out of case events and signed webhook deliveries
+to a real HTTP receiver on loopback (including failures, retries and a callback that hangs)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from tests.test_api import Api, assert_tmf, ticket
+from tousu.api.hub import tmf_fanout
+from tousu.api.keys import apikey_create
+from tousu.api.models import HubSubscription
+from tousu.common.ratelimit import ratelimit_reset
+from tousu.complaints import services as svc
+from tousu.complaints.states import Status
+from tousu.notifications.models import DeliveryStatus, Notification, Transport, WebhookEndpoint
+from tousu.notifications.services import notifications_deliver, outbox_dispatch
+
+HUB = "/tmf-api/troubleTicket/v4/hub"
+
+
+class Receiver:
+    """A loopback HTTP server that records what it receives and answers with the queued statuses
+    (then 201), or sleeps first when ``delay`` is set."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        self.delay = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                receiver.received.append({"headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 201
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/listener"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def api(client, org) -> Api:
+    ratelimit_reset()
+    _key, token = apikey_create(name="crm", channel="app", scope="write")
+    return Api(client, token)
+
+
+def subscribe(api: Api, callback: str, query: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"callback": callback}
+    if query is not None:
+        body["query"] = query
+    response = api.post(body, url=HUB)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def run_outbox() -> int:
+    outbox_dispatch(fanouts=[tmf_fanout])
+    return notifications_deliver()
+
+
+def webhooks() -> list[Notification]:
+    return list(Notification.objects.filter(transport=Transport.WEBHOOK).order_by("id"))
+
+
+def test_subscribe_and_unsubscribe(api):
+    sub = subscribe(api, "http://127.0.0.1:9/cb", "eventType=TroubleTicketCreateEvent")
+    row = HubSubscription.objects.get()
+    assert sub["id"] == str(row.pk)
+    assert sub["callback"] == "http://127.0.0.1:9/cb"
+    assert sub["query"] == "eventType=TroubleTicketCreateEvent"
+    assert sub["secret"] == row.endpoint.secret
+    assert len(sub["secret"]) == 64
+    assert_tmf({k: v for k, v in sub.items() if k != "secret"}, "EventSubscription")
+    response = api.client.delete(f"{HUB}/{sub['id']}", **api.headers)
+    assert response.status_code == 204
+    assert (HubSubscription.objects.count(), WebhookEndpoint.objects.count()) == (0, 0)
+    assert api.client.delete(f"{HUB}/{sub['id']}", **api.headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"callback": "ftp://example.org/x"}, "callback"),
+        ({"callback": "javascript:alert(1)"}, "callback"),
+        ({"callback": "http://127.0.0.1:9/", "query": "eventType=Nope"}, "query"),
+        ({"callback": "http://127.0.0.1:9/", "query": "colour=red"}, "query"),
+        ({}, "callback"),
+    ],
+)
+def test_bad_subscriptions_are_refused(api, unchanged, body, field):
+    with unchanged():
+        response = api.post(body, url=HUB)
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_case_events_reach_the_callback_signed(api, receiver, cases):
+    sub = subscribe(api, receiver.url)
+    created = api.post(ticket()).json()
+    tid = created["id"]
+    api.patch(f"/{tid}", {"status": "inProgress", "statusChangeReason": "核查中"})
+    api.patch(f"/{tid}", {"severity": "major", "statusChangeReason": "升级"})
+    api.patch(f"/{tid}", {"status": "pending", "statusChangeReason": "请提供截图"})
+    assert receiver.received == []  # nothing is sent from the request itself
+    cases.make(Status.ACCEPTED)  # a hotline case: not this key's channel, not delivered
+
+    run_outbox()
+    types = [json.loads(r["body"])["eventType"] for r in receiver.received]
+    assert types == [
+        "TroubleTicketCreateEvent",
+        "TroubleTicketStatusChangeEvent",
+        "TroubleTicketAttributeValueChangeEvent",
+        "TroubleTicketInformationRequiredEvent",
+    ]
+    first = receiver.received[0]
+    assert first["headers"]["Content-Type"] == "application/json"
+    expected = "sha256=" + hmac.new(sub["secret"].encode(), first["body"], hashlib.sha256).hexdigest()
+    assert first["headers"]["X-Tousu-Signature"] == expected
+    event = json.loads(first["body"])
+    assert event["event"]["troubleTicket"]["id"] == tid
+    assert set(event) == {"eventId", "eventTime", "eventType", "event"}
+    assert_tmf(event, "TroubleTicketCreateEvent")
+    assert [n.status for n in webhooks()] == [DeliveryStatus.SENT] * 4
+    run_outbox()
+    assert len(receiver.received) == 4  # exactly once
+
+
+def test_resolved_event_after_the_reply(api, receiver, cases):
+    subscribe(api, receiver.url, "eventType=TroubleTicketResolvedEvent")
+    case = cases.make(Status.PLAN_PROPOSED, channel="app")
+    run_outbox()
+    assert receiver.received == []
+    svc.complaint_reply(actor=None, complaint_id=case.pk, channel="sms", content="已退费")
+    run_outbox()
+    [delivery] = receiver.received
+    event = json.loads(delivery["body"])
+    assert event["eventType"] == "TroubleTicketResolvedEvent"
+    assert event["event"]["troubleTicket"]["status"] == "resolved"
+    assert event["event"]["troubleTicket"]["note"][0]["text"] == "已退费"
+    assert_tmf(event, "TroubleTicketResolvedEvent")
+
+
+def test_query_filters_on_ticket_attributes(api, receiver):
+    subscribe(api, receiver.url, "event.troubleTicket.severity=crisis,major")
+    api.post(ticket(externalId="a", severity="dissatisfied"))
+    api.post(ticket(externalId="b", severity="crisis"))
+    run_outbox()
+    assert [json.loads(r["body"])["event"]["troubleTicket"]["severity"] for r in receiver.received] == [
+        "crisis"
+    ]
+
+
+def test_a_failing_callback_is_retried_with_backoff(api, receiver, settings):
+    subscribe(api, receiver.url)
+    receiver.statuses = [500, 503]
+    api.post(ticket())
+    run_outbox()
+    [note] = webhooks()
+    assert (note.status, note.attempts, note.last_error) == (
+        DeliveryStatus.PENDING,
+        1,
+        f"HTTP 500 from {receiver.url}",
+    )
+    assert note.next_attempt_at > timezone.now() + timedelta(seconds=25)
+    assert notifications_deliver() == 0  # not due yet
+    Notification.objects.filter(pk=note.pk).update(next_attempt_at=timezone.now())
+    notifications_deliver()
+    note.refresh_from_db()
+    assert (note.status, note.attempts) == (DeliveryStatus.PENDING, 2)
+    Notification.objects.filter(pk=note.pk).update(next_attempt_at=timezone.now())
+    notifications_deliver()
+    note.refresh_from_db()
+    assert (note.status, note.attempts, note.last_error) == (DeliveryStatus.SENT, 3, "")
+    assert len(receiver.received) == 3
+    assert len({r["body"] for r in receiver.received}) == 1  # the same event each time
+
+
+def test_a_hanging_callback_times_out_and_is_retried(api, receiver, settings):
+    settings.TOUSU_WEBHOOK_TIMEOUT = 1
+    subscribe(api, receiver.url)
+    receiver.delay = 3
+    response = api.post(ticket())
+    assert response.status_code == 201  # the API does not wait for callbacks
+    run_outbox()
+    [note] = webhooks()
+    assert (note.status, note.attempts) == (DeliveryStatus.PENDING, 1)
+    assert "timed out" in note.last_error
+
+
+def test_an_unreachable_callback_is_a_failed_attempt(api):
+    subscribe(api, "http://127.0.0.1:9/nobody")
+    api.post(ticket())
+    run_outbox()
+    [note] = webhooks()
+    assert (note.status, note.attempts) == (DeliveryStatus.PENDING, 1)
+    assert note.last_error.startswith("http://127.0.0.1:9/nobody: ")
