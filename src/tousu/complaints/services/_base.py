@@ -104,8 +104,8 @@ def _event(
         pending_dispatch=kind in NOTIFYING,
     )
     sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
-    if event.pending_dispatch and connection.vendor == "postgresql" and not _wake_scheduled():
-        transaction.on_commit(_wake_outbox)
+    if event.pending_dispatch:
+        _wake_in_transaction()
     return event
 
 
@@ -128,12 +128,8 @@ def _events(
     ComplaintEvent.objects.bulk_create(events)
     for event in events:
         sla_on_event(complaint=event.complaint, event=event)  # returns at once for kinds no policy uses
-    if (
-        any(e.pending_dispatch for e in events)
-        and connection.vendor == "postgresql"
-        and not _wake_scheduled()
-    ):
-        transaction.on_commit(_wake_outbox)
+    if any(e.pending_dispatch for e in events):
+        _wake_in_transaction()
     return events
 
 
@@ -145,15 +141,22 @@ def complaint_events_record(
     return _events(rows, actor, timezone.now())
 
 
-def _wake_scheduled() -> bool:
-    """One wake-up per transaction is enough, however many events it writes."""
-    return any(entry[1] is _wake_outbox for entry in connection.run_on_commit)
+def _woken() -> None:
+    """Marks a transaction that has sent its NOTIFY already (see ``_wake_in_transaction``)."""
 
 
-def _wake_outbox() -> None:
-    """After commit: wake the workers at once on PostgreSQL (they also poll, so this is an optimisation)."""
+def _wake_in_transaction() -> None:
+    """Wake the workers at once on PostgreSQL when this transaction commits (they also poll, so
+    this is an optimisation). A NOTIFY sent inside a transaction is delivered at its commit and
+    dropped on rollback, so no statement (and no second commit) is needed after the commit.
+    Once per transaction, however many events it writes."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    if any(entry[1] is _woken for entry in connection.run_on_commit):
+        return
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    transaction.on_commit(_woken)
 
 
 def _save(complaint: Complaint, now: datetime, fields: Iterable[str]) -> None:
