@@ -9,31 +9,63 @@ signals or custom ``save()`` (the case, its events and clocks, customers and ide
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
-_SQL: dict[tuple[str, type[Model], int, bool], tuple[str, list[Field[Any, Any]]]] = {}
+_Prep = Callable[[Model], Any]
+_SQL: dict[tuple[str, type[Model], int, bool], str] = {}
+_PREP: dict[tuple[str, type[Model]], list[_Prep]] = {}
+_PLAIN = (
+    models.CharField,  # also Slug, Email
+    models.TextField,
+    models.BooleanField,
+    models.IntegerField,  # also the small, big and positive ones
+    models.ForeignKey,  # the id of the related row
+)
 
 
-def _insert_sql(model: type[Model], rows: int, skip_conflicts: bool) -> tuple[str, list[Field[Any, Any]]]:
-    key = (connection.vendor, model, rows, skip_conflicts)
-    cached = _SQL.get(key)
-    if cached is not None:
-        return cached
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([one] * rows)}"
-        f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING {quote(meta.pk.column)}"
-    )
-    _SQL[key] = (sql, fields)
-    return sql, fields
+def _preparer(field: Field[Any, Any], conn: BaseDatabaseWrapper) -> _Prep:
+    """How to turn the field's value on a new object into the INSERT parameter, decided once.
+    Plain values go as they are (what the ORM sends for them); times go through the backend's
+    adapter (after ``auto_now``); anything else through the field's own ``get_db_prep_save``."""
+    attname = field.attname
+    if isinstance(field, models.DateTimeField):
+        adapt = conn.ops.adapt_datetimefield_value
+        if field.auto_now or field.auto_now_add:
+            return lambda obj: adapt(field.pre_save(obj, True))
+        return lambda obj: adapt(getattr(obj, attname))
+    if isinstance(field, _PLAIN) and type(field).get_db_prep_save is Field.get_db_prep_save:
+        return lambda obj: getattr(obj, attname)
+    return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), conn)
+
+
+def _insert_sql(conn: BaseDatabaseWrapper, model: type[Model], rows: int, skip_conflicts: bool) -> str:
+    key = (conn.vendor, model, rows, skip_conflicts)
+    sql = _SQL.get(key)
+    if sql is None:
+        meta = model._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        quote = conn.ops.quote_name
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = _SQL[key] = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([one] * rows)}"
+            f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING {quote(meta.pk.column)}"
+        )
+    return sql
+
+
+def _preparers(conn: BaseDatabaseWrapper, model: type[Model]) -> list[_Prep]:
+    key = (conn.vendor, model)
+    preps = _PREP.get(key)
+    if preps is None:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        preps = _PREP[key] = [_preparer(f, conn) for f in fields]
+    return preps
 
 
 def insert_rows(objs: Sequence[Model], *, skip_conflicts: bool = False) -> int:
@@ -45,11 +77,11 @@ def insert_rows(objs: Sequence[Model], *, skip_conflicts: bool = False) -> int:
     if not objs:
         return 0
     model = type(objs[0])
-    sql, fields = _insert_sql(model, len(objs), skip_conflicts)
-    params: list[Any] = []
-    for obj in objs:
-        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql = _insert_sql(conn, model, len(objs), skip_conflicts)
+    preps = _preparers(conn, model)
+    params = [prep(obj) for obj in objs for prep in preps]
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
         ids = cursor.fetchall()
     if len(ids) == len(objs):
@@ -57,5 +89,5 @@ def insert_rows(objs: Sequence[Model], *, skip_conflicts: bool = False) -> int:
         for obj, (new_id,) in zip(objs, ids, strict=True):
             setattr(obj, pk, new_id)
             obj._state.adding = False
-            obj._state.db = connection.alias
+            obj._state.db = conn.alias
     return len(ids)

@@ -43,8 +43,14 @@ def _text(value: str, field: str, *, required: bool = True, max_length: int = MA
     return text
 
 
+_CHOICE_VALUES: dict[Any, frozenset[str]] = {}
+
+
 def _choice(value: str, choices: Any, field: str) -> str:
-    if value not in choices.values:
+    allowed_values = _CHOICE_VALUES.get(choices)
+    if allowed_values is None:
+        allowed_values = _CHOICE_VALUES[choices] = frozenset(choices.values)
+    if value not in allowed_values:
         allowed = ", ".join(choices.values)
         raise ValidationError(
             _("'%(value)s' is not a valid %(field)s; use one of: %(allowed)s.")

@@ -96,7 +96,7 @@ def complaint_register(
             region_id = int(region_id)
         except (TypeError, ValueError):
             raise ValidationError(_("No such region."), fields={"region": "unknown region"}) from None
-    category, region, existing_id = _references(category_pk, region_id, channel, external_id)
+    category, has_children, region, existing_id = _references(category_pk, region_id, channel, external_id)
     if existing_id is not None:
         return _registered_before(actor, existing_id, accept)
     business_type = _choice(business_type, BusinessType, "business_type")
@@ -107,7 +107,7 @@ def complaint_register(
     service_number = _text(service_number, "service_number", required=False, max_length=40)
     if category is None:
         raise ValidationError(_("No such active category."), fields={"category": "unknown category"})
-    if category.has_children:
+    if has_children:
         raise ValidationError(
             _("Choose a sub-category of '%(category_name)s'.") % {"category_name": category.name},
             fields={"category": "choose a sub-category"},
@@ -195,7 +195,12 @@ def complaint_register(
             )
         )
         steps.append((EventKind.ESCALATED.value, "", Status.REGISTERED, now))
+    kinds = [event.kind for event in events] + ([EventKind.ACCEPTED] if accept else [])
+    if any(kind in NOTIFYING for kind in kinds):
+        _wake_in_transaction()  # delivered at commit; sent before the ticket counter is locked
     if accept:
+        # Last read-write step before the INSERTs: the day's counter row stays locked until
+        # commit, so every other registration waits on it from here.
         complaint.ticket_no = _next_ticket_no(now)
         complaint.accepted_at = now
         complaint.status = Status.ACCEPTED
@@ -212,6 +217,8 @@ def complaint_register(
             )
         )
         steps.append((EventKind.ACCEPTED.value, Status.ACCEPTED.value, Status.ACCEPTED, now))
+    for event in events:
+        event.pending_dispatch = event.kind in NOTIFYING
     clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
 
     # Only a message with an external id can collide with a concurrent retry: that INSERT skips
@@ -227,13 +234,10 @@ def complaint_register(
         return _registered_before(actor, existing_id, accept)
     for event in events:
         event.complaint = complaint
-        event.pending_dispatch = event.kind in NOTIFYING
     insert_rows(events)
     for clock in clocks:
         clock.complaint = complaint
     insert_rows(clocks)
-    if any(event.pending_dispatch for event in events):
-        _wake_in_transaction()
     return complaint
 
 
@@ -250,9 +254,9 @@ _REFERENCE_SQL: dict[str, str] = {}
 
 def _references(
     category_id: int, region_id: int | None, channel: str, external_id: str
-) -> tuple[Category | None, Region | None, int | None]:
-    """The active category (with ``has_children``: has it active sub-categories?), the region and
-    the case already registered for this channel message, in one statement built once."""
+) -> tuple[Category | None, bool, Region | None, int | None]:
+    """The active category, whether it has active sub-categories, the region and the case
+    already registered for this channel message, in one statement built once."""
     sql = _REFERENCE_SQL.get(connection.vendor)
     if sql is None:
         q = connection.ops.quote_name
@@ -273,12 +277,11 @@ def _references(
     category = region = None
     if row[0] is not None:
         category = Category.from_db(connection.alias, _CATEGORY_NAMES, row[:n_cat])
-        category.has_children = bool(row[n_cat])
     if row[n_cat + 1] is not None:
         region = Region.from_db(
             connection.alias, _REGION_NAMES, row[n_cat + 1 : n_cat + 1 + len(_REGION_FIELDS)]
         )
-    return category, region, row[-1]
+    return category, bool(row[n_cat]), region, row[-1]
 
 
 def _plain_fields(model: type[Model]) -> list[Field[Any, Any]]:
