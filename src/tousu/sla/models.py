@@ -206,7 +206,10 @@ class SlaClock(models.Model):
     """One deadline of one case: started by an event, met by another, paused while the case waits
     for the customer. The target and calendar are copied from the policy when the clock starts."""
 
-    complaint = models.ForeignKey("complaints.Complaint", on_delete=models.CASCADE, related_name="clocks")
+    # No index of its own: sla_clock_unique_cycle (complaint, kind, cycle) serves lookups by case.
+    complaint = models.ForeignKey(
+        "complaints.Complaint", on_delete=models.CASCADE, related_name="clocks", db_index=False
+    )
     policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks")
     kind = models.CharField(_("clock"), max_length=30, choices=ClockKind.choices)
     cycle = models.PositiveSmallIntegerField(_("cycle"), default=1)
