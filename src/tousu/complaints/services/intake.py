@@ -195,31 +195,30 @@ def complaint_register(
             )
         )
         steps.append((EventKind.ESCALATED.value, "", Status.REGISTERED, now))
-    kinds = [event.kind for event in events] + ([EventKind.ACCEPTED] if accept else [])
-    if any(kind in NOTIFYING for kind in kinds):
-        _wake_in_transaction()  # delivered at commit; sent before the ticket counter is locked
     if accept:
-        # Last read-write step before the INSERTs: the day's counter row stays locked until
-        # commit, so every other registration waits on it from here.
-        complaint.ticket_no = _next_ticket_no(now)
         complaint.accepted_at = now
         complaint.status = Status.ACCEPTED
         complaint.version += 1
-        events.append(
-            ComplaintEvent(
-                created_at=now,
-                kind=EventKind.ACCEPTED,
-                actor=actor,
-                actor_label=label,
-                from_status=Status.REGISTERED,
-                to_status=Status.ACCEPTED,
-                payload={"ticket_no": complaint.ticket_no},
-            )
+        accepted = ComplaintEvent(
+            created_at=now,
+            kind=EventKind.ACCEPTED,
+            actor=actor,
+            actor_label=label,
+            from_status=Status.REGISTERED,
+            to_status=Status.ACCEPTED,
         )
+        events.append(accepted)
         steps.append((EventKind.ACCEPTED.value, Status.ACCEPTED.value, Status.ACCEPTED, now))
     for event in events:
         event.pending_dispatch = event.kind in NOTIFYING
     clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
+    if any(event.pending_dispatch for event in events):
+        _wake_in_transaction()  # delivered at commit; sent before the ticket counter is locked
+    if accept:
+        # The last step before the INSERTs: the day's counter row stays locked until commit, and
+        # every other acceptance waits on it, so nothing else happens while it is held.
+        complaint.ticket_no = _next_ticket_no(now)
+        accepted.payload = {"ticket_no": complaint.ticket_no}
 
     # Only a message with an external id can collide with a concurrent retry: that INSERT skips
     # the duplicate instead of failing, and the case registered by the other call is returned.
