@@ -213,8 +213,15 @@ class ComplaintEvent(models.Model):
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events", db_index=False)
     created_at = models.DateTimeField(_("time"))
     kind = models.CharField(_("kind"), max_length=30, choices=EventKind.choices)
+    # Not indexed: nothing looks events up by actor (users are deactivated, not deleted).
     actor = models.ForeignKey(
-        USER, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        USER,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(_("actor label"), max_length=150, blank=True)
     from_status = models.CharField(_("from"), max_length=20, blank=True)

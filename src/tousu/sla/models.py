@@ -210,13 +210,15 @@ class SlaClock(models.Model):
     complaint = models.ForeignKey(
         "complaints.Complaint", on_delete=models.CASCADE, related_name="clocks", db_index=False
     )
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks")
+    # Policy and calendar are not indexed: nothing looks clocks up by them (policies are
+    # deactivated, not deleted), and each index is a page more to write for every clock.
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks", db_index=False)
     kind = models.CharField(_("clock"), max_length=30, choices=ClockKind.choices)
     cycle = models.PositiveSmallIntegerField(_("cycle"), default=1)
     state = models.CharField(
         _("state"), max_length=10, choices=ClockState.choices, default=ClockState.RUNNING
     )
-    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+")
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+", db_index=False)
     target_minutes = models.PositiveIntegerField(_("time limit (minutes)"))
     started_at = models.DateTimeField(_("started"))
     due_at = models.DateTimeField(_("due"))
