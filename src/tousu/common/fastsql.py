@@ -68,6 +68,16 @@ def _preparers(conn: BaseDatabaseWrapper, model: type[Model]) -> list[_Prep]:
     return preps
 
 
+def row_params(conn: BaseDatabaseWrapper, obj: Model) -> list[Any]:
+    """The INSERT parameters of one new object, in the order of ``insert_columns``."""
+    return [prep(obj) for prep in _preparers(conn, type(obj))]
+
+
+def insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The fields ``insert_rows`` and ``row_params`` write, in order (every column but the key)."""
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
 def insert_rows(objs: Sequence[Model], *, skip_conflicts: bool = False) -> int:
     """INSERT these unsaved objects of one model in one statement and set their primary keys.
     Returns how many rows were written.

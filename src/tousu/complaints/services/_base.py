@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -208,6 +208,15 @@ def _next_ticket_no(now: datetime) -> str:
     else:
         number = row[0]
     return f"TS{day:%Y%m%d}{number:06d}"
+
+
+def _ticket_day_create(day: date) -> None:
+    """Create the day's ticket counter at 0 unless another transaction just did."""
+    try:
+        with transaction.atomic():
+            TicketCounter.objects.create(day=day, last=0)
+    except IntegrityError:
+        pass
 
 
 def _user(user_id: int | None, field: str) -> User | None:

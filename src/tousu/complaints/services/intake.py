@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, ValidationError
-from tousu.common.fastsql import insert_rows
+from tousu.common.fastsql import insert_fields, insert_rows, row_params
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import (
@@ -28,6 +28,7 @@ from tousu.complaints.models import (
     Category,
     Complaint,
     ComplaintEvent,
+    TicketCounter,
 )
 from tousu.complaints.services._base import (
     FUTURE_SKEW,
@@ -37,11 +38,13 @@ from tousu.complaints.services._base import (
     _next_ticket_no,
     _require_transition,
     _text,
+    _ticket_day_create,
     _wake_in_transaction,
 )
 from tousu.complaints.services.escalation import triggered_escalation
 from tousu.complaints.states import Status
 from tousu.customers.services import customer_find_or_create
+from tousu.sla.models import SlaClock
 from tousu.sla.services import sla_plan_new_case
 
 
@@ -214,15 +217,27 @@ def complaint_register(
     clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
     if any(event.pending_dispatch for event in events):
         _wake_in_transaction()  # delivered at commit; sent before the ticket counter is locked
-    if accept:
-        # The last step before the INSERTs: the day's counter row stays locked until commit, and
-        # every other acceptance waits on it, so nothing else happens while it is held.
-        complaint.ticket_no = _next_ticket_no(now)
-        accepted.payload = {"ticket_no": complaint.ticket_no}
 
-    # Only a message with an external id can collide with a concurrent retry: that INSERT skips
+    # Only a message with an external id can collide with a concurrent retry: its INSERT skips
     # the duplicate instead of failing, and the case registered by the other call is returned.
-    if not insert_rows([complaint], skip_conflicts=bool(external_id)):
+    if accept and connection.vendor == "postgresql":
+        # One statement takes the ticket number and writes the case, its events and its clocks:
+        # the day's counter row stays locked until commit and every other acceptance waits on
+        # it, so that statement and the commit are all that happen while it is held.
+        written = _write_accepted_postgresql(complaint, events, accepted, clocks, now, bool(external_id))
+    else:
+        if accept:  # the counter row is locked from here to the commit: only INSERTs follow
+            complaint.ticket_no = _next_ticket_no(now)
+            accepted.payload = {"ticket_no": complaint.ticket_no}
+        written = insert_rows([complaint], skip_conflicts=bool(external_id)) == 1
+        if written:
+            for event in events:
+                event.complaint = complaint
+            insert_rows(events)
+            for clock in clocks:
+                clock.complaint = complaint
+            insert_rows(clocks)
+    if not written:
         existing_id = (
             Complaint.objects.filter(channel=channel, external_id=external_id)
             .values_list("pk", flat=True)
@@ -231,13 +246,111 @@ def complaint_register(
         if existing_id is None:
             raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
         return _registered_before(actor, existing_id, accept)
-    for event in events:
-        event.complaint = complaint
-    insert_rows(events)
-    for clock in clocks:
-        clock.complaint = complaint
-    insert_rows(clocks)
     return complaint
+
+
+_ACCEPTED_SQL: dict[tuple[int, int, bool], tuple[str, int]] = {}
+
+
+def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool) -> tuple[str, int]:
+    """The PostgreSQL statement of ``_write_accepted_postgresql`` and the index of the event
+    parameters' ``payload`` column, built once per shape."""
+    key = (n_events, n_clocks, skip_conflicts)
+    if key in _ACCEPTED_SQL:
+        return _ACCEPTED_SQL[key]
+    q = conn.ops.quote_name
+
+    def typed(field: Field[Any, Any]) -> str:
+        return f"%s::{field.db_type(conn)}"
+
+    case_fields = insert_fields(Complaint)
+    case_values = [
+        "'TS' || %s::text || lpad(t.last::text, greatest(6, length(t.last::text)), '0')"
+        if f.name == "ticket_no"
+        else typed(f)
+        for f in case_fields
+    ]
+    event_fields = insert_fields(ComplaintEvent)
+    payload_at = [f.name for f in event_fields].index("payload")
+
+    def rows(fields: list[Field[Any, Any]], count: int) -> str:
+        one = ", ".join("c.id" if f.name == "complaint" else typed(f) for f in fields)
+        return ", ".join([f"({one})"] * count)
+
+    def columns(fields: list[Field[Any, Any]]) -> str:
+        return ", ".join(q(f.column) for f in fields)
+
+    event_table, clock_table = q(ComplaintEvent._meta.db_table), q(SlaClock._meta.db_table)
+    # The "accepted" event's payload is {"ticket_no": …}: merged into its row's payload in SQL.
+    event_select = ", ".join(
+        f"v.c{i} || CASE WHEN v.c{[f.name for f in event_fields].index('kind')} = 'accepted' "
+        f"THEN jsonb_build_object('ticket_no', c.ticket_no) ELSE '{{}}'::jsonb END"
+        if i == payload_at
+        else f"v.c{i}"
+        for i in range(len(event_fields))
+    )
+    event_names = ", ".join(f"c{i}" for i in range(len(event_fields)))
+    clock_sql = (
+        f", k AS (INSERT INTO {clock_table} ({columns(insert_fields(SlaClock))}) "
+        f"SELECT v.* FROM c CROSS JOIN LATERAL (VALUES {rows(insert_fields(SlaClock), n_clocks)}) v)"
+        if n_clocks
+        else ""
+    )
+    sql = (
+        f"WITH t AS (UPDATE {q(TicketCounter._meta.db_table)} SET last = last + 1 WHERE day = %s RETURNING last), "
+        f"c AS (INSERT INTO {q(Complaint._meta.db_table)} ({columns(case_fields)}) "
+        f"SELECT {', '.join(case_values)} FROM t"
+        f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING id, ticket_no), "
+        f"e AS (INSERT INTO {event_table} ({columns(event_fields)}) "
+        f"SELECT {event_select} FROM c CROSS JOIN LATERAL (VALUES {rows(event_fields, n_events)}) "
+        f"AS v({event_names})){clock_sql} "
+        f"SELECT (SELECT last FROM t), c.id, c.ticket_no FROM (SELECT 1) AS one LEFT JOIN c ON true"
+    )
+    _ACCEPTED_SQL[key] = (sql, payload_at)
+    return sql, payload_at
+
+
+def _write_accepted_postgresql(
+    complaint: Complaint,
+    events: list[ComplaintEvent],
+    accepted: ComplaintEvent,
+    clocks: list[SlaClock],
+    now: datetime,
+    skip_conflicts: bool,
+) -> bool:
+    """Take the day's ticket number and INSERT the accepted case, its events and its clocks in
+    one statement (PostgreSQL: data-modifying CTEs). False when the case was not written because
+    the same channel message is already registered."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    day = timezone.localdate(now)
+    sql, _payload_at = _accepted_sql(conn, len(events), len(clocks), skip_conflicts)
+    accepted.payload = {}  # {"ticket_no": …} is added in SQL
+    params: list[Any] = [day]
+    for field, value in zip(insert_fields(Complaint), row_params(conn, complaint), strict=True):
+        params.append(f"{day:%Y%m%d}" if field.name == "ticket_no" else value)
+    event_fields = insert_fields(ComplaintEvent)
+    for event in events:
+        params += [
+            v for f, v in zip(event_fields, row_params(conn, event), strict=True) if f.name != "complaint"
+        ]
+    clock_fields = insert_fields(SlaClock)
+    for clock in clocks:
+        params += [
+            v for f, v in zip(clock_fields, row_params(conn, clock), strict=True) if f.name != "complaint"
+        ]
+    for _attempt in range(2):
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            last, case_id, ticket_no = cursor.fetchone()
+        if last is not None:
+            break
+        _ticket_day_create(day)  # the day's first ticket: create its counter row, then again
+    if case_id is None:
+        return False
+    complaint.pk, complaint.ticket_no = case_id, ticket_no
+    complaint._state.adding, complaint._state.db = False, conn.alias
+    accepted.payload = {"ticket_no": ticket_no}
+    return True
 
 
 def _registered_before(actor: User | None, complaint_id: int, accept: bool) -> Complaint:
