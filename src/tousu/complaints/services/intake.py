@@ -83,7 +83,9 @@ def complaint_register(
     already registered, accepting it first if it is still only registered.
 
     This is the hot path of every channel, so it reads the category, region and a previous
-    registration in one statement and writes the case row once, already in its final state."""
+    registration in one statement, computes the SLA clocks in memory and writes the case row
+    once, already in its final state, with SQL built once per process (on PostgreSQL, with
+    ``accept=True``, the ticket number, the case, its events and clocks are one statement)."""
     if actor is not None and not actor.can(Cap.CASE_REGISTER):
         raise PermissionDenied(_("Your role may not register complaints."))
     channel = _choice(channel, Channel, "channel")
@@ -249,12 +251,11 @@ def complaint_register(
     return complaint
 
 
-_ACCEPTED_SQL: dict[tuple[int, int, bool], tuple[str, int]] = {}
+_ACCEPTED_SQL: dict[tuple[int, int, bool], str] = {}
 
 
-def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool) -> tuple[str, int]:
-    """The PostgreSQL statement of ``_write_accepted_postgresql`` and the index of the event
-    parameters' ``payload`` column, built once per shape."""
+def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool) -> str:
+    """The PostgreSQL statement of ``_write_accepted_postgresql``, built once per shape."""
     key = (n_events, n_clocks, skip_conflicts)
     if key in _ACCEPTED_SQL:
         return _ACCEPTED_SQL[key]
@@ -271,7 +272,8 @@ def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool)
         for f in case_fields
     ]
     event_fields = insert_fields(ComplaintEvent)
-    payload_at = [f.name for f in event_fields].index("payload")
+    names = [f.name for f in event_fields]
+    payload_at, kind_at = names.index("payload"), names.index("kind")
 
     def rows(fields: list[Field[Any, Any]], count: int) -> str:
         one = ", ".join("c.id" if f.name == "complaint" else typed(f) for f in fields)
@@ -283,7 +285,7 @@ def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool)
     event_table, clock_table = q(ComplaintEvent._meta.db_table), q(SlaClock._meta.db_table)
     # The "accepted" event's payload is {"ticket_no": …}: merged into its row's payload in SQL.
     event_select = ", ".join(
-        f"v.c{i} || CASE WHEN v.c{[f.name for f in event_fields].index('kind')} = 'accepted' "
+        f"v.c{i} || CASE WHEN v.c{kind_at} = 'accepted' "
         f"THEN jsonb_build_object('ticket_no', c.ticket_no) ELSE '{{}}'::jsonb END"
         if i == payload_at
         else f"v.c{i}"
@@ -306,8 +308,8 @@ def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool)
         f"AS v({event_names})){clock_sql} "
         f"SELECT (SELECT last FROM t), c.id, c.ticket_no FROM (SELECT 1) AS one LEFT JOIN c ON true"
     )
-    _ACCEPTED_SQL[key] = (sql, payload_at)
-    return sql, payload_at
+    _ACCEPTED_SQL[key] = sql
+    return sql
 
 
 def _write_accepted_postgresql(
@@ -323,7 +325,7 @@ def _write_accepted_postgresql(
     the same channel message is already registered."""
     conn = connections[DEFAULT_DB_ALIAS]
     day = timezone.localdate(now)
-    sql, _payload_at = _accepted_sql(conn, len(events), len(clocks), skip_conflicts)
+    sql = _accepted_sql(conn, len(events), len(clocks), skip_conflicts)
     accepted.payload = {}  # {"ticket_no": …} is added in SQL
     params: list[Any] = [day]
     for field, value in zip(insert_fields(Complaint), row_params(conn, complaint), strict=True):
