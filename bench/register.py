@@ -1,15 +1,22 @@
 """Benchmark: register and accept cases through the service layer, one transaction per case.
 
-Each case is ``complaint_register`` + ``complaint_accept`` inside one ``transaction.atomic()``, so
-it writes what production writes: the customer and identity (for a new phone number), the case,
-the ticket counter, the "registered" event and the "accepted" event (an outbox row:
-``pending_dispatch``; on PostgreSQL a ``NOTIFY`` after commit).
+Each case is ``complaint_register(..., accept=True)``, one transaction, as the channels, the API
+and the portal call it, so it writes what production writes: the customer and identity (for a new
+phone number), the case, the ticket counter, the "registered" event (and an "escalated" one for a
+major or crisis case or a threat), the "accepted" event (an outbox row: ``pending_dispatch``; on
+PostgreSQL a ``NOTIFY`` delivered at commit) and the SLA clocks. ``--two-calls`` measures the
+older way instead: ``complaint_register`` then ``complaint_accept`` inside one
+``transaction.atomic()`` (the same record, more statements).
+
+``--clients N`` runs N client processes side by side (agents registering at once); each run's
+cases are split between them and the rate is all cases over the wall-clock time of the run.
 
 Every invocation starts from an empty database: a fresh SQLite file in a temporary directory, or
 a dropped and re-created PostgreSQL database. Usage, from the repository root::
 
     .venv/bin/python bench/register.py --db sqlite --n 2000 --runs 5
     .venv/bin/python bench/register.py --db postgres --n 2000
+    .venv/bin/python bench/register.py --db postgres --n 2000 --clients 4
 
 The last line is always ``registrations_per_s=<median>``.
 """
@@ -37,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 WARMUP_CASES = 50
 QUERY_SAMPLE_CASES = 20
+CLIENT_WARMUP_CASES = 10  # per client process, untimed
 PHONE_STRIDE = 7_919  # prime, coprime to 10**8: distinct 139xxxxxxxx numbers for 10**8 cases
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 REPEAT_EVERY = 10  # every tenth case comes from a caller who complained before
@@ -67,6 +75,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PostgreSQL database to drop, create and use (default %(default)s)",
     )
     parser.add_argument(
+        "--clients", type=int, default=1, help="client processes registering at once (default 1)"
+    )
+    parser.add_argument(
+        "--two-calls",
+        action="store_true",
+        help="complaint_register then complaint_accept in one transaction, instead of accept=True",
+    )
+    parser.add_argument(
         "--no-sla",
         action="store_true",
         help="skip the default SLA calendars and policies (tousu bootstrap loads them in a real installation)",
@@ -79,8 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="after the timed runs, profile one more run with cProfile and print the TOP functions to stderr",
     )
     args = parser.parse_args(argv)
-    if args.n < 1 or args.runs < 1:
-        parser.error("--n and --runs must be at least 1")
+    if args.n < 1 or args.runs < 1 or args.clients < 1:
+        parser.error("--n, --runs and --clients must be at least 1")
     return args
 
 
@@ -175,15 +191,57 @@ def load_sla_defaults() -> str:
     return f"on({sla_bootstrap()} policies)"
 
 
+TWO_CALLS = False  # set from --two-calls
+
+
 def register_and_accept(actor: Any, cases: list[dict[str, Any]]) -> None:
     from django.db import transaction
 
     from tousu.complaints.services import complaint_accept, complaint_register
 
+    if TWO_CALLS:
+        for fields in cases:
+            with transaction.atomic():
+                complaint = complaint_register(actor=actor, **fields)
+                complaint_accept(actor=actor, complaint_id=complaint.pk)
+        return
     for fields in cases:
-        with transaction.atomic():
-            complaint = complaint_register(actor=actor, **fields)
-            complaint_accept(actor=actor, complaint_id=complaint.pk)
+        complaint_register(actor=actor, accept=True, **fields)
+
+
+def run_clients(actor: Any, slices: list[list[dict[str, Any]]], warmups: list[list[dict[str, Any]]]) -> float:
+    """Register each slice in its own forked process, all started together; returns the wall-clock
+    seconds from the common start to the last one's end. Each process first warms up (its own
+    connection, the SQL built once) on its warm-up cases, outside the timing."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # each child opens its own connection
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(len(slices) + 1)
+
+    def client(cases: list[dict[str, Any]], warmup: list[dict[str, Any]]) -> None:
+        register_and_accept(actor, warmup)
+        ready.wait()
+        register_and_accept(actor, cases)
+        connections.close_all()
+
+    processes = [
+        context.Process(target=client, args=(cases, warmup))
+        for cases, warmup in zip(slices, warmups, strict=True)
+    ]
+    for process in processes:
+        process.start()
+    ready.wait()
+    started = time.perf_counter()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - started
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise SystemExit(f"error: {len(failed)} client process(es) failed: exit codes {failed}")
+    return elapsed
 
 
 _TABLE_AFTER = {"SELECT": r"\bFROM", "DELETE": r"\bFROM", "INSERT": r"\bINTO", "UPDATE": r"^\s*UPDATE"}
@@ -214,7 +272,9 @@ def count_queries(actor: Any, inputs: CaseInputs) -> tuple[float, Counter[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global TWO_CALLS
     args = parse_args(argv)
+    TWO_CALLS = args.two_calls
     with tempfile.TemporaryDirectory(prefix="tousu-bench-") as tmp:
         configure(args, Path(tmp))
 
@@ -233,9 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         inputs = CaseInputs()
 
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        path = "two-calls" if args.two_calls else "accept=True"
         print(
-            f"db={connection.vendor} n={args.n} runs={args.runs} sla={sla} "
-            f"python={sys.version.split()[0]} loadavg={load}"
+            f"db={connection.vendor} n={args.n} runs={args.runs} clients={args.clients} path={path} "
+            f"sla={sla} python={sys.version.split()[0]} loadavg={load}"
         )
         register_and_accept(actor, inputs.take(WARMUP_CASES))
 
@@ -245,18 +306,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"queries_per_case={per_case:g} data_statements={per_case - control:g} ({breakdown})")
 
         rates = []
+        client_warmups = 0
         for run in range(1, args.runs + 1):
             cases = inputs.take(args.n)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            register_and_accept(actor, cases)
-            elapsed = time.perf_counter() - started
-            cpu_ms = (time.process_time() - cpu_started) * 1000 / args.n  # this process only, not the server
+            if args.clients > 1:
+                size = -(-args.n // args.clients)
+                slices = [cases[i : i + size] for i in range(0, args.n, size)]
+                warmups = [inputs.take(CLIENT_WARMUP_CASES) for _slice in slices]
+                client_warmups += CLIENT_WARMUP_CASES * len(slices)
+                elapsed = run_clients(actor, slices, warmups)
+                cpu = ""
+            else:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                register_and_accept(actor, cases)
+                elapsed = time.perf_counter() - started
+                cpu_ms = (
+                    (time.process_time() - cpu_started) * 1000 / args.n
+                )  # this process only, not the server
+                cpu = f" client_cpu_ms_per_case={cpu_ms:.2f}"
             rate = args.n / elapsed
             rates.append(rate)
-            print(
-                f"run={run} registrations_per_s={rate:.1f} seconds={elapsed:.3f} "
-                f"client_cpu_ms_per_case={cpu_ms:.2f}"
-            )
+            print(f"run={run} registrations_per_s={rate:.1f} seconds={elapsed:.3f}{cpu}")
 
         if args.profile:
             cases = inputs.take(args.n)
@@ -268,7 +338,12 @@ def main(argv: list[str] | None = None) -> int:
             stats.sort_stats("cumulative").print_stats(args.profile)
             stats.sort_stats("tottime").print_stats(args.profile)
 
-        expected = WARMUP_CASES + QUERY_SAMPLE_CASES + args.n * (args.runs + (1 if args.profile else 0))
+        expected = (
+            WARMUP_CASES
+            + QUERY_SAMPLE_CASES
+            + client_warmups
+            + args.n * (args.runs + (1 if args.profile else 0))
+        )
         total = Complaint.objects.count()
         accepted = Complaint.objects.filter(status="accepted").exclude(ticket_no=None).count()
         events = ComplaintEvent.objects.count()
@@ -287,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         median = statistics.median(rates)
         print(
-            f"summary db={connection.vendor} runs={args.runs} n={args.n} "
+            f"summary db={connection.vendor} clients={args.clients} path={path} runs={args.runs} n={args.n} "
             f"median={median:.1f} min={min(rates):.1f} max={max(rates):.1f} "
             f"cases={total} events={events} outbox_rows={outbox} "
             f"loadavg={' '.join(f'{x:.2f}' for x in os.getloadavg())}"

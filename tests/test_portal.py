@@ -19,8 +19,8 @@ from tousu.common.ratelimit import ratelimit_reset
 from tousu.complaints import services as svc
 from tousu.complaints.models import Attachment, Complaint, ReturnVisit
 from tousu.complaints.states import Status
-from tousu.notifications.models import Notification, Transport
-from tousu.notifications.services import outbox_dispatch
+from tousu.notifications.models import CustomerLanguage, Notification, Transport
+from tousu.notifications.services import customer_language, outbox_dispatch
 from tousu.portal.models import TrackingCode
 from tousu.portal.services import tracking_code_request, tracking_code_verify
 from tousu.portal.views.common import client_address
@@ -658,3 +658,23 @@ def test_forms_need_the_csrf_token(org):
     response = strict.post(FILE, filing(org))
     assert response.status_code == 403
     assert Complaint.objects.count() == 0
+
+
+def test_a_customer_who_files_in_english_gets_english_messages(web, org, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    assert web.post(FILE, filing(org)).status_code == 302
+    complaint = Complaint.objects.get()
+    assert customer_language(complaint.customer_id) == "en"
+    outbox_dispatch()
+    ack = Notification.objects.get(template="ack")
+    assert ack.language == "en"
+
+
+def test_a_customer_who_files_in_chinese_keeps_the_default_language(client, org, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.cookies["django_language"] = "zh-hans"
+    assert client.post(FILE, filing(org)).status_code == 302
+    complaint = Complaint.objects.get()
+    assert not CustomerLanguage.objects.filter(customer_id=complaint.customer_id).exists()
+    outbox_dispatch()
+    assert Notification.objects.get(template="ack").language == "zh-hans"

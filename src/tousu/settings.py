@@ -145,6 +145,16 @@ elif _db["ENGINE"] not in ("django.db.backends.postgresql",):
     raise ImproperlyConfigured("TOUSU_DATABASE_URL must name a SQLite or PostgreSQL database")
 else:
     _db["CONN_HEALTH_CHECKS"] = True
+    # Server-side parameters and prepared statements: the hot statements (registration, queues)
+    # are parsed and planned once per connection instead of on every call. Set
+    # TOUSU_DB_PREPARE_THRESHOLD=0 behind a transaction-pooling pgbouncer older than 1.21.
+    _prepare_threshold = env_int("TOUSU_DB_PREPARE_THRESHOLD", 5, minimum=0)
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": env_bool("TOUSU_DB_SERVER_SIDE_BINDING", True),
+            "prepare_threshold": _prepare_threshold or None,  # psycopg: None never prepares
+        }
+    )
     # One test database per test run, so runs side by side (developers, CI) never share one.
     _db.setdefault("TEST", {})["NAME"] = env_str("TOUSU_TEST_DATABASE_NAME", f"test_tousu_{os.getpid()}")
 DATABASES = {"default": _db}

@@ -117,13 +117,8 @@ def ticket_create(*, key: ApiKey, data: TroubleTicketCreate) -> tuple[Complaint,
     }
     if extra and extra.preferredReplyChannel:
         fields["preferred_reply_channel"] = extra.preferredReplyChannel
-    with transaction.atomic():
-        # lead: switch to accept=True once complaint_register(..., accept=True) is merged.
-        complaint = svc.complaint_register(**fields)
-        if complaint.status != Status.REGISTERED or complaint.ticket_no:
-            return complaint, False  # a concurrent retry registered it first
-        created = True
-        svc.complaint_accept(actor=None, complaint_id=complaint.pk, origin=origin_for(key))
+    complaint = svc.complaint_register(**fields, accept=True)
+    created = not complaint.registered_before
     return complaint, created
 
 

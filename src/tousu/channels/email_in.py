@@ -311,10 +311,8 @@ def _new_case(
         preferred_reply_channel=ReplyChannel.EMAIL,
         received_at=_received_at(msg),
         external_id=record.message_id,
+        accept=True,
     )
-    # lead: switch to accept=True
-    if complaint.status == Status.REGISTERED:
-        complaint = svc.complaint_accept(actor=None, complaint_id=complaint.pk)
     # Someone who writes without a word of Chinese gets their messages in English, unless they chose.
     if (
         not CJK_RE.search(description)

@@ -49,8 +49,7 @@ from tousu.common.origin import SYSTEM, Origin
 from tousu.common.phone import normalize_phone
 from tousu.complaints.choices import BusinessType, Channel, Level, ReplyChannel
 from tousu.complaints.models import Category, Complaint
-from tousu.complaints.services import complaint_accept, complaint_register
-from tousu.complaints.states import Status
+from tousu.complaints.services import complaint_register
 
 
 @dataclass(frozen=True)
@@ -312,12 +311,11 @@ def _import_row(actor: User, values: dict[str, str], origin: Origin) -> RowResul
                 preferred_reply_channel=ReplyChannel.PHONE,
                 region_id=region_id,
                 received_at=received_at,
+                accept=True,
                 origin=origin,
             )
-            if complaint.status != Status.REGISTERED:  # imported meanwhile by someone else
+            if complaint.registered_before:  # imported meanwhile by someone else
                 return RowResult(0, referral_no, Outcome.DUPLICATE, complaint.ticket_no or "", complaint.pk)
-            # lead: switch to accept=True
-            complaint = complaint_accept(actor=actor, complaint_id=complaint.pk, origin=origin)
     except TousuError as exc:
         raise _RowRefused(exc.message) from None
     return RowResult(0, referral_no, Outcome.IMPORTED, complaint.ticket_no or "", complaint.pk)

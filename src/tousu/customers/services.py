@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
@@ -10,6 +10,7 @@ from tousu.accounts.roles import ALL_CASES_ROLES, Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.common.fastsql import insert_rows
 from tousu.common.origin import SYSTEM, Origin
 from tousu.common.phone import normalize_phone
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
@@ -60,21 +61,17 @@ def customer_find_or_create(
         )
         if value
     ]
-    existing = {
-        (i.kind, i.value): i.customer
-        for i in CustomerIdentity.objects.select_related("customer").filter(
-            kind__in=[k for k, _v in wanted], value__in=[v for _k, v in wanted]
-        )
-    }
+    existing = _identities(wanted)
     customer: Customer | None = None
     for key in wanted[:3]:  # a service number alone does not identify a person
         if key in existing:
             customer = existing[key]
             break
     if customer is None:
-        customer = Customer.objects.create(
+        customer = Customer(
             name=name.strip(), phone=phone_e164, email=email, wechat_id=wechat_id, region=region
         )
+        insert_rows([customer])
     else:
         changed: list[str] = []
         for field, value in (
@@ -94,9 +91,43 @@ def customer_find_or_create(
     missing = [
         CustomerIdentity(customer=customer, kind=k, value=v) for k, v in wanted if (k, v) not in existing
     ]
-    if missing:
-        CustomerIdentity.objects.bulk_create(missing, ignore_conflicts=True)
+    insert_rows(missing, skip_conflicts=True)
     return customer
+
+
+_IDENTITY_SQL: dict[tuple[str, int], str] = {}
+
+
+def _identities(wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Customer]:
+    """The customers these identities belong to, in one statement built once (hot path)."""
+    key = (connection.vendor, len(wanted))
+    sql = _IDENTITY_SQL.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(f"c.{quote(f.column)}" for f in _CUSTOMER_FIELDS)
+        pairs = " OR ".join(["(i.kind = %s AND i.value = %s)"] * len(wanted))
+        sql = _IDENTITY_SQL[key] = (
+            f"SELECT i.kind, i.value, {columns} FROM {quote(CustomerIdentity._meta.db_table)} i "
+            f"JOIN {quote(Customer._meta.db_table)} c ON c.{quote('id')} = i.customer_id WHERE {pairs}"
+        )
+    params = [x for pair in wanted for x in pair]
+    found: dict[tuple[str, str], Customer] = {}
+    by_id: dict[int, Customer] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, value, *values in cursor.fetchall():
+            customer = by_id.get(values[0]) or Customer.from_db(connection.alias, _CUSTOMER_NAMES, values)
+            by_id[customer.pk] = customer
+            found[(kind, value)] = customer
+    return found
+
+
+# The times are left deferred (loaded if asked for): raw rows would bring them back naive on SQLite.
+_CUSTOMER_FIELDS = [
+    f for f in Customer._meta.concrete_fields if f.get_internal_type() not in ("DateTimeField", "DateField")
+]
+assert _CUSTOMER_FIELDS[0].primary_key
+_CUSTOMER_NAMES = [f.attname for f in _CUSTOMER_FIELDS]
 
 
 @transaction.atomic

@@ -22,12 +22,12 @@ from tousu.common.phone import normalize_phone
 from tousu.complaints.choices import Channel, Level
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, ReturnVisit
-from tousu.complaints.services import complaint_accept, complaint_register
+from tousu.complaints.services import complaint_register
 from tousu.complaints.states import Status
 from tousu.customers.models import CustomerIdentity, IdentityKind
 from tousu.notifications.messages import SIGNATURE
 from tousu.notifications.models import Transport
-from tousu.notifications.services import notification_queue
+from tousu.notifications.services import customer_language_set, notification_queue
 from tousu.portal.models import TrackingCode
 
 CODE_DIGITS = 6
@@ -54,10 +54,12 @@ def portal_complaint_file(
     demand: str,
     preferred_reply_channel: str,
     origin: Origin,
+    language: str | None = None,
 ) -> Complaint:
     """Register and accept a customer's complaint in one transaction, on the web channel, so it has
-    its ticket number at once and the acknowledgement is queued (the accept event). A refusal
-    leaves nothing written."""
+    its ticket number at once and the acknowledgement is queued (the accept event). A customer who
+    files in another language than the default gets their messages in it. A refusal leaves
+    nothing written."""
     with transaction.atomic():
         complaint = complaint_register(
             actor=None,
@@ -72,10 +74,11 @@ def portal_complaint_file(
             description=description,
             demand=demand,
             preferred_reply_channel=preferred_reply_channel,
+            accept=True,
             origin=origin,
         )
-        # lead: switch to accept=True
-        complaint = complaint_accept(actor=None, complaint_id=complaint.pk, origin=origin)
+        if language and language != settings.LANGUAGE_CODE:
+            customer_language_set(customer_id=complaint.customer_id, language=language)
     return complaint
 
 

@@ -206,14 +206,19 @@ class SlaClock(models.Model):
     """One deadline of one case: started by an event, met by another, paused while the case waits
     for the customer. The target and calendar are copied from the policy when the clock starts."""
 
-    complaint = models.ForeignKey("complaints.Complaint", on_delete=models.CASCADE, related_name="clocks")
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks")
+    # No index of its own: sla_clock_unique_cycle (complaint, kind, cycle) serves lookups by case.
+    complaint = models.ForeignKey(
+        "complaints.Complaint", on_delete=models.CASCADE, related_name="clocks", db_index=False
+    )
+    # Policy and calendar are not indexed: nothing looks clocks up by them (policies are
+    # deactivated, not deleted), and each index is a page more to write for every clock.
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks", db_index=False)
     kind = models.CharField(_("clock"), max_length=30, choices=ClockKind.choices)
     cycle = models.PositiveSmallIntegerField(_("cycle"), default=1)
     state = models.CharField(
         _("state"), max_length=10, choices=ClockState.choices, default=ClockState.RUNNING
     )
-    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+")
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+", db_index=False)
     target_minutes = models.PositiveIntegerField(_("time limit (minutes)"))
     started_at = models.DateTimeField(_("started"))
     due_at = models.DateTimeField(_("due"))

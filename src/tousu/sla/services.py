@@ -195,8 +195,10 @@ def refresh_next_due(complaint_ids: list[int]) -> None:
     Complaint.objects.filter(pk__in=complaint_ids).update(next_due_at=Subquery(earliest))
 
 
-def _apply(clock: SlaClock, kind: str, status: Status, now: datetime, spec: CalendarSpec) -> None:
-    """Meet, cancel, pause or resume one open clock for one event."""
+def _apply(
+    clock: SlaClock, kind: str, status: Status, now: datetime, spec: CalendarSpec, *, save: bool = True
+) -> None:
+    """Meet, cancel, pause or resume one open clock for one event (in memory only with ``save=False``)."""
     policy = clock.policy
     fields: list[str] = []
     if clock.state == ClockState.PAUSED and (
@@ -225,14 +227,22 @@ def _apply(clock: SlaClock, kind: str, status: Status, now: datetime, spec: Cale
     elif "paused_seconds" in fields:  # resumed: the due time moves by the business time spent paused
         _schedule(clock, policy, spec)
         fields += ["due_at", "warn_at"]
-    if fields:
+    if fields and save:
         clock.save(update_fields=list(dict.fromkeys(fields)))
 
 
 def _start(
-    complaint: Complaint, kind: str, status: Status, now: datetime, config: _Config, open_kinds: set[str]
+    complaint: Complaint,
+    kind: str,
+    status: Status,
+    now: datetime,
+    config: _Config,
+    open_kinds: set[str],
+    *,
+    cycles: dict[str, int] | None = None,
 ) -> list[SlaClock]:
-    """Start the clocks whose first matching policy starts on this event."""
+    """Start the clocks whose first matching policy starts on this event. With ``cycles`` (the last
+    cycle of each clock kind, known to the caller) nothing is read or written: the caller inserts."""
     candidates = config.by_start.get(kind, [])
     if not candidates or status in TERMINAL:
         return []
@@ -246,8 +256,10 @@ def _start(
             chosen[clock_kind] = policy
     if not chosen:
         return []
-    cycles: dict[str, int] = {}
-    if kind != "registered":
+    insert = cycles is None
+    if cycles is None:
+        cycles = {}
+    if insert and kind != "registered":
         cycles = dict(
             SlaClock.objects.filter(complaint=complaint, kind__in=list(chosen))
             .values("kind")
@@ -270,8 +282,40 @@ def _start(
             clock.state = ClockState.PAUSED
             clock.paused_at = now
         started.append(clock)
-    SlaClock.objects.bulk_create(started)
+    if insert:
+        SlaClock.objects.bulk_create(started)
     return started
+
+
+def sla_plan_new_case(complaint: Complaint, steps: list[tuple[str, str, Status, datetime]]) -> list[SlaClock]:
+    """The clocks a case that is not in the database yet has after these events, computed in
+    memory: exactly what ``sla_on_event`` would leave after each event in turn, for the caller to
+    insert in one statement once the case has its id. Each step is (event kind, the event's
+    ``to_status``, the case status after the event, the event time). Sets ``complaint.next_due_at``
+    (the earliest running due time), so the case row is written once, already right."""
+    config = _config()
+    clocks: list[SlaClock] = []
+    for kind, to_status, status, now in steps:
+        if not to_status and kind not in config.kinds:
+            continue  # as in sla_on_event
+        open_clocks = [c for c in clocks if c.ended_at is None]
+        for clock in open_clocks:
+            _apply(clock, kind, status, now, config.specs[clock.calendar_id], save=False)
+        cycles: dict[str, int] = {}
+        for clock in clocks:
+            cycles[clock.kind] = max(cycles.get(clock.kind, 0), clock.cycle)
+        clocks += _start(
+            complaint,
+            kind,
+            status,
+            now,
+            config,
+            {c.kind for c in open_clocks if c.ended_at is None},
+            cycles=cycles,
+        )
+    running = [c.due_at for c in clocks if c.state == ClockState.RUNNING]
+    complaint.next_due_at = min(running) if running else None
+    return clocks
 
 
 # --- configuration edits (audited) --------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -43,8 +43,14 @@ def _text(value: str, field: str, *, required: bool = True, max_length: int = MA
     return text
 
 
+_CHOICE_VALUES: dict[Any, frozenset[str]] = {}
+
+
 def _choice(value: str, choices: Any, field: str) -> str:
-    if value not in choices.values:
+    allowed_values = _CHOICE_VALUES.get(choices)
+    if allowed_values is None:
+        allowed_values = _CHOICE_VALUES[choices] = frozenset(choices.values)
+    if value not in allowed_values:
         allowed = ", ".join(choices.values)
         raise ValidationError(
             _("'%(value)s' is not a valid %(field)s; use one of: %(allowed)s.")
@@ -104,8 +110,8 @@ def _event(
         pending_dispatch=kind in NOTIFYING,
     )
     sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
-    if event.pending_dispatch and connection.vendor == "postgresql" and not _wake_scheduled():
-        transaction.on_commit(_wake_outbox)
+    if event.pending_dispatch:
+        _wake_in_transaction()
     return event
 
 
@@ -128,12 +134,8 @@ def _events(
     ComplaintEvent.objects.bulk_create(events)
     for event in events:
         sla_on_event(complaint=event.complaint, event=event)  # returns at once for kinds no policy uses
-    if (
-        any(e.pending_dispatch for e in events)
-        and connection.vendor == "postgresql"
-        and not _wake_scheduled()
-    ):
-        transaction.on_commit(_wake_outbox)
+    if any(e.pending_dispatch for e in events):
+        _wake_in_transaction()
     return events
 
 
@@ -145,15 +147,22 @@ def complaint_events_record(
     return _events(rows, actor, timezone.now())
 
 
-def _wake_scheduled() -> bool:
-    """One wake-up per transaction is enough, however many events it writes."""
-    return any(entry[1] is _wake_outbox for entry in connection.run_on_commit)
+def _woken() -> None:
+    """Marks a transaction that has sent its NOTIFY already (see ``_wake_in_transaction``)."""
 
 
-def _wake_outbox() -> None:
-    """After commit: wake the workers at once on PostgreSQL (they also poll, so this is an optimisation)."""
+def _wake_in_transaction() -> None:
+    """Wake the workers at once on PostgreSQL when this transaction commits (they also poll, so
+    this is an optimisation). A NOTIFY sent inside a transaction is delivered at its commit and
+    dropped on rollback, so no statement (and no second commit) is needed after the commit.
+    Once per transaction, however many events it writes."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    if any(entry[1] is _woken for entry in connection.run_on_commit):
+        return
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    transaction.on_commit(_woken)
 
 
 def _save(complaint: Complaint, now: datetime, fields: Iterable[str]) -> None:
@@ -199,6 +208,15 @@ def _next_ticket_no(now: datetime) -> str:
     else:
         number = row[0]
     return f"TS{day:%Y%m%d}{number:06d}"
+
+
+def _ticket_day_create(day: date) -> None:
+    """Create the day's ticket counter at 0 unless another transaction just did."""
+    try:
+        with transaction.atomic():
+            TicketCounter.objects.create(day=day, last=0)
+    except IntegrityError:
+        pass
 
 
 def _user(user_id: int | None, field: str) -> User | None:

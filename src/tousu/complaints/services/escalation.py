@@ -35,21 +35,32 @@ def _require_open(complaint: Complaint, what: str) -> None:
         )
 
 
-def escalate_for_triggers(complaint: Complaint, actor: User | None, now: datetime) -> None:
-    """Raise the case at once to what its level and threat flag call for, if that is higher.
-    Part of the calling service's transaction (registration, level change, threat flag)."""
+def triggered_escalation(complaint: Complaint) -> tuple[int, str, str] | None:
+    """(level, reason, trigger) the case's level and threat flag call for, when higher than its
+    escalation level now; None otherwise. Reads nothing (the level rules are cached)."""
     rule = level_rule(complaint.level)
     wanted = [(rule.escalate_to_level if rule else 0, f"level_{complaint.level}")]
     if complaint.threatens_external:
         wanted.append((settings.TOUSU_THREAT_ESCALATION_LEVEL, "threat"))
     target, trigger = max(wanted)
     target = min(target, MAX_ESCALATION_LEVEL)
-    if target > complaint.escalation_level:
-        reason = (
-            _("The customer threatens to go to the regulator, the media or a court.")
-            if trigger == "threat"
-            else _("%(level)s complaints are escalated at once.") % {"level": Level(complaint.level).label}
-        )
+    if target <= complaint.escalation_level:
+        return None
+    reason = (
+        _("The customer threatens to go to the regulator, the media or a court.")
+        if trigger == "threat"
+        else _("%(level)s complaints are escalated at once.") % {"level": Level(complaint.level).label}
+    )
+    return target, reason, trigger
+
+
+def escalate_for_triggers(complaint: Complaint, actor: User | None, now: datetime) -> None:
+    """Raise the case at once to what its level and threat flag call for, if that is higher.
+    Part of the calling service's transaction (level change, threat flag; registration writes the
+    same event itself, see ``triggered_escalation``)."""
+    wanted = triggered_escalation(complaint)
+    if wanted is not None:
+        target, reason, trigger = wanted
         _raise_level(complaint, actor, now, to_level=target, reason=reason, trigger=trigger)
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import datetime
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, ValidationError
+from tousu.common.fastsql import insert_fields, insert_rows, row_params
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import (
@@ -22,24 +23,29 @@ from tousu.complaints.choices import (
     RejectionReason,
     ReplyChannel,
 )
-from tousu.complaints.events import EventKind
+from tousu.complaints.events import NOTIFYING, EventKind
 from tousu.complaints.models import (
     Category,
     Complaint,
+    ComplaintEvent,
+    TicketCounter,
 )
 from tousu.complaints.services._base import (
     FUTURE_SKEW,
     _choice,
-    _event,
     _lock,
     _move,
     _next_ticket_no,
     _require_transition,
     _text,
+    _ticket_day_create,
+    _wake_in_transaction,
 )
-from tousu.complaints.services.escalation import escalate_for_triggers
+from tousu.complaints.services.escalation import triggered_escalation
 from tousu.complaints.states import Status
 from tousu.customers.services import customer_find_or_create
+from tousu.sla.models import SlaClock
+from tousu.sla.services import sla_plan_new_case
 
 
 @transaction.atomic
@@ -62,42 +68,57 @@ def complaint_register(
     received_at: datetime | None = None,
     threatens_external: bool = False,
     external_id: str = "",
+    accept: bool = False,
     origin: Origin = SYSTEM,
 ) -> Complaint:
     """Register a complaint from any channel. The customer is found (or created) by phone,
     e-mail or WeChat id. With ``external_id``, a second call from the same channel returns the
-    case already registered instead of a duplicate."""
+    case already registered instead of a duplicate.
+
+    With ``accept=True`` the case is also accepted in the same transaction (the actor needs the
+    right to accept it): the record is exactly what ``complaint_register`` then
+    ``complaint_accept`` write (the "registered" event, an "escalated" one when the level or a
+    threat calls for it, the "accepted" event with the ticket number; the same SLA clocks and
+    deadlines), written with one INSERT per table. A repeated ``external_id`` returns the case
+    already registered, accepting it first if it is still only registered.
+
+    This is the hot path of every channel, so it reads the category, region and a previous
+    registration in one statement, computes the SLA clocks in memory and writes the case row
+    once, already in its final state, with SQL built once per process (on PostgreSQL, with
+    ``accept=True``, the ticket number, the case, its events and clocks are one statement)."""
     if actor is not None and not actor.can(Cap.CASE_REGISTER):
         raise PermissionDenied(_("Your role may not register complaints."))
     channel = _choice(channel, Channel, "channel")
     external_id = _text(external_id, "external_id", required=False, max_length=100)
-    if external_id:
-        existing = Complaint.objects.filter(channel=channel, external_id=external_id).first()
-        if existing is not None:
-            return existing
+    try:
+        category_pk = int(category_id)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            _("No such active category."), fields={"category": "unknown category"}
+        ) from None
+    if region_id is not None:
+        try:
+            region_id = int(region_id)
+        except (TypeError, ValueError):
+            raise ValidationError(_("No such region."), fields={"region": "unknown region"}) from None
+    category, has_children, region, existing_id = _references(category_pk, region_id, channel, external_id)
+    if existing_id is not None:
+        return _registered_before(actor, existing_id, accept)
     business_type = _choice(business_type, BusinessType, "business_type")
     level = _choice(level, Level, "level")
     preferred_reply_channel = _choice(preferred_reply_channel, ReplyChannel, "preferred_reply_channel")
     description = _text(description, "description")
     demand = _text(demand, "demand", required=False)
     service_number = _text(service_number, "service_number", required=False, max_length=40)
-    category = (
-        Category.objects.filter(pk=category_id, is_active=True)
-        .annotate(has_children=Exists(Category.objects.filter(parent_id=OuterRef("pk"), is_active=True)))
-        .first()
-    )
     if category is None:
         raise ValidationError(_("No such active category."), fields={"category": "unknown category"})
-    if category.has_children:
+    if has_children:
         raise ValidationError(
             _("Choose a sub-category of '%(category_name)s'.") % {"category_name": category.name},
             fields={"category": "choose a sub-category"},
         )
-    region = None
-    if region_id is not None:
-        region = Region.objects.filter(pk=region_id).first()
-        if region is None:
-            raise ValidationError(_("No such region."), fields={"region": "unknown region"})
+    if region_id is not None and region is None:
+        raise ValidationError(_("No such region."), fields={"region": "unknown region"})
     now = timezone.now()
     received_at = received_at or now
     if timezone.is_naive(received_at):
@@ -108,6 +129,28 @@ def complaint_register(
         raise ValidationError(
             _("The time received is in the future."), fields={"received_at": "in the future"}
         )
+    owner = actor
+    complaint = Complaint(
+        status=Status.REGISTERED,
+        channel=channel,
+        external_id=external_id,
+        service_number=service_number,
+        business_type=business_type,
+        category=category,
+        level=level,
+        description=description,
+        demand=demand,
+        preferred_reply_channel=preferred_reply_channel,
+        threatens_external=threatens_external,
+        registered_by=owner,
+        first_contact_owner=owner,
+        received_at=received_at,
+        registered_at=now,
+        status_changed_at=now,
+        updated_at=now,
+    )
+    if accept:  # refuse before writing anything (the scope check needs no saved row)
+        access_complaint(actor, complaint, Cap.CASE_ACCEPT)
 
     customer = customer_find_or_create(
         phone=phone,
@@ -117,55 +160,258 @@ def complaint_register(
         service_number=service_number,
         region=region,
     )
-    owner = actor
-    # Only a message with an external id can collide with a concurrent retry; only then is the
-    # savepoint worth its two statements.
-    try:
-        with transaction.atomic() if external_id else nullcontext():
-            complaint = Complaint.objects.create(
-                status=Status.REGISTERED,
-                channel=channel,
-                external_id=external_id,
-                customer=customer,
-                service_number=service_number,
-                business_type=business_type,
-                category=category,
-                level=level,
-                region_id=region.pk if region is not None else customer.region_id,
-                description=description,
-                demand=demand,
-                preferred_reply_channel=preferred_reply_channel,
-                threatens_external=threatens_external,
-                registered_by=owner,
-                first_contact_owner=owner,
-                received_at=received_at,
-                registered_at=now,
-                status_changed_at=now,
-                updated_at=now,
+    complaint.customer = customer
+    complaint.region_id = region.pk if region is not None else customer.region_id
+
+    # The events, in the order the two services write them, and the SLA steps they make.
+    label = actor.username if actor is not None else "system"
+    events = [
+        ComplaintEvent(
+            created_at=now,
+            kind=EventKind.REGISTERED,
+            actor=actor,
+            actor_label=label,
+            to_status=Status.REGISTERED,
+            payload={
+                "channel": channel,
+                "level": level,
+                "category": category.code,
+                "customer_blacklisted": customer.is_blacklisted,
+                "threatens_external": threatens_external,
+                "via": origin.via,
+            },
+        )
+    ]
+    steps = [(EventKind.REGISTERED.value, Status.REGISTERED.value, Status.REGISTERED, now)]
+    escalation = triggered_escalation(complaint)
+    if escalation is not None:
+        target, reason, trigger = escalation
+        payload = {
+            "from_level": complaint.escalation_level,
+            "to_level": target,
+            "reason": reason,
+            "trigger": trigger,
+        }
+        complaint.escalation_level = target
+        complaint.version += 1
+        events.append(
+            ComplaintEvent(
+                created_at=now, kind=EventKind.ESCALATED, actor=actor, actor_label=label, payload=payload
             )
-    except IntegrityError:
-        # The same channel message was registered concurrently: return that case (idempotent retry).
-        existing = Complaint.objects.filter(channel=channel, external_id=external_id).first()
-        if external_id and existing is not None:
-            return existing
-        raise
-    _event(
-        complaint,
-        EventKind.REGISTERED,
-        actor,
-        now,
-        dst=Status.REGISTERED,
-        payload={
-            "channel": channel,
-            "level": level,
-            "category": category.code,
-            "customer_blacklisted": customer.is_blacklisted,
-            "threatens_external": threatens_external,
-            "via": origin.via,
-        },
-    )
-    escalate_for_triggers(complaint, actor, now)
+        )
+        steps.append((EventKind.ESCALATED.value, "", Status.REGISTERED, now))
+    if accept:
+        complaint.accepted_at = now
+        complaint.status = Status.ACCEPTED
+        complaint.version += 1
+        accepted = ComplaintEvent(
+            created_at=now,
+            kind=EventKind.ACCEPTED,
+            actor=actor,
+            actor_label=label,
+            from_status=Status.REGISTERED,
+            to_status=Status.ACCEPTED,
+        )
+        events.append(accepted)
+        steps.append((EventKind.ACCEPTED.value, Status.ACCEPTED.value, Status.ACCEPTED, now))
+    for event in events:
+        event.pending_dispatch = event.kind in NOTIFYING
+    clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
+    if any(event.pending_dispatch for event in events):
+        _wake_in_transaction()  # delivered at commit; sent before the ticket counter is locked
+
+    # Only a message with an external id can collide with a concurrent retry: its INSERT skips
+    # the duplicate instead of failing, and the case registered by the other call is returned.
+    if accept and connection.vendor == "postgresql":
+        # One statement takes the ticket number and writes the case, its events and its clocks:
+        # the day's counter row stays locked until commit and every other acceptance waits on
+        # it, so that statement and the commit are all that happen while it is held.
+        written = _write_accepted_postgresql(complaint, events, accepted, clocks, now, bool(external_id))
+    else:
+        if accept:  # the counter row is locked from here to the commit: only INSERTs follow
+            complaint.ticket_no = _next_ticket_no(now)
+            accepted.payload = {"ticket_no": complaint.ticket_no}
+        written = insert_rows([complaint], skip_conflicts=bool(external_id)) == 1
+        if written:
+            for event in events:
+                event.complaint = complaint
+            insert_rows(events)
+            for clock in clocks:
+                clock.complaint = complaint
+            insert_rows(clocks)
+    if not written:
+        existing_id = (
+            Complaint.objects.filter(channel=channel, external_id=external_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing_id is None:
+            raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
+        return _registered_before(actor, existing_id, accept)
     return complaint
+
+
+_ACCEPTED_SQL: dict[tuple[int, int, bool], str] = {}
+
+
+def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool) -> str:
+    """The PostgreSQL statement of ``_write_accepted_postgresql``, built once per shape."""
+    key = (n_events, n_clocks, skip_conflicts)
+    if key in _ACCEPTED_SQL:
+        return _ACCEPTED_SQL[key]
+    q = conn.ops.quote_name
+
+    def typed(field: Field[Any, Any]) -> str:
+        return f"%s::{field.db_type(conn)}"
+
+    case_fields = insert_fields(Complaint)
+    case_values = [
+        "'TS' || %s::text || lpad(t.last::text, greatest(6, length(t.last::text)), '0')"
+        if f.name == "ticket_no"
+        else typed(f)
+        for f in case_fields
+    ]
+    event_fields = insert_fields(ComplaintEvent)
+    names = [f.name for f in event_fields]
+    payload_at, kind_at = names.index("payload"), names.index("kind")
+
+    def rows(fields: list[Field[Any, Any]], count: int) -> str:
+        one = ", ".join("c.id" if f.name == "complaint" else typed(f) for f in fields)
+        return ", ".join([f"({one})"] * count)
+
+    def columns(fields: list[Field[Any, Any]]) -> str:
+        return ", ".join(q(f.column) for f in fields)
+
+    event_table, clock_table = q(ComplaintEvent._meta.db_table), q(SlaClock._meta.db_table)
+    # The "accepted" event's payload is {"ticket_no": …}: merged into its row's payload in SQL.
+    event_select = ", ".join(
+        f"v.c{i} || CASE WHEN v.c{kind_at} = 'accepted' "
+        f"THEN jsonb_build_object('ticket_no', c.ticket_no) ELSE '{{}}'::jsonb END"
+        if i == payload_at
+        else f"v.c{i}"
+        for i in range(len(event_fields))
+    )
+    event_names = ", ".join(f"c{i}" for i in range(len(event_fields)))
+    clock_sql = (
+        f", k AS (INSERT INTO {clock_table} ({columns(insert_fields(SlaClock))}) "
+        f"SELECT v.* FROM c CROSS JOIN LATERAL (VALUES {rows(insert_fields(SlaClock), n_clocks)}) v)"
+        if n_clocks
+        else ""
+    )
+    sql = (
+        f"WITH t AS (UPDATE {q(TicketCounter._meta.db_table)} SET last = last + 1 WHERE day = %s RETURNING last), "
+        f"c AS (INSERT INTO {q(Complaint._meta.db_table)} ({columns(case_fields)}) "
+        f"SELECT {', '.join(case_values)} FROM t"
+        f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING id, ticket_no), "
+        f"e AS (INSERT INTO {event_table} ({columns(event_fields)}) "
+        f"SELECT {event_select} FROM c CROSS JOIN LATERAL (VALUES {rows(event_fields, n_events)}) "
+        f"AS v({event_names})){clock_sql} "
+        f"SELECT (SELECT last FROM t), c.id, c.ticket_no FROM (SELECT 1) AS one LEFT JOIN c ON true"
+    )
+    _ACCEPTED_SQL[key] = sql
+    return sql
+
+
+def _write_accepted_postgresql(
+    complaint: Complaint,
+    events: list[ComplaintEvent],
+    accepted: ComplaintEvent,
+    clocks: list[SlaClock],
+    now: datetime,
+    skip_conflicts: bool,
+) -> bool:
+    """Take the day's ticket number and INSERT the accepted case, its events and its clocks in
+    one statement (PostgreSQL: data-modifying CTEs). False when the case was not written because
+    the same channel message is already registered."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    day = timezone.localdate(now)
+    sql = _accepted_sql(conn, len(events), len(clocks), skip_conflicts)
+    accepted.payload = {}  # {"ticket_no": …} is added in SQL
+    params: list[Any] = [day]
+    for field, value in zip(insert_fields(Complaint), row_params(conn, complaint), strict=True):
+        params.append(f"{day:%Y%m%d}" if field.name == "ticket_no" else value)
+    event_fields = insert_fields(ComplaintEvent)
+    for event in events:
+        params += [
+            v for f, v in zip(event_fields, row_params(conn, event), strict=True) if f.name != "complaint"
+        ]
+    clock_fields = insert_fields(SlaClock)
+    for clock in clocks:
+        params += [
+            v for f, v in zip(clock_fields, row_params(conn, clock), strict=True) if f.name != "complaint"
+        ]
+    for _attempt in range(2):
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            last, case_id, ticket_no = cursor.fetchone()
+        if last is not None:
+            break
+        _ticket_day_create(day)  # the day's first ticket: create its counter row, then again
+    if case_id is None:
+        return False
+    complaint.pk, complaint.ticket_no = case_id, ticket_no
+    complaint._state.adding, complaint._state.db = False, conn.alias
+    accepted.payload = {"ticket_no": ticket_no}
+    return True
+
+
+def _registered_before(actor: User | None, complaint_id: int, accept: bool) -> Complaint:
+    """The case a previous call registered for the same channel message (idempotent retry)."""
+    existing = Complaint.objects.get(pk=complaint_id)
+    if accept and existing.status == Status.REGISTERED:
+        existing = complaint_accept(actor=actor, complaint_id=existing.pk)
+    existing.registered_before = True
+    return existing
+
+
+_REFERENCE_SQL: dict[str, str] = {}
+
+
+def _references(
+    category_id: int, region_id: int | None, channel: str, external_id: str
+) -> tuple[Category | None, bool, Region | None, int | None]:
+    """The active category, whether it has active sub-categories, the region and the case
+    already registered for this channel message, in one statement built once."""
+    sql = _REFERENCE_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        cat, reg, case = (q(m._meta.db_table) for m in (Category, Region, Complaint))
+        sql = _REFERENCE_SQL[connection.vendor] = (
+            f"SELECT {', '.join(f'c.{q(f.column)}' for f in _CATEGORY_FIELDS)}, "
+            f"EXISTS (SELECT 1 FROM {cat} k WHERE k.parent_id = c.id AND k.is_active), "
+            f"{', '.join(f'r.{q(f.column)}' for f in _REGION_FIELDS)}, "
+            f"(SELECT x.id FROM {case} x WHERE x.channel = %s AND x.external_id = %s AND NOT (x.external_id = '')) "
+            f"FROM (SELECT 1 AS one) o "
+            f"LEFT JOIN {cat} c ON c.id = %s AND c.is_active "
+            f"LEFT JOIN {reg} r ON r.id = %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [channel, external_id, category_id, region_id])
+        row = cursor.fetchone()
+    n_cat = len(_CATEGORY_FIELDS)
+    category = region = None
+    if row[0] is not None:
+        category = Category.from_db(connection.alias, _CATEGORY_NAMES, row[:n_cat])
+    if row[n_cat + 1] is not None:
+        region = Region.from_db(
+            connection.alias, _REGION_NAMES, row[n_cat + 1 : n_cat + 1 + len(_REGION_FIELDS)]
+        )
+    return category, bool(row[n_cat]), region, row[-1]
+
+
+def _plain_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """Columns a raw row brings back as the ORM would (times stay deferred: naive on SQLite)."""
+    fields = [
+        f for f in model._meta.concrete_fields if f.get_internal_type() not in ("DateTimeField", "DateField")
+    ]
+    assert fields[0].primary_key
+    return fields
+
+
+_CATEGORY_FIELDS = _plain_fields(Category)
+_CATEGORY_NAMES = [f.attname for f in _CATEGORY_FIELDS]
+_REGION_FIELDS = _plain_fields(Region)
+_REGION_NAMES = [f.attname for f in _REGION_FIELDS]
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
@@ -61,6 +62,7 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
             demand=data["demand"],
             preferred_reply_channel=data["preferred_reply_channel"],
             origin=origin,
+            language=translation.get_language(),
         )
     except TousuError as exc:
         form.add_service_error(exc)
