@@ -27,6 +27,7 @@ from tousu.complaints.queues import (
     capped_counts,
     complaint_queue,
     complaint_queue_counts,
+    complaint_queue_page,
 )
 from tousu.complaints.search import description_q
 from tousu.complaints.states import Status
@@ -798,3 +799,28 @@ def test_the_fast_select_writes_what_djangos_select_writes(value, attrs):
     choices = [("", "Any"), (1, "a<b"), ("组", [(2, "x"), (3, 'y"z')]), (4, "四")]
     expected = forms.Select(choices=choices).render("f", value, attrs)
     assert FastSelect(choices=choices).render("f", value, attrs) == expected
+
+
+@pytest.mark.parametrize("cap", [1, 2, 10])
+def test_a_word_search_pages_the_same_cases_whether_its_matches_are_few_or_many(
+    sla, cases, people, clock_at, cap
+):
+    """Few matches (at most ``cap``): read by id; many: the queue walked with the exact test."""
+    clock_at(T0)
+    texts = ["账单有误", "宽带断网", "账单多收", "账单中心", "信号差"]
+    made = [
+        cases.register(description=text, level="major" if i % 2 else "dissatisfied")
+        for i, text in enumerate(texts)
+    ]
+    filters = QueueFilters(q="账单")
+    page = complaint_queue_page(actor=people["supervisor"], name="all", filters=filters, now=T0, cap=cap)
+    expected = list(complaint_queue(actor=people["supervisor"], name="all", filters=filters, now=T0))
+    assert {c.pk for c in expected} == {made[0].pk, made[2].pk, made[3].pk}
+    assert [c.pk for c in page.cases] == [c.pk for c in expected]
+    assert page.known_count == min(3, cap + 1)
+    assert (
+        complaint_queue_page(
+            actor=people["supervisor"], name="all", filters=QueueFilters(q="TS2026"), now=T0, cap=cap
+        ).known_count
+        is None
+    )  # a ticket number: counted the ordinary way

@@ -31,6 +31,7 @@ from tousu.complaints.queues import (
     capped_counts,
     complaint_queue,
     complaint_queue_counts,
+    complaint_queue_page,
 )
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.services import complaint_assign, complaint_dispatch
@@ -45,12 +46,17 @@ class CappedPaginator(Paginator):
     """A paginator whose count stops at ``cap`` (``more``: there are more than that): counting
     every case of a queue on each page view costs a scan of the whole scope."""
 
-    def __init__(self, object_list: QuerySet[Complaint], per_page: int, cap: int) -> None:
+    def __init__(
+        self, object_list: QuerySet[Complaint], per_page: int, cap: int, known_count: int | None = None
+    ) -> None:
         super().__init__(object_list, per_page)
         self.cap = cap
+        self.known_count = known_count
 
     @cached_property
     def _capped(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
         return capped_counts({"list": cast(QuerySet[Complaint], self.object_list)}, self.cap)["list"]
 
     @cached_property
@@ -102,16 +108,19 @@ def _render_queue(
     departments = department_choices()
     filter_form = QueueFilterForm(request.GET, departments=departments)
     filter_form.is_valid()
-    cases = complaint_queue(actor=actor, name=name, filters=filter_form.filters(), now=now)
+    found = complaint_queue_page(
+        actor=actor, name=name, filters=filter_form.filters(), now=now, cap=LIST_COUNT_CAP
+    )
     for label, problem in filter_form.ignored():
         messages.warning(
             request,
             _("The filter “%(field)s” was ignored: %(problem)s") % {"field": label, "problem": problem},
         )
     counts = complaint_queue_counts(actor=actor, now=now, cap=TAB_COUNT_CAP)
-    page = CappedPaginator(cases, filter_form.page_size(), cap=LIST_COUNT_CAP).get_page(
-        request.GET.get("page")
+    paginator = CappedPaginator(
+        found.cases, filter_form.page_size(), cap=LIST_COUNT_CAP, known_count=found.known_count
     )
+    page = paginator.get_page(request.GET.get("page"))
     may_bulk = actor.can(Cap.CASE_DISPATCH)
     if may_bulk and bulk_form is None:
         bulk_form = BulkActionForm(departments=departments)
