@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django import forms
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -20,10 +21,20 @@ from tousu.accounts.roles import Role
 from tousu.common.errors import NotFound, PermissionDenied
 from tousu.complaints import services as svc
 from tousu.complaints.models import Complaint, ComplaintEvent
-from tousu.complaints.queues import QUEUES, QueueFilters, complaint_queue, complaint_queue_counts
+from tousu.complaints.queues import (
+    QUEUES,
+    QueueFilters,
+    capped_counts,
+    complaint_queue,
+    complaint_queue_counts,
+    complaint_queue_page,
+)
+from tousu.complaints.search import description_q
 from tousu.complaints.states import Status
 from tousu.sla.defaults import sla_bootstrap
 from tousu.sla.sweeper import sla_breach
+from tousu.web.forms.widgets import FastSelect
+from tousu.web.views import queues as queue_views
 
 pytestmark = pytest.mark.django_db
 
@@ -674,3 +685,142 @@ class TestBulk:
 def test_the_reserved_route_names_resolve_to_the_documented_paths():
     assert reverse("queue", kwargs={"name": "due_soon"}) == "/queues/due_soon/"
     assert reverse("queue-bulk", kwargs={"name": "mine"}) == "/queues/mine/bulk/"
+
+
+class TestCappedCounts:
+    """Counts stop at a cap: exact below it, "more than" above it (a million cases cost no more)."""
+
+    def test_the_tab_counts_stop_one_past_the_cap(self, world, people):
+        counts = complaint_queue_counts(actor=people["supervisor"], cap=2)
+        exact = {name: len(cases) for name, cases in MEMBERSHIP["supervisor"].items()}
+        assert counts == {name: None if name == "all" else min(n, 3) for name, n in exact.items()}
+
+    def test_the_page_shows_a_count_above_the_cap_with_a_plus(self, world, people, client, monkeypatch):
+        monkeypatch.setattr(queue_views, "TAB_COUNT_CAP", 2)
+        client.force_login(people["agent"])
+        html = client.get("/queues/awaiting_customer/", **EN).content.decode()
+        tabs = dict(
+            re.findall(r'<a href="/queues/(\w+)/"[^>]*>[^<]+<span class="count">([^<]+)</span>', html)
+        )
+        assert tabs == {
+            "mine": "2+",  # 3 cases
+            "department": "0",
+            "unassigned": "2+",  # 4
+            "due_soon": "1",
+            "overdue": "0",
+            "escalated": "1",
+            "awaiting_customer": "1",
+            "approvals": "0",
+        }
+
+    def test_a_queue_above_the_list_cap_says_more_and_pages_through_the_first(
+        self, sla, cases, people, client, clock_at, monkeypatch
+    ):
+        monkeypatch.setattr(queue_views, "LIST_COUNT_CAP", 20)
+        for minute in range(23):
+            clock_at(T0 + timedelta(minutes=minute))
+            cases.register()
+        client.force_login(people["agent"])
+        first = client.get("/queues/mine/?size=10", **EN)
+        paginator = first.context["page"].paginator
+        assert (paginator.count, paginator.more, paginator.num_pages) == (20, True, 2)
+        html = first.content.decode()
+        assert "more than 20 cases · showing 1–10" in html
+        assert "Page 1 of 2 · narrow the filters to see beyond the first 20" in html
+        last = client.get("/queues/mine/?size=10&page=9", **EN)
+        assert last.context["page"].number == 2
+        assert len(last.context["rows"]) == 10
+        monkeypatch.setattr(queue_views, "LIST_COUNT_CAP", 23)
+        exact = client.get("/queues/mine/?size=10", **EN)
+        assert (exact.context["page"].paginator.count, exact.context["page"].paginator.more) == (23, False)
+        assert "23 cases · showing 1–10" in exact.content.decode()
+
+    def test_a_queue_that_cannot_hold_cases_costs_no_query(self, people):
+        with CaptureQueriesContext(connection) as ctx:
+            assert capped_counts({"none": Complaint.objects.filter(pk__in=[])}, 10) == {"none": 0}
+        assert ctx.captured_queries == []
+
+
+class TestDescriptionSearch:
+    """Words of the description, Chinese included: every word must occur (case aside); on
+    PostgreSQL the bigram index finds the candidates and the exact test keeps the answer exact."""
+
+    @pytest.fixture
+    def described(self, sla, cases, clock_at) -> dict[str, Complaint]:
+        clock_at(T0)
+        texts = {
+            "bill": "用户反映账单中多收了5G套餐费用",
+            "apart": "账单，单中有误",  # the bigrams of 账单中 without the word
+            "card": "用户要求补办SIM卡",
+            "wifi": "家里WiFi信号差",
+            "quote": "客户说'账号'被盗",
+        }
+        return {key: cases.register(description=text) for key, text in texts.items()}
+
+    def _find(self, described, people, text):
+        qs = complaint_queue(actor=people["supervisor"], name="all", filters=QueueFilters(q=text))
+        return names(described, qs)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("账单", {"bill", "apart"}),
+            ("账单中", {"bill"}),  # 账单 and 单中 apart do not make the word
+            ("单中", {"bill", "apart"}),
+            ("卡", {"card"}),  # one character, at the very end
+            ("信", {"wifi"}),
+            ("5g套餐", {"bill"}),  # any case
+            ("wifi", {"wifi"}),
+            ("WIFI 信号", {"wifi"}),
+            ("账单 卡", set()),  # every word must occur
+            ("账单，", {"apart"}),  # punctuation is part of the word
+            ("'账号'", {"quote"}),
+            ("'", {"quote"}),
+            ("账户", set()),
+        ],
+    )
+    def test_words(self, described, people, text, expected):
+        assert self._find(described, people, text) == expected
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="the bigram index is PostgreSQL's")
+    def test_postgresql_answers_from_the_bigram_index(self, described, people):
+        qs = Complaint.objects.filter(description_q("账单中 卡"))
+        assert names(described, qs) == set()
+        with connection.cursor() as cursor:  # only a bitmap scan left: of the index that answers it
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            plan = qs.explain()
+        assert "Bitmap Index Scan on complaint_description_bigram_idx" in plan
+
+
+@pytest.mark.parametrize("value", [None, "", 2, "4", [3]])
+@pytest.mark.parametrize("attrs", [None, {"id": "id_x", "class": "a&b", "required": True, "disabled": False}])
+def test_the_fast_select_writes_what_djangos_select_writes(value, attrs):
+    choices = [("", "Any"), (1, "a<b"), ("组", [(2, "x"), (3, 'y"z')]), (4, "四")]
+    expected = forms.Select(choices=choices).render("f", value, attrs)
+    assert FastSelect(choices=choices).render("f", value, attrs) == expected
+
+
+@pytest.mark.parametrize("cap", [1, 2, 10])
+def test_a_word_search_pages_the_same_cases_whether_its_matches_are_few_or_many(
+    sla, cases, people, clock_at, cap
+):
+    """Few matches (at most ``cap``): read by id; many: the queue walked with the exact test."""
+    clock_at(T0)
+    texts = ["账单有误", "宽带断网", "账单多收", "账单中心", "信号差"]
+    made = [
+        cases.register(description=text, level="major" if i % 2 else "dissatisfied")
+        for i, text in enumerate(texts)
+    ]
+    filters = QueueFilters(q="账单")
+    page = complaint_queue_page(actor=people["supervisor"], name="all", filters=filters, now=T0, cap=cap)
+    expected = list(complaint_queue(actor=people["supervisor"], name="all", filters=filters, now=T0))
+    assert {c.pk for c in expected} == {made[0].pk, made[2].pk, made[3].pk}
+    assert [c.pk for c in page.cases] == [c.pk for c in expected]
+    assert page.known_count == min(3, cap + 1)
+    assert (
+        complaint_queue_page(
+            actor=people["supervisor"], name="all", filters=QueueFilters(q="TS2026"), now=T0, cap=cap
+        ).known_count
+        is None
+    )  # a ticket number: counted the ordinary way

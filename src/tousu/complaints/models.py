@@ -18,7 +18,7 @@ from tousu.complaints.choices import (
     ResolutionKind,
 )
 from tousu.complaints.events import EventKind
-from tousu.complaints.states import MAX_ESCALATION_LEVEL, TMF_STATUS, EscalationLevel, Status
+from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN, TMF_STATUS, EscalationLevel, Status
 from tousu.customers.models import Customer
 
 USER = settings.AUTH_USER_MODEL
@@ -89,7 +89,11 @@ class Complaint(models.Model):
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="complaints"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="complaints",
+        db_index=False,  # complaint_customer_idx leads with it
     )
     service_number = models.CharField(_("service number"), max_length=40, blank=True)
     business_type = models.CharField(_("business type"), max_length=20, choices=BusinessType.choices)
@@ -114,6 +118,7 @@ class Complaint(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # complaint_registered_by_idx leads with it
     )
     first_contact_owner = models.ForeignKey(
         USER,
@@ -130,12 +135,19 @@ class Complaint(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # complaint_lead_dept_idx leads with it
     )
     cooperating_departments = models.ManyToManyField(
         Department, verbose_name=_("cooperating departments"), blank=True, related_name="+"
     )
     assignee = models.ForeignKey(
-        USER, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        USER,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # complaint_assignee_idx leads with it
     )
     escalation_level = models.PositiveSmallIntegerField(
         _("escalation level"), choices=EscalationLevel.choices, default=EscalationLevel.NONE
@@ -184,15 +196,36 @@ class Complaint(models.Model):
                 name="complaint_unique_external_id",
             ),
         ]
+        # The queues read cases nearest deadline first (``next_due_at``, NULLs last as PostgreSQL
+        # sorts them in an ascending index, then ``registered_at``, ``id``): each queue walks one of
+        # the three indexes in that order and stops after a page. The foreign keys that lead a
+        # composite index here have no index of their own (``db_index=False``): it would be
+        # redundant, and each index is paid for on every write. The word search of descriptions
+        # has a PostgreSQL-only GIN index (migration 0004; see ``tousu.complaints.search``).
         indexes = [
-            models.Index(fields=["status", "registered_at"], name="complaint_status_idx"),
+            # "Awaiting customer" and the status filter: one status, nearest deadline first.
+            models.Index(
+                fields=["status", "next_due_at", "registered_at", "id"], name="complaint_status_due_idx"
+            ),
+            # The queues of open cases (mine, department, unassigned, due soon, overdue, escalated).
+            models.Index(
+                fields=["next_due_at", "registered_at", "id"],
+                condition=models.Q(status__in=sorted(OPEN)),
+                name="complaint_open_due_idx",
+            ),
+            # "All cases".
+            models.Index(fields=["next_due_at", "registered_at", "id"], name="complaint_next_due_idx"),
             models.Index(fields=["assignee", "status"], name="complaint_assignee_idx"),
             models.Index(fields=["lead_department", "status"], name="complaint_lead_dept_idx"),
             models.Index(fields=["customer", "registered_at"], name="complaint_customer_idx"),
             models.Index(fields=["registered_by", "status"], name="complaint_registered_by_idx"),
             models.Index(fields=["registered_at"], name="complaint_registered_at_idx"),
-            # PostgreSQL sorts NULLs last in an ascending index: this serves the queues' order.
-            models.Index(fields=["next_due_at", "registered_at", "id"], name="complaint_next_due_idx"),
+            # Search by phone number: the service number as typed at registration.
+            models.Index(
+                fields=["service_number"],
+                condition=~models.Q(service_number=""),
+                name="complaint_service_number_idx",
+            ),
         ]
 
     def __str__(self) -> str:

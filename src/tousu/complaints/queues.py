@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final
 
 import phonenumbers
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -26,6 +28,7 @@ from tousu.common.phone import normalize_phone
 from tousu.complaints.access import visible_complaints_q
 from tousu.complaints.choices import RemedyStatus
 from tousu.complaints.models import Complaint, Remedy
+from tousu.complaints.search import description_q
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.states import OPEN, Status
 from tousu.customers.models import CustomerIdentity, IdentityKind
@@ -45,6 +48,8 @@ QUEUES: Final[Mapping[str, Promise]] = {
 }
 
 DUE_SOON: Final = timedelta(hours=1)
+# The tab counts are exact up to this many cases; above it a tab says "99+" (``capped_counts``).
+TAB_COUNT_CAP: Final = 99
 TICKET_RE: Final = re.compile(r"^TS\d{0,14}$", re.IGNORECASE)
 
 
@@ -64,7 +69,8 @@ class QueueFilters:
 
 
 def _open() -> Q:
-    return Q(status__in=list(OPEN))
+    # In the order of complaint_open_due_idx's condition: PostgreSQL then sees the index answers it.
+    return Q(status__in=sorted(OPEN))
 
 
 def _cases_with_clocks(condition: Q) -> Q:
@@ -103,10 +109,11 @@ def queue_q(*, actor: User, name: str, now: datetime) -> Q:
         soon = Q(state=ClockState.RUNNING, due_at__gt=now, due_at__lte=now + DUE_SOON)
         return _open() & _cases_with_clocks(soon)
     if name == "overdue":
-        late = Q(state=ClockState.RUNNING, due_at__lte=now) | Q(
-            state=ClockState.BREACHED, ended_at__isnull=True
-        )
-        return _open() & _cases_with_clocks(late)
+        # A running clock past its due time makes ``next_due_at`` (the earliest running due time)
+        # past too: read on the case, in the order the queue walks. Missed clocks the sweeper has
+        # marked breached no longer count in ``next_due_at``: those through the clocks.
+        missed = Q(state=ClockState.BREACHED, ended_at__isnull=True)  # sla_clock_missed_idx
+        return _open() & (Q(next_due_at__lte=now) | _cases_with_clocks(missed))
     if name == "escalated":
         return _open() & Q(escalation_level__gt=0)
     if name == "awaiting_customer":
@@ -141,7 +148,13 @@ def _phone_candidates(text: str) -> tuple[str, set[str]] | None:
     return e164, {text, compact, e164, national, "0" + national}
 
 
-def search_q(text: str) -> Q:
+def is_word_search(text: str) -> bool:
+    """``text`` is searched as words of the description (not a ticket number, not a phone)."""
+    text = text.strip()
+    return bool(text) and not (TICKET_RE.match(text) and len(text) > 2) and _phone_candidates(text) is None
+
+
+def search_q(text: str, *, use_index: bool = True) -> Q:
     """A ticket number (exact or its start), else a phone number (the customer's phone identity or
     the service number), else every word in the description."""
     text = text.strip()
@@ -152,15 +165,18 @@ def search_q(text: str) -> Q:
     phone = _phone_candidates(text)
     if phone is not None:
         e164, spellings = phone
-        customers = CustomerIdentity.objects.filter(kind=IdentityKind.PHONE, value=e164)
-        return Q(customer_id__in=customers.values("customer_id")) | Q(service_number__in=sorted(spellings))
-    words = Q()
-    for word in text.split():
-        words &= Q(description__icontains=word)
-    return words
+        # The customer first, on its own (one row at most): given as a subquery, PostgreSQL guessed
+        # it matched half the cases and scanned them all rather than use the two indexes.
+        customers = list(
+            CustomerIdentity.objects.filter(kind=IdentityKind.PHONE, value=e164).values_list(
+                "customer_id", flat=True
+            )
+        )
+        return Q(customer_id__in=customers) | Q(service_number__in=sorted(spellings))
+    return description_q(text, use_index=use_index)
 
 
-def filters_q(filters: QueueFilters) -> Q:
+def filters_q(filters: QueueFilters, *, search_index: bool = True) -> Q:
     q = Q()
     if filters.status:
         q &= Q(status=filters.status)
@@ -179,12 +195,17 @@ def filters_q(filters: QueueFilters) -> Q:
     if filters.region_id is not None:
         q &= Q(region_id=filters.region_id)
     if filters.q:
-        q &= search_q(filters.q)
+        q &= search_q(filters.q, use_index=search_index)
     return q
 
 
 def complaint_queue(
-    *, actor: User, name: str, filters: QueueFilters | None = None, now: datetime | None = None
+    *,
+    actor: User,
+    name: str,
+    filters: QueueFilters | None = None,
+    now: datetime | None = None,
+    search_index: bool = True,
 ) -> QuerySet[Complaint]:
     """The cases of queue ``name`` the actor may see, narrowed by ``filters``, nearest deadline
     first (``next_due_at``, kept by the SLA services: the earliest due time of the case's running
@@ -200,22 +221,86 @@ def complaint_queue(
     return (
         complaints_visible_to(actor=actor)
         .filter(condition)
-        .filter(filters_q(filters or QueueFilters()))
+        .filter(filters_q(filters or QueueFilters(), search_index=search_index))
         .annotate(next_due=F("next_due_at"), overdue_since=Subquery(overdue_since))
         .order_by(F("next_due_at").asc(nulls_last=True), "registered_at", "id")
     )
 
 
-def complaint_queue_counts(*, actor: User, now: datetime | None = None) -> dict[str, int | None]:
-    """How many cases each queue holds for the actor, in one query over the OPEN cases in scope
-    (filters aside). "all" is not counted (``None``): it would count every case ever registered
-    in the actor's scope on every page view; its own page shows its count."""
+@dataclass(frozen=True)
+class QueuePage:
+    """The cases to page through, and how many there are when that is already known (``None``:
+    count them; above the cap means "more than the cap")."""
+
+    cases: QuerySet[Complaint]
+    known_count: int | None
+
+
+def complaint_queue_page(
+    *, actor: User, name: str, filters: QueueFilters, now: datetime, cap: int
+) -> QueuePage:
+    """``complaint_queue`` for a page that shows at most ``cap`` cases' count.
+
+    A search by words is planned from what it finds, not from PostgreSQL's estimate of it (the
+    estimate multiplies the frequencies of a word's bigrams as if they were independent, and was
+    off by a hundred times either way). The matches are fetched first, up to ``cap + 1`` ids,
+    through the bigram index (one query, which also gives the count):
+
+    * at most ``cap`` matches: the page is read from those ids, sorted (a few hundred rows);
+    * more: the words are frequent, one case in ``total / cap`` at least, so walking the queue in
+      deadline order with the exact test alone finds a page within ``25 * total / cap`` rows.
+    """
+    cases = complaint_queue(actor=actor, name=name, filters=filters, now=now)
+    if not is_word_search(filters.q):
+        return QueuePage(cases=cases, known_count=None)
+    ids = list(cases.order_by().values_list("pk", flat=True)[: cap + 1])
+    if len(ids) <= cap:
+        unsearched = replace(filters, q="")
+        found = complaint_queue(actor=actor, name=name, filters=unsearched, now=now).filter(pk__in=ids)
+        return QueuePage(cases=found, known_count=len(ids))
+    walked = complaint_queue(actor=actor, name=name, filters=filters, now=now, search_index=False)
+    return QueuePage(cases=walked, known_count=len(ids))
+
+
+def capped_counts(querysets: Mapping[str, QuerySet[Any]], cap: int) -> dict[str, int]:
+    """How many rows each queryset has, counted up to ``cap + 1`` (a value above ``cap`` means "more
+    than ``cap``"), all in one query. Each count stops after ``cap + 1`` rows, so it costs the same
+    on a million cases as on a thousand; a queryset that cannot match anything costs no SQL."""
+    parts: list[str] = []
+    params: list[Any] = []
+    counts: dict[str, int] = {}
+    names: list[str] = []
+    for name, qs in querysets.items():
+        limited = qs.order_by().values("pk")[: cap + 1]
+        try:
+            sql, sub_params = limited.query.get_compiler(using=limited.db).as_sql()
+        except EmptyResultSet:
+            counts[name] = 0
+            continue
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")
+        params.extend(sub_params)
+        names.append(name)
+    if parts:
+        db = next(iter(querysets.values())).db
+        with connections[db].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            row = cursor.fetchone()
+        counts.update({name: int(value) for name, value in zip(names, row, strict=True)})
+    return {name: counts[name] for name in querysets}
+
+
+def complaint_queue_counts(
+    *, actor: User, now: datetime | None = None, cap: int = TAB_COUNT_CAP
+) -> dict[str, int | None]:
+    """How many cases each queue holds for the actor (filters aside), exact up to ``cap``: a number
+    above ``cap`` means "more than ``cap``" (see ``capped_counts``; one query). "all" is not counted
+    (``None``): every case ever registered in the actor's scope; its own page shows its count."""
     _require_viewer(actor)
     now = now or timezone.now()
-    aggregates = {
-        name: Count("pk", filter=queue_q(actor=actor, name=name, now=now)) for name in QUEUES if name != "all"
+    scope = Complaint.objects.filter(visible_complaints_q(actor))
+    querysets = {
+        name: scope.filter(queue_q(actor=actor, name=name, now=now)) for name in QUEUES if name != "all"
     }
-    counts = Complaint.objects.filter(visible_complaints_q(actor)).filter(_open()).aggregate(**aggregates)
-    result: dict[str, int | None] = {name: int(counts[name] or 0) for name in aggregates}
+    result: dict[str, int | None] = dict(capped_counts(querysets, cap))
     result["all"] = None
     return {name: result[name] for name in QUEUES}

@@ -250,6 +250,13 @@ class SlaClock(models.Model):
             models.Index(
                 fields=["complaint"], condition=models.Q(ended_at__isnull=True), name="sla_clock_open_idx"
             ),
+            # The "overdue" queue: cases with a missed time limit not met since (a few rows; written
+            # only when the sweeper marks a clock breached).
+            models.Index(
+                fields=["complaint"],
+                condition=models.Q(state="breached", ended_at__isnull=True),
+                name="sla_clock_missed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from tousu.complaints.choices import Channel, Level
 from tousu.complaints.models import Category
 from tousu.complaints.queues import QueueFilters
 from tousu.complaints.states import Status
+from tousu.web.forms.widgets import FastSelect
 
 ANY = [("", _("Any"))]
 PAGE_SIZE = 25
@@ -53,14 +54,24 @@ class QueueFilterForm(forms.Form):
             attrs={"type": "search", "placeholder": _("Ticket, phone or words"), "size": 22}
         ),
     )
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=ANY + list(Status.choices))
-    level = forms.ChoiceField(label=_("Level"), required=False, choices=ANY + list(Level.choices))
-    category = forms.TypedChoiceField(label=_("Category"), required=False, coerce=_int, empty_value=None)
-    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=ANY + list(Channel.choices))
-    department = forms.TypedChoiceField(
-        label=_("Lead department"), required=False, coerce=_int, empty_value=None
+    status = forms.ChoiceField(
+        widget=FastSelect, label=_("Status"), required=False, choices=ANY + list(Status.choices)
     )
-    region = forms.TypedChoiceField(label=_("Region"), required=False, coerce=_int, empty_value=None)
+    level = forms.ChoiceField(
+        widget=FastSelect, label=_("Level"), required=False, choices=ANY + list(Level.choices)
+    )
+    category = forms.TypedChoiceField(
+        widget=FastSelect, label=_("Category"), required=False, coerce=_int, empty_value=None
+    )
+    channel = forms.ChoiceField(
+        widget=FastSelect, label=_("Channel"), required=False, choices=ANY + list(Channel.choices)
+    )
+    department = forms.TypedChoiceField(
+        widget=FastSelect, label=_("Lead department"), required=False, coerce=_int, empty_value=None
+    )
+    region = forms.TypedChoiceField(
+        widget=FastSelect, label=_("Region"), required=False, coerce=_int, empty_value=None
+    )
     registered_from = forms.DateField(
         label=_("Registered from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -144,11 +155,16 @@ class BulkActionForm(forms.Form):
     ASSIGN, DISPATCH = "assign", "dispatch"
 
     action = forms.ChoiceField(
+        widget=FastSelect,
         label=_("Action"),
         choices=[(ASSIGN, _("Assign to")), (DISPATCH, _("Dispatch to"))],
     )
-    department = forms.TypedChoiceField(label=_("Department"), required=False, coerce=_int, empty_value=None)
-    assignee = forms.TypedChoiceField(label=_("Person"), required=False, coerce=_int, empty_value=None)
+    department = forms.TypedChoiceField(
+        widget=FastSelect, label=_("Department"), required=False, coerce=_int, empty_value=None
+    )
+    assignee = forms.TypedChoiceField(
+        widget=FastSelect, label=_("Person"), required=False, coerce=_int, empty_value=None
+    )
     cases = CaseIdsField(label=_("Cases"))
 
     def __init__(self, *args: Any, departments: list[tuple[int, str]], **kwargs: Any) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,10 +24,54 @@ from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, TousuError
 from tousu.common.origin import Origin
 from tousu.complaints.models import Complaint
-from tousu.complaints.queues import DUE_SOON, QUEUES, complaint_queue, complaint_queue_counts
+from tousu.complaints.queues import (
+    DUE_SOON,
+    QUEUES,
+    TAB_COUNT_CAP,
+    capped_counts,
+    complaint_queue,
+    complaint_queue_counts,
+    complaint_queue_page,
+)
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.services import complaint_assign, complaint_dispatch
 from tousu.web.forms.queues import BulkActionForm, QueueFilterForm, department_choices
+
+# A queue's own count is exact up to this many cases; above it the page says "more than 1000
+# cases" and pages through the first ones (narrow the filters to reach the others).
+LIST_COUNT_CAP = 1_000
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count stops at ``cap`` (``more``: there are more than that): counting
+    every case of a queue on each page view costs a scan of the whole scope."""
+
+    def __init__(
+        self, object_list: QuerySet[Complaint], per_page: int, cap: int, known_count: int | None = None
+    ) -> None:
+        super().__init__(object_list, per_page)
+        self.cap = cap
+        self.known_count = known_count
+
+    @cached_property
+    def _capped(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
+        return capped_counts({"list": cast(QuerySet[Complaint], self.object_list)}, self.cap)["list"]
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._capped, self.cap)
+
+    @property
+    def more(self) -> bool:
+        return self._capped > self.cap
+
+
+def _tab_count(count: int | None) -> str | None:
+    if count is None:
+        return None
+    return f"{TAB_COUNT_CAP}+" if count > TAB_COUNT_CAP else str(count)
 
 
 @dataclass(frozen=True)
@@ -61,21 +108,26 @@ def _render_queue(
     departments = department_choices()
     filter_form = QueueFilterForm(request.GET, departments=departments)
     filter_form.is_valid()
-    cases = complaint_queue(actor=actor, name=name, filters=filter_form.filters(), now=now)
+    found = complaint_queue_page(
+        actor=actor, name=name, filters=filter_form.filters(), now=now, cap=LIST_COUNT_CAP
+    )
     for label, problem in filter_form.ignored():
         messages.warning(
             request,
             _("The filter “%(field)s” was ignored: %(problem)s") % {"field": label, "problem": problem},
         )
-    counts = complaint_queue_counts(actor=actor, now=now)
-    page = Paginator(cases, filter_form.page_size()).get_page(request.GET.get("page"))
+    counts = complaint_queue_counts(actor=actor, now=now, cap=TAB_COUNT_CAP)
+    paginator = CappedPaginator(
+        found.cases, filter_form.page_size(), cap=LIST_COUNT_CAP, known_count=found.known_count
+    )
+    page = paginator.get_page(request.GET.get("page"))
     may_bulk = actor.can(Cap.CASE_DISPATCH)
     if may_bulk and bulk_form is None:
         bulk_form = BulkActionForm(departments=departments)
     context = {
         "name": name,
         "title": QUEUES[name],
-        "tabs": [(key, label, counts[key]) for key, label in QUEUES.items()],
+        "tabs": [(key, label, _tab_count(counts[key])) for key, label in QUEUES.items()],
         "filter_form": filter_form,
         "page": page,
         "rows": [_row(case, now) for case in page.object_list],
