@@ -77,11 +77,7 @@ def ticket_create(*, key: ApiKey, data: TroubleTicketCreate) -> tuple[Complaint,
     number). Returns the case and whether it is new: an ``externalId`` the channel sent before
     gives back the case registered then."""
     require_write(key)
-    external_id = (data.externalId or "").strip()
-    if external_id:
-        existing = Complaint.objects.filter(channel=key.channel, external_id=external_id).first()
-        if existing is not None:
-            return existing, False
+    external_id = (data.externalId or "").strip()  # a repeat is found by complaint_register
     category = Category.objects.filter(code=data.ticketType, is_active=True).only("pk").first()
     if category is None:
         raise ValidationError(
