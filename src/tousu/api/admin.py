@@ -3,7 +3,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from tousu.api.keys import apikey_create
+from tousu.api.keys import apikey_create, apikey_forget
 from tousu.api.models import ApiKey, HubSubscription
 
 
@@ -45,6 +45,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            apikey_forget()
             return
         key, token = apikey_create(
             name=obj.name,
@@ -66,6 +67,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         from django.utils import timezone
 
         queryset.filter(is_active=True).update(is_active=False, revoked_at=timezone.now())
+        apikey_forget()
 
 
 @admin.register(HubSubscription)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -79,15 +81,38 @@ def apikey_create(
     raise RuntimeError("could not draw a free key prefix")  # pragma: no cover
 
 
+# Checked keys, per process, for KEY_SECONDS: an API client sends its key with every request, and
+# this spares each one a query. A key revoked in this process is forgotten at once; other processes
+# stop accepting it within KEY_SECONDS.
+KEY_SECONDS = 10.0
+_checked: dict[str, tuple[float, ApiKey]] = {}
+_checked_lock = threading.Lock()
+
+
 def apikey_check(token: str) -> ApiKey | None:
     """The active key this text is, or None."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
+    digest = _hash(token)
+    now = time.monotonic()
+    cached = _checked.get(digest)
+    if cached is not None and now - cached[0] <= KEY_SECONDS:
+        return cached[1]
     prefix = token[len(PREFIX) : len(PREFIX) + 8]
     key = ApiKey.objects.filter(prefix=prefix, is_active=True).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _hash(token)):
+    if key is None or not hmac.compare_digest(key.key_hash, digest):
         return None
+    with _checked_lock:
+        if len(_checked) > 1000:
+            _checked.clear()
+        _checked[digest] = (now, key)
     return key
+
+
+def apikey_forget() -> None:
+    """Check every key against the database again (after a revocation)."""
+    with _checked_lock:
+        _checked.clear()
 
 
 def apikey_revoke(*, name_or_prefix: str) -> ApiKey:
@@ -101,4 +126,5 @@ def apikey_revoke(*, name_or_prefix: str) -> ApiKey:
         key.is_active = False
         key.revoked_at = timezone.now()
         key.save(update_fields=["is_active", "revoked_at"])
+    apikey_forget()
     return key

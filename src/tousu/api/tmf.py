@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from tousu.accounts.models import Department
 from tousu.common.errors import ValidationError
 from tousu.common.masking import mask_name, mask_phone
 from tousu.complaints.choices import Level
@@ -58,8 +59,13 @@ def ticket_queryset(*, new: bool = False) -> QuerySet[Complaint]:
     created a moment ago, which has no replies, attachments or cooperating departments yet."""
     clocks = Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id"))
     queryset = Complaint.objects.select_related("customer", "category", "lead_department")
-    if new:
-        return queryset.prefetch_related(clocks)
+    if new:  # nothing to read but the clocks: the empty lists cost no query
+        return queryset.prefetch_related(
+            Prefetch("cooperating_departments", queryset=Department.objects.none()),
+            Prefetch("replies", queryset=Reply.objects.none()),
+            Prefetch("attachments", queryset=Attachment.objects.none()),
+            clocks,
+        )
     return queryset.prefetch_related(
         "cooperating_departments",
         Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
