@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query
@@ -42,6 +43,7 @@ from tousu.api.tmf import (
     select_fields,
     ticket_dict,
     ticket_id,
+    ticket_prefetches,
     ticket_queryset,
 )
 from tousu.common.errors import TousuError
@@ -373,7 +375,14 @@ def get_ticket(request: HttpRequest, id: str, params: Query[FieldsParam]) -> Htt
 )
 def create_ticket(request: HttpRequest, payload: TroubleTicketCreate) -> HttpResponse:
     complaint, created = services.ticket_create(key=request.auth, data=payload)  # type: ignore[attr-defined]
-    return _render(request, complaint.pk, None, 201 if created else 200)
+    if not created:
+        return _render(request, complaint.pk, None, 200)
+    # A new case is rendered from what the service wrote (its customer and category are loaded):
+    # only its clocks are read back.
+    prefetch_related_objects([complaint], *ticket_prefetches(new=True))
+    response = _json(ticket_dict(complaint), 201)
+    response["Location"] = f"{RESOURCE}/{ticket_id(complaint)}"
+    return response
 
 
 @api.patch(

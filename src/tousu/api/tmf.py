@@ -54,23 +54,29 @@ def ticket_id(complaint: Complaint) -> str:
     return complaint.ticket_no or str(complaint.pk)
 
 
-def ticket_queryset(*, new: bool = False) -> QuerySet[Complaint]:
-    """Cases with everything the resource shows, in a fixed number of queries. ``new``: a case
-    created a moment ago, which has no replies, attachments or cooperating departments yet."""
+def ticket_prefetches(*, new: bool = False) -> list[Prefetch]:
+    """What the resource shows besides the case row. ``new``: a case created a moment ago, which
+    has no replies, attachments or cooperating departments yet (the empty lists cost no query)."""
     clocks = Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id"))
-    queryset = Complaint.objects.select_related("customer", "category", "lead_department")
-    if new:  # nothing to read but the clocks: the empty lists cost no query
-        return queryset.prefetch_related(
+    if new:
+        return [
             Prefetch("cooperating_departments", queryset=Department.objects.none()),
             Prefetch("replies", queryset=Reply.objects.none()),
             Prefetch("attachments", queryset=Attachment.objects.none()),
             clocks,
-        )
-    return queryset.prefetch_related(
-        "cooperating_departments",
+        ]
+    return [
+        Prefetch("cooperating_departments"),
         Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
         clocks,
+    ]
+
+
+def ticket_queryset(*, new: bool = False) -> QuerySet[Complaint]:
+    """Cases with everything the resource shows, in a fixed number of queries."""
+    return Complaint.objects.select_related("customer", "category", "lead_department").prefetch_related(
+        *ticket_prefetches(new=new)
     )
 
 
