@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 
 from tousu.common.errors import ConflictError, InvalidTransition
 from tousu.complaints import services as svc
-from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.models import Complaint, ComplaintEvent, TicketCounter
 from tousu.complaints.states import Status
 
 pytestmark = [
@@ -110,7 +110,12 @@ def test_same_version_edits_one_wins_one_conflicts(cases, people):
     assert ComplaintEvent.objects.filter(complaint=c, kind="escalated").count() == 1
 
 
-def test_concurrent_accepts_get_distinct_ticket_numbers(cases, people):
+@pytest.mark.parametrize("block", [1, 5])
+def test_concurrent_accepts_get_distinct_ticket_numbers(cases, people, settings, block):
+    """One at a time on the day's counter: with blocks of 1 the numbers are exactly 1…12; with
+    blocks of 5 each thread that finds no number cached reserves 5, so they are distinct, all
+    reserved, and the counter is a whole number of blocks."""
+    settings.TOUSU_TICKET_BLOCK = block
     ids = [cases.register(phone=f"1391234{i:04d}").pk for i in range(12)]
     start, results = threading.Barrier(len(ids)), {}
 
@@ -126,4 +131,14 @@ def test_concurrent_accepts_get_distinct_ticket_numbers(cases, people):
         t.join(20)
     tickets = sorted(results.values())
     day = timezone.localdate().strftime("%Y%m%d")
-    assert tickets == [f"TS{day}{n:06d}" for n in range(1, 13)]
+    if block == 1:
+        assert tickets == [f"TS{day}{n:06d}" for n in range(1, 13)]
+        return
+    numbers = sorted(int(t[10:]) for t in tickets)
+    assert [t[:10] for t in tickets] == [f"TS{day}"] * 12
+    assert len(set(numbers)) == 12
+    last = TicketCounter.objects.get(day=timezone.localdate()).last
+    assert last % block == 0
+    assert 15 <= last <= 12 * block
+    assert numbers[0] == 1
+    assert numbers[-1] <= last

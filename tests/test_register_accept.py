@@ -177,10 +177,11 @@ def _data_statements(run: Any) -> list[str]:
     return [v for v in verbs if v not in ("SAVEPOINT", "RELEASE", "NOTIFY", "BEGIN", "COMMIT")]
 
 
-def test_accept_true_statements(org, people, sla, frozen):
+def test_accept_true_statements(org, people, sla, frozen, settings):
     """The point of accept=True: a new caller's case in 8 statements (besides the transaction's
     own and PostgreSQL's NOTIFY), a returning caller's in 6; on PostgreSQL the ticket number,
     the case, its events and its clocks are one statement, so 5 and 3. The two calls take more."""
+    settings.TOUSU_TICKET_BLOCK = 1  # every acceptance reserves its number (blocks: test_ticket_numbers)
     agent = people["agent"]
     svc.complaint_register(actor=agent, accept=True, **_fields(org))  # loads the SLA cache
 

@@ -297,6 +297,17 @@ TOUSU_API_MAX_BODY_BYTES = env_int("TOUSU_API_MAX_BODY_BYTES", 262_144, minimum=
 # Seconds a webhook callback may take to answer before the delivery counts as failed (retried).
 TOUSU_WEBHOOK_TIMEOUT = env_int("TOUSU_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=60)
 
+# --- ticket numbers ---------------------------------------------------------------------------
+# Numbers one acceptance reserves on the day's counter; the rest are issued by the same process
+# without touching the counter (docs/adr/0006-ticket-number-blocks.md). SQLite serialises writers
+# anyway: one at a time there, exactly as before blocks.
+TOUSU_TICKET_BLOCK = env_int(
+    "TOUSU_TICKET_BLOCK",
+    20 if _db["ENGINE"] == "django.db.backends.postgresql" else 1,
+    minimum=1,
+    maximum=1000,
+)
+
 # --- security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("TOUSU_SESSION_HOURS", 12, minimum=1) * 3600

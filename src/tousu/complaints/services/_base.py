@@ -18,6 +18,12 @@ from tousu.complaints.models import (
     ComplaintEvent,
     TicketCounter,
 )
+from tousu.complaints.services._tickets import (
+    ticket_block_size,
+    ticket_cached,
+    ticket_format,
+    ticket_reserved,
+)
 from tousu.complaints.states import Status, can_transition
 from tousu.sla.services import sla_on_event
 
@@ -190,24 +196,31 @@ def _move(
 
 
 def _next_ticket_no(now: datetime) -> str:
-    """``TS`` + the local date + a six-digit sequence of that day: unique and sortable by date."""
+    """``TS`` + the local date + a six-digit sequence of that day: unique and sortable by date.
+    Taken from this process's reserved numbers when it has some, otherwise from a new block
+    reserved on the day's counter (see ``_tickets``)."""
     day = timezone.localdate(now)
+    number = ticket_cached(day)
+    if number is not None:
+        return ticket_format(day, number)
+    size = ticket_block_size()
     table = TicketCounter._meta.db_table
+    sql = f"UPDATE {table} SET last = last + %s WHERE day = %s RETURNING last"
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET last = last + 1 WHERE day = %s RETURNING last", [day])
+        cursor.execute(sql, [size, day])
         row = cursor.fetchone()
     if row is None:
         try:
             with transaction.atomic():
-                TicketCounter.objects.create(day=day, last=1)
-            number = 1
+                TicketCounter.objects.create(day=day, last=size)
+            last = size
         except IntegrityError:  # another transaction created the day's row first
             with connection.cursor() as cursor:
-                cursor.execute(f"UPDATE {table} SET last = last + 1 WHERE day = %s RETURNING last", [day])
-                number = cursor.fetchone()[0]
+                cursor.execute(sql, [size, day])
+                last = cursor.fetchone()[0]
     else:
-        number = row[0]
-    return f"TS{day:%Y%m%d}{number:06d}"
+        last = row[0]
+    return ticket_format(day, ticket_reserved(day, last, size))
 
 
 def _ticket_day_create(day: date) -> None:

@@ -41,6 +41,12 @@ from tousu.complaints.services._base import (
     _ticket_day_create,
     _wake_in_transaction,
 )
+from tousu.complaints.services._tickets import (
+    ticket_block_size,
+    ticket_cached,
+    ticket_format,
+    ticket_reserved,
+)
 from tousu.complaints.services.escalation import triggered_escalation
 from tousu.complaints.states import Status
 from tousu.customers.services import customer_find_or_create
@@ -223,9 +229,11 @@ def complaint_register(
     # Only a message with an external id can collide with a concurrent retry: its INSERT skips
     # the duplicate instead of failing, and the case registered by the other call is returned.
     if accept and connection.vendor == "postgresql":
-        # One statement takes the ticket number and writes the case, its events and its clocks:
-        # the day's counter row stays locked until commit and every other acceptance waits on
-        # it, so that statement and the commit are all that happen while it is held.
+        # One statement takes the ticket number and writes the case, its events and its clocks.
+        # A number this process already reserved needs no counter; otherwise the statement
+        # reserves a block on the day's counter row, which stays locked until commit (every
+        # other reservation waits on it), so that statement and the commit are all that happen
+        # while it is held.
         written = _write_accepted_postgresql(complaint, events, accepted, clocks, now, bool(external_id))
     else:
         if accept:  # the counter row is locked from here to the commit: only INSERTs follow
@@ -251,12 +259,14 @@ def complaint_register(
     return complaint
 
 
-_ACCEPTED_SQL: dict[tuple[int, int, bool], str] = {}
+_ACCEPTED_SQL: dict[tuple[int, int, bool, bool], str] = {}
 
 
-def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool) -> str:
-    """The PostgreSQL statement of ``_write_accepted_postgresql``, built once per shape."""
-    key = (n_events, n_clocks, skip_conflicts)
+def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool, reserve: bool) -> str:
+    """The PostgreSQL statement of ``_write_accepted_postgresql``, built once per shape. With
+    ``reserve`` it reserves a block of ticket numbers on the day's counter and uses the first;
+    without, the ticket number is a parameter (already reserved by this process)."""
+    key = (n_events, n_clocks, skip_conflicts, reserve)
     if key in _ACCEPTED_SQL:
         return _ACCEPTED_SQL[key]
     q = conn.ops.quote_name
@@ -266,8 +276,8 @@ def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool)
 
     case_fields = insert_fields(Complaint)
     case_values = [
-        "'TS' || %s::text || lpad(t.last::text, greatest(6, length(t.last::text)), '0')"
-        if f.name == "ticket_no"
+        "'TS' || %s::text || lpad(t.first::text, greatest(6, length(t.first::text)), '0')"
+        if f.name == "ticket_no" and reserve
         else typed(f)
         for f in case_fields
     ]
@@ -298,15 +308,21 @@ def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool)
         if n_clocks
         else ""
     )
+    counter = (
+        f"WITH t AS (UPDATE {q(TicketCounter._meta.db_table)} SET last = last + %s::integer "
+        f"WHERE day = %s RETURNING last, last - %s::integer + 1 AS first), "
+        if reserve
+        else "WITH "
+    )
     sql = (
-        f"WITH t AS (UPDATE {q(TicketCounter._meta.db_table)} SET last = last + 1 WHERE day = %s RETURNING last), "
-        f"c AS (INSERT INTO {q(Complaint._meta.db_table)} ({columns(case_fields)}) "
-        f"SELECT {', '.join(case_values)} FROM t"
+        f"{counter}c AS (INSERT INTO {q(Complaint._meta.db_table)} ({columns(case_fields)}) "
+        f"SELECT {', '.join(case_values)}{' FROM t' if reserve else ''}"
         f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING id, ticket_no), "
         f"e AS (INSERT INTO {event_table} ({columns(event_fields)}) "
         f"SELECT {event_select} FROM c CROSS JOIN LATERAL (VALUES {rows(event_fields, n_events)}) "
         f"AS v({event_names})){clock_sql} "
-        f"SELECT (SELECT last FROM t), c.id, c.ticket_no FROM (SELECT 1) AS one LEFT JOIN c ON true"
+        f"SELECT {'(SELECT last FROM t)' if reserve else '0'}, c.id, c.ticket_no "
+        f"FROM (SELECT 1) AS one LEFT JOIN c ON true"
     )
     _ACCEPTED_SQL[key] = sql
     return sql
@@ -325,11 +341,13 @@ def _write_accepted_postgresql(
     the same channel message is already registered."""
     conn = connections[DEFAULT_DB_ALIAS]
     day = timezone.localdate(now)
-    sql = _accepted_sql(conn, len(events), len(clocks), skip_conflicts)
+    cached = ticket_cached(day)
+    size = ticket_block_size()
+    sql = _accepted_sql(conn, len(events), len(clocks), skip_conflicts, cached is None)
     accepted.payload = {}  # {"ticket_no": …} is added in SQL
-    params: list[Any] = [day]
-    for field, value in zip(insert_fields(Complaint), row_params(conn, complaint), strict=True):
-        params.append(f"{day:%Y%m%d}" if field.name == "ticket_no" else value)
+    params: list[Any] = [size, day, size] if cached is None else []
+    complaint.ticket_no = f"{day:%Y%m%d}" if cached is None else ticket_format(day, cached)
+    params += row_params(conn, complaint)
     event_fields = insert_fields(ComplaintEvent)
     for event in events:
         params += [
@@ -347,7 +365,10 @@ def _write_accepted_postgresql(
         if last is not None:
             break
         _ticket_day_create(day)  # the day's first ticket: create its counter row, then again
+    if cached is None:
+        ticket_reserved(day, last, size)  # the rest of the block: for this process, after commit
     if case_id is None:
+        complaint.ticket_no = None
         return False
     complaint.pk, complaint.ticket_no = case_id, ticket_no
     complaint._state.adding, complaint._state.db = False, conn.alias
