@@ -44,12 +44,17 @@ def _english():
 
 @pytest.fixture(autouse=True)
 def _fresh_sla_config():
-    """Each test starts without cached SLA policies (they are cached per process for speed)."""
+    """Each test starts without cached SLA policies, API keys or category codes (they are cached
+    per process for speed, and a test's rows are gone after it)."""
+    from tousu.api.keys import apikey_forget
+    from tousu.api.services import category_codes_forget
     from tousu.sla.services import sla_config_changed
 
-    sla_config_changed()
+    for forget in (sla_config_changed, apikey_forget, category_codes_forget):
+        forget()
     yield
-    sla_config_changed()
+    for forget in (sla_config_changed, apikey_forget, category_codes_forget):
+        forget()
 
 
 @pytest.fixture(autouse=True)

@@ -88,6 +88,12 @@ def _category_id(code: str) -> int | None:
     return ids.get(code)
 
 
+def category_codes_forget() -> None:
+    """Read the category codes again on the next create (tests; a category renamed this moment)."""
+    global _category_ids
+    _category_ids = (-1e9, {})
+
+
 def ticket_create(*, key: ApiKey, data: TroubleTicketCreate) -> tuple[Complaint, bool]:
     """Register and accept a case on the key's channel in one transaction (so it has its ticket
     number). Returns the case and whether it is new: an ``externalId`` the channel sent before
