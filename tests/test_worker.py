@@ -100,6 +100,46 @@ def test_idle_worker_on_postgresql_wakes_on_notify():
     assert worker._listener is None
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_committed_cases_wake_the_workers_at_most_every_200_ms(cases, monkeypatch):
+    """A committed case that notifies someone sends one NOTIFY after its commit; a second one
+    within WAKE_EVERY_SECONDS sends none (the workers also poll); a rolled-back one sends none."""
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL only")
+    from django.db import transaction
+
+    from tousu.complaints.services import _base
+
+    params = connection.get_connection_params()
+    clock = [1000.0]
+    monkeypatch.setattr(_base.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_base, "_last_wake", -1e9)
+    with psycopg.connect(dbname=params["dbname"], **_conn_kwargs(params), autocommit=True) as listener:
+        listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+
+        def received() -> int:
+            return sum(1 for _note in listener.notifies(timeout=0.3))
+
+        cases.make(Status.ACCEPTED)
+        assert received() == 1
+        clock[0] += 0.1
+        cases.make(Status.ACCEPTED)
+        assert received() == 0
+        clock[0] += 0.2
+
+        def make_and_roll_back() -> None:
+            with transaction.atomic():
+                cases.make(Status.ACCEPTED)
+                raise RuntimeError("roll back")
+
+        with pytest.raises(RuntimeError, match="roll back"):
+            make_and_roll_back()
+        assert received() == 0
+        cases.make(Status.ACCEPTED)
+        assert received() == 1
+
+
 def _conn_kwargs(params: dict) -> dict:
     return {k: params[k] for k in ("user", "password", "host", "port") if params.get(k)}
 

@@ -224,7 +224,7 @@ def complaint_register(
         event.pending_dispatch = event.kind in NOTIFYING
     clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
     if any(event.pending_dispatch for event in events):
-        _wake_in_transaction()  # delivered at commit; sent before the ticket counter is locked
+        _wake_in_transaction()  # after the commit, and not for every case (see _base)
 
     # Only a message with an external id can collide with a concurrent retry: its INSERT skips
     # the duplicate instead of failing, and the case registered by the other call is returned.
