@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query
@@ -38,12 +37,12 @@ from tousu.api.tmf import (
     FILTERABLE,
     RESOURCE,
     SORT_PATTERN,
+    Related,
     list_filter,
     list_order,
     select_fields,
     ticket_dict,
     ticket_id,
-    ticket_prefetches,
     ticket_queryset,
 )
 from tousu.common.errors import TousuError
@@ -293,7 +292,7 @@ def _json(data: Any, status: int = 200) -> JsonResponse:
 
 
 def _render(request: HttpRequest, pk: int, fields: str | None, status: int = 200) -> JsonResponse:
-    complaint = ticket_queryset(new=status == 201).get(pk=pk)
+    complaint = ticket_queryset().get(pk=pk)
     response = _json(select_fields(ticket_dict(complaint), fields), status)
     if status == 201:
         response["Location"] = f"{RESOURCE}/{ticket_id(complaint)}"
@@ -379,8 +378,7 @@ def create_ticket(request: HttpRequest, payload: TroubleTicketCreate) -> HttpRes
         return _render(request, complaint.pk, None, 200)
     # A new case is rendered from what the service wrote (its customer and category are loaded):
     # only its clocks are read back.
-    prefetch_related_objects([complaint], *ticket_prefetches(new=True))
-    response = _json(ticket_dict(complaint), 201)
+    response = _json(ticket_dict(complaint, related=Related.new(complaint)), 201)
     response["Location"] = f"{RESOURCE}/{ticket_id(complaint)}"
     return response
 

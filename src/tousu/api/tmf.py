@@ -15,9 +15,9 @@ Mapping (see README, "TMF621 API"):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -54,29 +54,13 @@ def ticket_id(complaint: Complaint) -> str:
     return complaint.ticket_no or str(complaint.pk)
 
 
-def ticket_prefetches(*, new: bool = False) -> list[Prefetch]:
-    """What the resource shows besides the case row. ``new``: a case created a moment ago, which
-    has no replies, attachments or cooperating departments yet (the empty lists cost no query)."""
-    clocks = Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id"))
-    if new:
-        return [
-            Prefetch("cooperating_departments", queryset=Department.objects.none()),
-            Prefetch("replies", queryset=Reply.objects.none()),
-            Prefetch("attachments", queryset=Attachment.objects.none()),
-            clocks,
-        ]
-    return [
-        Prefetch("cooperating_departments"),
-        Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
-        Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
-        clocks,
-    ]
-
-
-def ticket_queryset(*, new: bool = False) -> QuerySet[Complaint]:
+def ticket_queryset() -> QuerySet[Complaint]:
     """Cases with everything the resource shows, in a fixed number of queries."""
     return Complaint.objects.select_related("customer", "category", "lead_department").prefetch_related(
-        *ticket_prefetches(new=new)
+        "cooperating_departments",
+        Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
+        Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
+        Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id")),
     )
 
 
@@ -106,9 +90,34 @@ def _remaining(clock: SlaClock, now: datetime) -> timedelta | None:
     return -business_time_between(spec, clock.due_at, now)
 
 
-def _clocks(complaint: Complaint, now: datetime) -> list[dict[str, Any]]:
+class Related(NamedTuple):
+    """The rows a ticket shows besides the case row."""
+
+    clocks: Sequence[SlaClock]
+    replies: Sequence[Reply]
+    attachments: Sequence[Attachment]
+    cooperating: Sequence[Department]
+
+    @classmethod
+    def of(cls, complaint: Complaint) -> Related:
+        """As prefetched by ``ticket_queryset``."""
+        return cls(
+            list(complaint.clocks.all()),
+            list(complaint.replies.all()),
+            list(complaint.attachments.all()),
+            list(complaint.cooperating_departments.all()),
+        )
+
+    @classmethod
+    def new(cls, complaint: Complaint) -> Related:
+        """A case created a moment ago: only its clocks to read (one query)."""
+        clocks = list(SlaClock.objects.filter(complaint_id=complaint.pk).order_by("started_at", "id"))
+        return cls(clocks, [], [], [])
+
+
+def _clocks(clocks: Sequence[SlaClock], now: datetime) -> list[dict[str, Any]]:
     result = []
-    for clock in complaint.clocks.all():
+    for clock in clocks:
         item: dict[str, Any] = {
             "kind": clock.kind,
             "cycle": clock.cycle,
@@ -122,19 +131,23 @@ def _clocks(complaint: Complaint, now: datetime) -> list[dict[str, Any]]:
     return result
 
 
-def _expected_resolution(complaint: Complaint) -> datetime | None:
+def _expected_resolution(clocks: Sequence[SlaClock]) -> datetime | None:
     """The answer clock's due time: the regulator's for a referral, else the reply clock's."""
     for kind in ANSWER_CLOCKS:
-        answers = [c for c in complaint.clocks.all() if c.kind == kind]
+        answers = [c for c in clocks if c.kind == kind]
         if answers:
             return answers[-1].due_at
     return None
 
 
-def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[str, Any]:
-    """The TroubleTicket for ``complaint`` (loaded through ``ticket_queryset``). Absent values are
-    left out rather than sent as null, as TMF's schema types them as strings."""
+def ticket_dict(
+    complaint: Complaint, *, now: datetime | None = None, related: Related | None = None
+) -> dict[str, Any]:
+    """The TroubleTicket for ``complaint`` (loaded through ``ticket_queryset``, or with its
+    ``related`` rows given). Absent values are left out rather than sent as null, as TMF's schema
+    types them as strings."""
     now = now or timezone.now()
+    related = related or Related.of(complaint)
     tid = ticket_id(complaint)
     customer = complaint.customer
     party: dict[str, Any] = {
@@ -157,7 +170,7 @@ def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[st
         "statusChangeDate": _iso(complaint.status_changed_at),
         "creationDate": _iso(complaint.registered_at),
         "lastUpdate": _iso(complaint.updated_at),
-        "expectedResolutionDate": _iso(_expected_resolution(complaint)),
+        "expectedResolutionDate": _iso(_expected_resolution(related.clocks)),
         "resolutionDate": _iso(complaint.replied_at),
         "channel": {"id": complaint.channel, "name": complaint.channel, "@referredType": "Channel"},
         "relatedParty": [party],
@@ -169,7 +182,7 @@ def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[st
                 "text": reply.content,
                 "@type": "Reply",
             }
-            for reply in complaint.replies.all()
+            for reply in related.replies
         ],
         "attachment": [
             {
@@ -179,7 +192,7 @@ def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[st
                 "size": {"amount": a.size, "units": "bytes"},
                 "attachmentType": "evidence",
             }
-            for a in complaint.attachments.all()
+            for a in related.attachments
         ],
         "tousu": {
             "ticketNumber": complaint.ticket_no,
@@ -192,11 +205,11 @@ def ticket_dict(complaint: Complaint, *, now: datetime | None = None) -> dict[st
             "serviceNumber": complaint.masked_service_number,
             "preferredReplyChannel": complaint.preferred_reply_channel,
             "leadDepartment": complaint.lead_department.code if complaint.lead_department else None,
-            "cooperatingDepartments": sorted(d.code for d in complaint.cooperating_departments.all()),
+            "cooperatingDepartments": sorted(d.code for d in related.cooperating),
             "escalationLevel": complaint.escalation_level,
             "reopenCount": complaint.reopen_count,
             "version": complaint.version,
-            "slaClocks": _clocks(complaint, now),
+            "slaClocks": _clocks(related.clocks, now),
         },
         "@type": "TousuComplaint",
         "@baseType": "TroubleTicket",
