@@ -529,3 +529,20 @@ def test_dates_with_far_offsets_are_compared_in_utc(app):
     assert app.get(**{"creationDate.gt": "9999-12-31T23:59:59-20:00"}).status_code == 400
     far = app.post(ticket(externalId="far", creationDate="2026-01-01T00:00:00+18:30"))
     assert far.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"severity": "crisis"}, {"ticketType": "network-outage"}],
+    ids=["plain", "escalated", "outage"],
+)
+def test_a_new_ticket_is_answered_exactly_as_it_reads_back(app, time_machine, overrides):
+    """The create answer is rendered from what the service wrote, without reading it back; it must
+    be the very resource a retrieve returns at the same moment."""
+    sla_bootstrap()  # the default time limits, with their calendars
+    time_machine.move_to(timezone.now(), tick=False)
+    created = app.post(ticket(**overrides))
+    assert created.status_code == 201
+    body = created.json()
+    assert body["tousu"]["slaClocks"]  # clocks were started, and shown
+    assert app.get("/" + body["id"]).json() == body

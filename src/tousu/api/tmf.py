@@ -110,8 +110,12 @@ class Related(NamedTuple):
 
     @classmethod
     def new(cls, complaint: Complaint) -> Related:
-        """A case created a moment ago: only its clocks to read (one query)."""
-        clocks = list(SlaClock.objects.filter(complaint_id=complaint.pk).order_by("started_at", "id"))
+        """A case created a moment ago: no replies, attachments or cooperating departments yet, and
+        its clocks as the service started them (read back only when it did not say)."""
+        if complaint.started_clocks is not None:
+            clocks = sorted(complaint.started_clocks, key=lambda c: c.started_at)
+        else:
+            clocks = list(SlaClock.objects.filter(complaint_id=complaint.pk).order_by("started_at", "id"))
         return cls(clocks, [], [], [])
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -81,6 +83,9 @@ class Complaint(models.Model):
     # Not a column: ``complaint_register`` sets it on the case it returns when the channel had sent
     # this message (``external_id``) before, so a caller can answer "already registered".
     registered_before: bool = False
+    # Not a column either: the SLA clocks ``complaint_register`` started for the case it has just
+    # written (in memory, ordered as written), so a caller can show them without reading them back.
+    started_clocks: list[Any] | None = None
 
     ticket_no = models.CharField(_("ticket number"), max_length=20, unique=True, null=True, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.REGISTERED)

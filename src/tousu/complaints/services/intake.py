@@ -256,6 +256,7 @@ def complaint_register(
         if existing_id is None:
             raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
         return _registered_before(actor, existing_id, accept)
+    complaint.started_clocks = clocks
     return complaint
 
 
