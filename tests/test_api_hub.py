@@ -24,6 +24,7 @@ from tousu.complaints import services as svc
 from tousu.complaints.states import Status
 from tousu.notifications.models import DeliveryStatus, Notification, Transport, WebhookEndpoint
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
+from tousu.notifications.transports import DeliveryError
 
 HUB = "/tmf-api/troubleTicket/v4/hub"
 
@@ -61,6 +62,12 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_callbacks(settings):
+    """The receivers of these tests listen on 127.0.0.1, which production refuses by default."""
+    settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES = True
 
 
 @pytest.fixture
@@ -227,3 +234,27 @@ def test_an_unreachable_callback_is_a_failed_attempt(api):
     [note] = webhooks()
     assert (note.status, note.attempts) == (DeliveryStatus.PENDING, 1)
     assert note.last_error.startswith("http://127.0.0.1:9/nobody: ")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]"])
+def test_callbacks_to_non_public_addresses_are_refused_by_default(api, receiver, settings, host):
+    settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES = False
+    url = receiver.url.replace("127.0.0.1", host) if host == "127.0.0.1" else f"http://{host}:9/cb"
+    subscribe(api, url)
+    api.post(ticket())
+    run_outbox()
+    [note] = webhooks()
+    assert (note.status, note.attempts) == (DeliveryStatus.PENDING, 1)
+    assert note.last_error.startswith(f"{url}: ")
+    assert "is a non-public address" in note.last_error
+    assert note.last_error.endswith("set TOUSU_WEBHOOK_PRIVATE_ADDRESSES=true to allow such callbacks")
+    assert receiver.received == []  # nothing was sent
+
+
+def test_a_public_address_passes_the_check(settings):
+    from tousu.notifications.webhook import _public_only
+
+    settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES = False
+    _public_only("https://93.184.216.34/hook")  # a literal address: no DNS needed
+    with pytest.raises(DeliveryError, match="non-public"):
+        _public_only("http://[::ffff:192.168.1.5]/hook")

@@ -296,6 +296,10 @@ TOUSU_API_RATE_LIMIT = env_int("TOUSU_API_RATE_LIMIT", 600, minimum=1)
 TOUSU_API_MAX_BODY_BYTES = env_int("TOUSU_API_MAX_BODY_BYTES", 262_144, minimum=1024, maximum=10_000_000)
 # Seconds a webhook callback may take to answer before the delivery counts as failed (retried).
 TOUSU_WEBHOOK_TIMEOUT = env_int("TOUSU_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=60)
+# Whether hub callbacks may point at loopback, private or link-local addresses (an integration
+# inside the operator's own network). Off: such deliveries fail, so an API client cannot make
+# Tousu call into the internal network.
+TOUSU_WEBHOOK_PRIVATE_ADDRESSES = env_bool("TOUSU_WEBHOOK_PRIVATE_ADDRESSES", False)
 
 # --- ticket numbers ---------------------------------------------------------------------------
 # Numbers one acceptance reserves on the day's counter; the rest are issued by the same process

@@ -3,13 +3,18 @@
 The body is sent as stored; ``X-Tousu-Signature: sha256=<hex HMAC-SHA256 of the body keyed with
 the endpoint's secret>`` lets the receiver check it came from us. A non-2xx answer, a redirect, a
 refused connection or a timeout raises ``DeliveryError``, so the outbox retries with backoff.
+A callback on a non-public address (loopback, private networks, link-local…) is refused unless
+``TOUSU_WEBHOOK_PRIVATE_ADDRESSES`` is set: the host is resolved and checked before each delivery.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from django.conf import settings
@@ -20,6 +25,27 @@ from tousu.notifications.transports import DeliveryError
 
 def webhook_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _public_only(url: str) -> None:
+    """Refuse a callback whose host resolves to a loopback, private, link-local or otherwise
+    non-public address (a subscriber must not make Tousu call into the operator's own network),
+    unless ``TOUSU_WEBHOOK_PRIVATE_ADDRESSES`` allows it."""
+    if settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES:
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise DeliveryError(f"{url}: cannot resolve {host!r}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        if not (mapped or address).is_global:
+            raise DeliveryError(
+                f"{url}: {host} is a non-public address ({address}); "
+                "set TOUSU_WEBHOOK_PRIVATE_ADDRESSES=true to allow such callbacks"
+            )
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -36,6 +62,7 @@ class WebhookSender:
         if endpoint is None or not endpoint.is_active:
             raise DeliveryError("the webhook endpoint is gone or inactive")
         body = notification.body.encode()
+        _public_only(notification.address or endpoint.url)
         request = urllib.request.Request(
             notification.address or endpoint.url,
             data=body,
