@@ -603,3 +603,22 @@ def test_the_admin_shows_delivery_attempts_read_only_and_masked(client, cases, p
     assert detail.status_code == 200
     assert "SMS gateway answered HTTP 503" in detail.content.decode()
     assert client.get("/admin/notifications/deliveryattempt/add/").status_code == 403
+
+
+def test_a_permanent_smtp_refusal_fails_at_once_without_retries(cases, at_t0, smtp):
+    """A 5xx answer to the message (here to its content) will be the same next time: the message
+    is failed after one attempt; a 4xx answer is retried (the test above)."""
+    smtp.replies = ["554 5.7.1 Message rejected as spam"]
+    c = cases.make(Status.ACCEPTED, email="zs@example.com", preferred_reply_channel="email")
+    outbox_dispatch()
+    n = Notification.objects.get(complaint=c)
+
+    assert notifications_deliver() == 1
+    n.refresh_from_db()
+    assert (n.status, n.attempts) == ("failed", 1)
+    assert n.last_error.startswith("SMTP: ")
+    [only] = attempts(n)
+    assert only[4:] == ("failed", n.last_error, "554 5.7.1 Message rejected as spam")
+    at_t0.move_to(T0 + timedelta(hours=2), tick=False)
+    assert notifications_deliver() == 0
+    assert smtp.received == []

@@ -344,30 +344,33 @@ def notifications_claim(*, batch: int = 50) -> list[Notification]:
     return due
 
 
-def _send(sender: Sender, notification: Notification) -> tuple[bool, str, str]:
-    """Send outside any transaction: (delivered, error, transport response)."""
+def _send(sender: Sender, notification: Notification) -> tuple[bool, str, str, bool]:
+    """Send outside any transaction: (delivered, error, transport response, permanent failure)."""
     try:
         response = sender.send(notification)
     except DeliveryError as exc:
         log.warning("notification %s failed (attempt %s): %s", notification.pk, notification.attempts, exc)
-        return False, str(exc), exc.response
+        return False, str(exc), exc.response, exc.permanent
     except Exception as exc:  # a broken transport must not stop the worker nor lose the message
         log.exception("notification %s: the transport failed unexpectedly", notification.pk)
-        return False, f"{type(exc).__name__}: {exc}", ""
-    return True, "", response or ""
+        return False, f"{type(exc).__name__}: {exc}", "", False
+    return True, "", response or "", False
 
 
-def notification_record(notification: Notification, *, delivered: bool, error: str, response: str) -> None:
+def notification_record(
+    notification: Notification, *, delivered: bool, error: str, response: str, permanent: bool = False
+) -> None:
     """Record how attempt ``notification.attempts`` ended, in one short transaction. The message's
     row changes only while this attempt is still its latest (a worker whose lease ran out and whose
-    message was claimed again records its attempt, but no longer decides the message's fate)."""
+    message was claimed again records its attempt, but no longer decides the message's fate). A
+    ``permanent`` failure is not retried."""
     number = notification.attempts
     with transaction.atomic():
         now = timezone.now()
         fields: dict[str, object]
         if delivered:
             fields = {"status": DeliveryStatus.SENT, "sent_at": now, "last_error": "", "next_attempt_at": now}
-        elif number >= settings.TOUSU_NOTIFY_MAX_ATTEMPTS:
+        elif permanent or number >= settings.TOUSU_NOTIFY_MAX_ATTEMPTS:
             fields = {"status": DeliveryStatus.FAILED, "last_error": error[:2000], "next_attempt_at": now}
         else:
             fields = {"last_error": error[:2000], "next_attempt_at": now + _backoff(number)}
@@ -419,8 +422,10 @@ def notifications_deliver(*, batch: int = 50) -> int:
             sender = senders.get(notification.transport)
             if sender is None:
                 sender = senders[notification.transport] = sender_for(notification.transport)
-            delivered, error, response = _send(sender, notification)
-            notification_record(notification, delivered=delivered, error=error, response=response)
+            delivered, error, response, permanent = _send(sender, notification)
+            notification_record(
+                notification, delivered=delivered, error=error, response=response, permanent=permanent
+            )
     finally:
         for sender in senders.values():
             close = getattr(sender, "close", None)

@@ -39,11 +39,13 @@ LOOP_HEADER = "X-Tousu-Loop"
 
 class DeliveryError(Exception):
     """The transport could not deliver this time; the worker retries with backoff. ``response`` is
-    what the other side answered, if it answered."""
+    what the other side answered, if it answered; ``permanent`` when trying again cannot help, so the
+    message fails at once instead of being retried."""
 
-    def __init__(self, message: str, *, response: str = "") -> None:
+    def __init__(self, message: str, *, response: str = "", permanent: bool = False) -> None:
         super().__init__(message)
         self.response = response
+        self.permanent = permanent  # trying again cannot help (an address the server refuses)
 
 
 class Sender(Protocol):
@@ -153,7 +155,9 @@ class SmtpEmailSender:
             reply = getattr(self._backend.connection, "last_reply", "")
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise DeliveryError(f"SMTP: {exc}", response=_smtp_error_reply(exc)) from exc
+            raise DeliveryError(
+                f"SMTP: {exc}", response=_smtp_error_reply(exc), permanent=_smtp_permanent(exc)
+            ) from exc
         if not sent:
             raise DeliveryError("SMTP: the message was not sent")
         return reply
@@ -163,6 +167,17 @@ class SmtpEmailSender:
             with contextlib.suppress(Exception):  # closing a broken connection: nothing more to learn
                 self._backend.close()
             self._backend = None
+
+
+def _smtp_permanent(exc: BaseException) -> bool:
+    """A 5xx answer about this message (recipient, sender or content refused) will not change on a
+    retry; a 4xx answer, a dropped connection or a timeout may."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
+        return 500 <= exc.smtp_code < 600
+    return False
 
 
 def _smtp_error_reply(exc: BaseException) -> str:
