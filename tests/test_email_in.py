@@ -278,7 +278,7 @@ def test_an_english_email_gets_english_messages(mailbox, other, at_t0):
     assert CustomerLanguage.objects.get(customer=c.customer).language == "en"
     outbox_dispatch()
     ack = Notification.objects.get(complaint=c)
-    assert (ack.language, ack.subject) == ("en", "Your complaint has been accepted")
+    assert (ack.language, ack.subject) == ("en", f"Your complaint has been accepted [{c.ticket_no}]")
 
 
 def test_html_only_mail_becomes_text(mailbox, other, at_t0):

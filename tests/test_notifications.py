@@ -26,6 +26,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 TICKET = "TS20260302000001"
 PHONE_E164 = "+8613812348000"
 ACK_SUBJECT = "您的投诉已受理"
+ACK_EMAIL_SUBJECT = f"{ACK_SUBJECT} [{TICKET}]"  # the ticket number comes back in "Re:"
 ACK_BODY = f"【Tousu 客服】您的投诉已受理，受理编号 {TICKET}。我们将尽快处理，并在15日内答复您。"
 
 
@@ -185,7 +186,7 @@ def test_customer_who_prefers_email_gets_an_email(cases, at_t0, settings):
         "ack",
         "email",
         "zhang.san@example.com",
-        ACK_SUBJECT,
+        ACK_EMAIL_SUBJECT,
         ACK_BODY,
     )
     assert notifications_deliver() == 1
@@ -194,7 +195,7 @@ def test_customer_who_prefers_email_gets_an_email(cases, at_t0, settings):
             "id": n.pk,
             "transport": "email",
             "to": "zhang.san@example.com",
-            "subject": ACK_SUBJECT,
+            "subject": ACK_EMAIL_SUBJECT,
             "body": ACK_BODY,
         }
     ]

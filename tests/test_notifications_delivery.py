@@ -139,7 +139,7 @@ def test_an_email_is_delivered_by_smtp_exactly(cases, at_t0, smtp, settings):
     ) == (
         "Tousu 客服 <kefu@tousu.example>",
         "zhang.san@example.com",
-        ACK_SUBJECT,
+        f"{ACK_SUBJECT} [{TICKET}]",
         f"<tousu.{n.pk}@tousu.example>",
         "auto-generated",
         "tousu.example",
@@ -150,7 +150,9 @@ def test_an_email_is_delivered_by_smtp_exactly(cases, at_t0, smtp, settings):
     assert msg.get_content() == ACK_BODY + "\r\n"
     # On the wire: headers in RFC 2047 UTF-8 words, the body as 8-bit UTF-8.
     head, _sep, body = raw.partition(b"\r\n\r\n")
-    assert b"Subject: =?utf-8?b?5oKo55qE5oqV6K+J5bey5Y+X55CG?=" in head.split(b"\r\n")
+    assert b"Subject: =?utf-8?b?5oKo55qE5oqV6K+J5bey5Y+X55CGIFtUUzIwMjYwMzAyMDAwMDAxXQ==?=" in head.split(
+        b"\r\n"
+    )
     assert b"From: =?utf-8?b?VG91c3Ug5a6i5pyN?= <kefu@tousu.example>" in head.split(b"\r\n")
     assert b"Content-Transfer-Encoding: 8bit" in head.split(b"\r\n")
     assert body == (ACK_BODY + "\n").encode("utf-8").replace(b"\n", b"\r\n")

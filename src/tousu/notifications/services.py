@@ -189,6 +189,10 @@ def _customer_notification(
     if template == "survey":
         values = {**values, "survey_url": survey_url(event.complaint_id)}
     subject, body = render(template, language, values)
+    if transport == Transport.EMAIL and event.complaint.ticket_no:
+        # The ticket number in the subject comes back in "Re:", so e-mail intake files the
+        # customer's answer on the case.
+        subject = f"{subject} [{event.complaint.ticket_no}]"
     return [
         Notification(
             key=f"{event.pk}:{template}:{transport}:{address}",
