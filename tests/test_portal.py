@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 
 from tests.conftest import PHONE, PHONE_E164
 from tousu.common.links import survey_token
+from tousu.common.origin import Origin, client_address
 from tousu.common.ratelimit import ratelimit_reset
 from tousu.complaints import services as svc
 from tousu.complaints.models import Attachment, Complaint, ReturnVisit
@@ -23,7 +24,6 @@ from tousu.notifications.models import CustomerLanguage, Notification, Transport
 from tousu.notifications.services import customer_language, outbox_dispatch
 from tousu.portal.models import TrackingCode
 from tousu.portal.services import tracking_code_request, tracking_code_verify
-from tousu.portal.views.common import client_address
 
 pytestmark = pytest.mark.django_db
 
@@ -290,6 +290,16 @@ def test_the_client_address_believes_only_the_configured_proxies(settings):
     assert client_address(request) == "6.6.6.6"
     settings.TOUSU_PROXY_HOPS = 3
     assert client_address(request) == "10.0.0.5"
+
+
+def test_audit_origins_take_the_same_address(settings):
+    """Staff pages record the same address in their audit rows: a client cannot write its own."""
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="6.6.6.6", HTTP_USER_AGENT="UA"
+    )
+    assert Origin.from_request(request) == Origin(via="web", ip="10.0.0.5", user_agent="UA")
+    settings.TOUSU_PROXY_HOPS = 1
+    assert Origin.from_request(request, via="portal") == Origin(via="portal", ip="6.6.6.6", user_agent="UA")
 
 
 def test_the_confirmation_needs_a_filing_first(web, org):

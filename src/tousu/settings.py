@@ -229,9 +229,6 @@ TOUSU_PORTAL_CHECKS_PER_ADDRESS = env_int("TOUSU_PORTAL_CHECKS_PER_ADDRESS", 30,
 TOUSU_PORTAL_CHECKS_PER_PHONE = env_int("TOUSU_PORTAL_CHECKS_PER_PHONE", 15, minimum=1)
 # Evidence files one filing may carry (each within TOUSU_ATTACHMENT_MAX_MB).
 TOUSU_PORTAL_MAX_FILES = env_int("TOUSU_PORTAL_MAX_FILES", 5, minimum=0, maximum=30)
-# Reverse proxies in front of the site that append to X-Forwarded-For. 0: the client address is the
-# connection's (the header is ignored, since clients can write it); 1: the last entry, and so on.
-TOUSU_PROXY_HOPS = env_int("TOUSU_PROXY_HOPS", 0, minimum=0, maximum=5)
 
 # --- regulator referrals (CSV) ------------------------------------------------------------------
 TOUSU_REGULATOR_CSV_MAX_BYTES = env_int("TOUSU_REGULATOR_CSV_MAX_KB", 2048, minimum=1) * 1024
@@ -313,6 +310,10 @@ TOUSU_TICKET_BLOCK = env_int(
 )
 
 # --- security -----------------------------------------------------------------------------------
+# Reverse proxies in front of the site that append to X-Forwarded-For, for the client address in
+# audit rows and rate limits. 0: the connection's address (the header is ignored, since clients
+# can write it); 1: the header's last entry, and so on.
+TOUSU_PROXY_HOPS = env_int("TOUSU_PROXY_HOPS", 0, minimum=0, maximum=5)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("TOUSU_SESSION_HOURS", 12, minimum=1) * 3600
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -5,6 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
+
+def client_address(request: Any) -> str:
+    """The client's address. ``X-Forwarded-For`` is believed only as far as the configured
+    proxies (``TOUSU_PROXY_HOPS``) wrote it: its earlier entries are written by the client."""
+    hops = settings.TOUSU_PROXY_HOPS
+    if hops:
+        chain = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -15,10 +28,10 @@ class Origin:
     user_agent: str = ""
 
     @classmethod
-    def from_request(cls, request: Any) -> Origin:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
-        return cls(via="web", ip=ip or None, user_agent=request.META.get("HTTP_USER_AGENT", "")[:300])
+    def from_request(cls, request: Any, *, via: str = "web") -> Origin:
+        return cls(
+            via=via, ip=client_address(request), user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:300]
+        )
 
 
 SYSTEM = Origin(via="system")

@@ -34,11 +34,6 @@ CODE_DIGITS = 6
 _HASH_SALT = "tousu.portal.tracking-code"
 
 
-def portal_origin(origin: Origin) -> Origin:
-    """The request's origin, marked as coming through the portal."""
-    return Origin(via="portal", ip=origin.ip, user_agent=origin.user_agent)
-
-
 # --- filing ---------------------------------------------------------------------------------------
 
 

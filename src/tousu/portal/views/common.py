@@ -3,7 +3,6 @@ browser session, and the pages for refusals (429, 404)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -11,27 +10,14 @@ from django.utils.translation import gettext as _
 from tousu.common.errors import ConflictError, InvalidTransition, TousuError, ValidationError
 from tousu.common.origin import Origin
 from tousu.common.ratelimit import Hit, ratelimit_hit
-from tousu.portal.services import portal_origin
 
 VERIFIED = "portal_cases"  # session key: ids of the cases this browser proved it may follow
 MAX_VERIFIED = 20
 HOUR = 3600
 
 
-def client_address(request: HttpRequest) -> str:
-    """The client's address for rate limits. X-Forwarded-For is believed only as far as the
-    configured proxies (``TOUSU_PROXY_HOPS``) wrote it: its earlier entries come from the client."""
-    hops = settings.TOUSU_PROXY_HOPS
-    if hops:
-        chain = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
-
-
 def origin_of(request: HttpRequest) -> Origin:
-    agent = str(request.META.get("HTTP_USER_AGENT", ""))[:300]
-    return portal_origin(Origin(ip=client_address(request), user_agent=agent))
+    return Origin.from_request(request, via="portal")
 
 
 def first_refusal(*limits: tuple[str, str, int, int]) -> Hit | None:

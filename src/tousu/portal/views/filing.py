@@ -11,12 +11,13 @@ from django.views.decorators.cache import never_cache
 
 from tousu.common.errors import TousuError
 from tousu.common.masking import mask_email, mask_phone
+from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
 from tousu.complaints.choices import ReplyChannel
 from tousu.complaints.services import attachment_add
 from tousu.portal.forms import FileForm
 from tousu.portal.services import portal_complaint_file
-from tousu.portal.views.common import HOUR, client_address, first_refusal, grant, origin_of, too_many
+from tousu.portal.views.common import HOUR, first_refusal, grant, origin_of, too_many
 
 FILED = "portal_filed"  # session key: what the last filing's confirmation page shows
 

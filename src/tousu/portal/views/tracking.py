@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 
 from tousu.common.errors import TousuError
 from tousu.common.masking import mask_phone
+from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
 from tousu.complaints.models import Complaint
 from tousu.complaints.services import complaint_investigate, complaint_withdraw
@@ -28,7 +29,6 @@ from tousu.portal.services import (
 )
 from tousu.portal.views.common import (
     HOUR,
-    client_address,
     customer_message,
     first_refusal,
     grant,
