@@ -27,7 +27,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import re
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import recreate_postgres  # bench/ is on sys.path when a script runs
+from _common import recreate_postgres, statement_kind  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -244,20 +243,6 @@ def run_clients(actor: Any, slices: list[list[dict[str, Any]]], warmups: list[li
     return elapsed
 
 
-_TABLE_AFTER = {"SELECT": r"\bFROM", "DELETE": r"\bFROM", "INSERT": r"\bINTO", "UPDATE": r"^\s*UPDATE"}
-
-
-def _statement_kind(sql: str) -> str:
-    """``INSERT complaints_complaint``, ``SELECT customers_customeridentity``, ``SAVEPOINT``…"""
-    words = sql.split(None, 1)
-    verb = words[0].upper() if words else "?"
-    pattern = _TABLE_AFTER.get(verb)
-    if pattern is None:
-        return verb
-    match = re.search(pattern + r'\s+"?(\w+)', sql, re.IGNORECASE)
-    return f"{verb} {match.group(1)}" if match else verb
-
-
 def count_queries(actor: Any, inputs: CaseInputs) -> tuple[float, Counter[str]]:
     """Statements per registered+accepted case as Django records them: data statements plus
     transaction control (BEGIN/COMMIT, SAVEPOINT/RELEASE) and, on PostgreSQL, the after-commit NOTIFY."""
@@ -267,7 +252,7 @@ def count_queries(actor: Any, inputs: CaseInputs) -> tuple[float, Counter[str]]:
     cases = inputs.take(QUERY_SAMPLE_CASES)
     with CaptureQueriesContext(connection) as ctx:
         register_and_accept(actor, cases)
-    kinds: Counter[str] = Counter(_statement_kind(query["sql"]) for query in ctx.captured_queries)
+    kinds: Counter[str] = Counter(statement_kind(query["sql"]) for query in ctx.captured_queries)
     return len(ctx.captured_queries) / len(cases), kinds
 
 

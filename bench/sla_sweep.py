@@ -33,7 +33,6 @@ import cProfile
 import os
 import pstats
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import recreate_postgres  # bench/ is on sys.path when a script runs
+from _common import recreate_postgres, statement_kind  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -713,19 +712,6 @@ def seed(args: argparse.Namespace) -> World:
 
 # --- measurements ------------------------------------------------------------------------------
 
-_TABLE_AFTER = {"SELECT": r"\bFROM", "DELETE": r"\bFROM", "INSERT": r"\bINTO", "UPDATE": r"^\s*UPDATE"}
-
-
-def _statement_kind(sql: str) -> str:
-    """``INSERT complaints_complaintevent``, ``SELECT sla_slaclock``, ``SAVEPOINT``, ``NOTIFY``…"""
-    words = sql.split(None, 1)
-    verb = words[0].upper() if words else "?"
-    pattern = _TABLE_AFTER.get(verb)
-    if pattern is None:
-        return verb
-    match = re.search(pattern + r'\s+"?(\w+)', sql, re.IGNORECASE)
-    return f"{verb} {match.group(1)}" if match else verb
-
 
 def check_idle() -> None:
     """Refuse to measure an idle sweep that is not idle (seeding took longer than the margin)."""
@@ -778,7 +764,7 @@ def measure_idle(runs: int) -> list[float]:
             raise SystemExit("the idle sweep handled clocks: the backlog is not idle")
     with CaptureQueriesContext(connection) as ctx:
         sla_sweep()
-    kinds = Counter(_statement_kind(q["sql"]) for q in ctx.captured_queries)
+    kinds = Counter(statement_kind(q["sql"]) for q in ctx.captured_queries)
     print(f"idle_queries={len(ctx.captured_queries)} ({', '.join(f'{k}×{v}' for k, v in kinds.items())})")
     times = []
     for run in range(1, runs + 1):
@@ -851,7 +837,7 @@ def measure_due(args: argparse.Namespace, world: World) -> tuple[list[float], in
         try:
             return execute(sql, params, many, context)
         finally:
-            seconds[_statement_kind(sql)] += time.perf_counter() - started
+            seconds[statement_kind(sql)] += time.perf_counter() - started
 
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as ctx, connection.execute_wrapper(timed):
@@ -859,7 +845,7 @@ def measure_due(args: argparse.Namespace, world: World) -> tuple[list[float], in
     elapsed = time.perf_counter() - started
     if handled != QUERY_SAMPLE:
         raise SystemExit(f"query sample: {handled} breaches of {QUERY_SAMPLE}")
-    kinds = Counter(_statement_kind(query["sql"]) for query in ctx.captured_queries)
+    kinds = Counter(statement_kind(query["sql"]) for query in ctx.captured_queries)
     per = len(ctx.captured_queries) / handled
     data = sum(v for k, v in kinds.items() if k not in TRANSACTION_CONTROL) / handled
     breakdown = ", ".join(f"{k}×{v / handled:.3g}" for k, v in kinds.most_common())

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
@@ -27,7 +27,7 @@ from tousu.common.links import survey_url
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import ComplaintEvent
-from tousu.complaints.services._base import OUTBOX_CHANNEL
+from tousu.complaints.services._base import outbox_wake_after_commit
 from tousu.complaints.states import Status
 from tousu.notifications.messages import render
 from tousu.notifications.models import (
@@ -300,14 +300,8 @@ def notification_queue(
             next_attempt_at=now,
             created_at=now,
         )
-        if connection.vendor == "postgresql":
-            transaction.on_commit(_wake_outbox)
+        outbox_wake_after_commit()  # the workers send it at once (PostgreSQL)
     return notification
-
-
-def _wake_outbox() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 def _backoff(attempts: int) -> timedelta:

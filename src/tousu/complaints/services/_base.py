@@ -118,7 +118,7 @@ def _event(
     )
     sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
     if event.pending_dispatch:
-        _wake_in_transaction()
+        outbox_wake_after_commit()
     return event
 
 
@@ -142,7 +142,7 @@ def _events(
     for event in events:
         sla_on_event(complaint=event.complaint, event=event)  # returns at once for kinds no policy uses
     if any(e.pending_dispatch for e in events):
-        _wake_in_transaction()
+        outbox_wake_after_commit()
     return events
 
 
@@ -177,7 +177,7 @@ def _wake_after_commit() -> None:
         pass
 
 
-def _wake_in_transaction() -> None:
+def outbox_wake_after_commit() -> None:
     """Wake the workers on PostgreSQL after this transaction commits, once per transaction
     however many events it writes, and at most every ``WAKE_EVERY_SECONDS`` per process (they
     also poll, so this is an optimisation). Nothing is sent when the transaction rolls back."""

@@ -39,7 +39,7 @@ from tousu.complaints.services._base import (
     _require_transition,
     _text,
     _ticket_day_create,
-    _wake_in_transaction,
+    outbox_wake_after_commit,
 )
 from tousu.complaints.services._tickets import (
     ticket_block_size,
@@ -224,7 +224,7 @@ def complaint_register(
         event.pending_dispatch = event.kind in NOTIFYING
     clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
     if any(event.pending_dispatch for event in events):
-        _wake_in_transaction()  # after the commit, and not for every case (see _base)
+        outbox_wake_after_commit()  # after the commit, and not for every case (see _base)
 
     # Only a message with an external id can collide with a concurrent retry: its INSERT skips
     # the duplicate instead of failing, and the case registered by the other call is returned.
