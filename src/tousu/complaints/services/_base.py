@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -238,15 +238,6 @@ def _next_ticket_no(now: datetime) -> str:
     else:
         last = row[0]
     return ticket_format(day, ticket_reserved(day, last, size))
-
-
-def _ticket_day_create(day: date) -> None:
-    """Create the day's ticket counter at 0 unless another transaction just did."""
-    try:
-        with transaction.atomic():
-            TicketCounter.objects.create(day=day, last=0)
-    except IntegrityError:
-        pass
 
 
 def _user(user_id: int | None, field: str) -> User | None:
