@@ -116,11 +116,7 @@ def _parent_fk(child: type[Model], parent: type[Model]) -> Field[Any, Any]:
     key = (child, parent)
     fk = _PARENT_FK.get(key)
     if fk is None:
-        found = [
-            f
-            for f in child._meta.concrete_fields
-            if f.is_relation and f.many_to_one and f.remote_field.model is parent
-        ]
+        found = [f for f in child._meta.concrete_fields if f.many_to_one and f.related_model is parent]
         if len(found) != 1:
             raise TypeError(f"{child.__name__} needs exactly one foreign key to {parent.__name__}")
         fk = _PARENT_FK[key] = found[0]
