@@ -33,6 +33,7 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/tousu makemigrations --check --dry-run
 	$(BIN)/mypy src
+	$(BIN)/lint-imports  # the layers of ARCHITECTURE.md ([tool.importlinter] in pyproject.toml)
 
 typecheck: install-dev
 	$(BIN)/mypy src

@@ -756,7 +756,7 @@ def measure_idle(runs: int) -> list[float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tousu.sla.sweeper import sla_sweep
+    from tousu.complaints.services.deadlines import sla_sweep
 
     check_idle()
     for _ in range(WARMUP_SWEEPS):
@@ -800,7 +800,7 @@ def arm(clock_ids: list[int]) -> None:
 
 def drain() -> tuple[int, int]:
     """Call ``sla_breach()`` until nothing is due. Returns (breaches, calls)."""
-    from tousu.sla.sweeper import sla_breach
+    from tousu.complaints.services.deadlines import sla_breach
 
     total = calls = 0
     while True:

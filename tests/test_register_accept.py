@@ -179,8 +179,9 @@ def _data_statements(run: Any) -> list[str]:
 
 def test_accept_true_statements(org, people, sla, frozen, settings):
     """The point of accept=True: a new caller's case in 8 statements (besides the transaction's
-    own and PostgreSQL's NOTIFY), a returning caller's in 6; on PostgreSQL the ticket number,
-    the case, its events and its clocks are one statement, so 5 and 3. The two calls take more."""
+    own and PostgreSQL's NOTIFY), a returning caller's in 6; on PostgreSQL the case, its events
+    and its clocks are one statement after the counter's UPDATE, so 6 and 4 (with blocks of
+    ticket numbers most cases take no UPDATE: 5 and 3). The two calls take more."""
     settings.TOUSU_TICKET_BLOCK = 1  # every acceptance reserves its number (blocks: test_ticket_numbers)
     agent = people["agent"]
     svc.complaint_register(actor=agent, accept=True, **_fields(org))  # loads the SLA cache
@@ -191,10 +192,12 @@ def test_accept_true_statements(org, people, sla, frozen, settings):
     def again() -> None:
         svc.complaint_register(actor=agent, accept=True, **_fields(org, phone="13900139000"))
 
-    write = ["WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT", "INSERT", "INSERT"]
+    write = (
+        ["UPDATE", "WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT", "INSERT", "INSERT"]
+    )
     assert _data_statements(new) == ["SELECT", "SELECT", "INSERT", "INSERT", *write]
     assert _data_statements(again) == ["SELECT", "SELECT", *write]
-    assert len(_data_statements(lambda: _two_calls(agent, _fields(org)))) >= 12
+    assert len(_data_statements(lambda: _two_calls(agent, _fields(org)))) >= 10
 
 
 def test_accept_true_concurrent_retry_returns_the_case_written_first(org, people, sla, frozen, monkeypatch):

@@ -15,14 +15,14 @@ from tousu.audit.models import AuditEvent
 from tousu.common.errors import PermissionDenied, ValidationError
 from tousu.complaints import services as svc
 from tousu.complaints.models import ComplaintEvent, Remedy
+from tousu.complaints.services.deadlines import sla_breach, sla_recompute, sla_sweep, sla_warn
 from tousu.complaints.states import Status
 from tousu.notifications.models import Notification
 from tousu.notifications.services import outbox_dispatch
 from tousu.sla.defaults import sla_bootstrap
 from tousu.sla.models import SlaBreach, SlaClock, SlaPolicy
 from tousu.sla.selectors import sla_explain
-from tousu.sla.services import sla_policy_update, sla_recompute
-from tousu.sla.sweeper import sla_breach, sla_sweep, sla_warn
+from tousu.sla.services import sla_policy_update
 
 pytestmark = pytest.mark.django_db
 
@@ -380,7 +380,7 @@ def test_rebuild_from_history_gives_the_clocks_live_handling_gives(org, cases, p
     assert not SlaClock.objects.exists()
     sla_bootstrap()
     live = walk("13912340001")
-    from tousu.sla.services import sla_rebuild
+    from tousu.complaints.services.deadlines import sla_rebuild
 
     assert sla_rebuild(complaint_ids=[history.pk, live.pk]) == 3  # the live case already has its clocks
 

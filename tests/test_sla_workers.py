@@ -18,9 +18,9 @@ from django.db.models import Count
 from django.utils import timezone, translation
 
 from tousu.complaints.models import ComplaintEvent
+from tousu.complaints.services.deadlines import sla_breach
 from tousu.sla.defaults import sla_bootstrap
 from tousu.sla.models import SlaBreach, SlaClock
-from tousu.sla.sweeper import sla_breach
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="needs PostgreSQL row locks")
@@ -80,7 +80,7 @@ def test_three_workers_at_once_record_each_breach_exactly_once(org, cases, time_
 def test_a_failure_mid_batch_leaves_the_whole_batch_for_the_next_sweep(org, cases, time_machine, monkeypatch):
     sla_bootstrap()
     register_due_cases(cases, 6, time_machine, ago=timedelta(hours=1))
-    from tousu.sla import sweeper
+    from tousu.complaints.services import deadlines as sweeper
 
     real = sweeper.complaints_escalate_locked
 

@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
-from tousu.complaints.dashboard import DASHBOARD_QUERIES, dashboard_summary
+from tousu.analytics.dashboard import DASHBOARD_QUERIES, dashboard_summary
+from tousu.complaints.services.deadlines import sla_sweep
 from tousu.complaints.states import Status
 from tousu.sla.defaults import sla_bootstrap
-from tousu.sla.sweeper import sla_sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -30,9 +30,9 @@ from tousu.complaints.queues import (
     complaint_queue_page,
 )
 from tousu.complaints.search import description_q
+from tousu.complaints.services.deadlines import sla_breach
 from tousu.complaints.states import Status
 from tousu.sla.defaults import sla_bootstrap
-from tousu.sla.sweeper import sla_breach
 from tousu.web.forms.widgets import FastSelect
 from tousu.web.views import queues as queue_views
 

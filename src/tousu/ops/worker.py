@@ -21,8 +21,8 @@ from django.db import DatabaseError, close_old_connections, connection
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
+from tousu.complaints.services.deadlines import sla_breach, sla_warn
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
-from tousu.sla.sweeper import sla_breach, sla_warn
 
 log = logging.getLogger("tousu.worker")
 

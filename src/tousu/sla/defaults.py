@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 
-from tousu.complaints.choices import Channel, Level
-from tousu.complaints.events import EventKind as E
-from tousu.complaints.models import Category
-from tousu.complaints.states import Status
 from tousu.sla.models import Area, BusinessCalendar, ClockKind, LevelRule, SlaPolicy
-from tousu.sla.services import sla_config_changed
+from tousu.sla.services import categories, sla_config_changed
+from tousu.vocabulary.choices import Channel, Level
+from tousu.vocabulary.events import EventKind as E
+from tousu.vocabulary.states import Status
 
 HOUR = 60
 DAY = 24 * HOUR
@@ -44,7 +44,7 @@ LEVELS = [
 AWAITING = [Status.AWAITING_CUSTOMER.value]
 
 
-def _policies(cal: dict[str, BusinessCalendar], outage: Category | None) -> list[dict[str, Any]]:
+def _policies(cal: dict[str, BusinessCalendar], outage: Model | None) -> list[dict[str, Any]]:
     always, hours, days = cal["24×7"], cal["工作时间 Working hours"], cal["工作日 Working days"]
     rows: list[dict[str, Any]] = []
     for order, (level, _penalty, _esc, minutes) in enumerate(LEVELS):
@@ -158,7 +158,7 @@ def sla_bootstrap() -> int:
         LevelRule.objects.get_or_create(
             level=level, defaults={"breach_penalty": penalty, "escalate_to_level": escalate_to}
         )
-    outage = Category.objects.filter(code="network-outage").first()
+    outage = categories().filter(code="network-outage").first()
     created = 0
     for row in _policies(calendars, outage):
         _, made = SlaPolicy.objects.get_or_create(name=row.pop("name"), defaults=row)

@@ -8,8 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import Department
-from tousu.complaints.choices import Level
 from tousu.sla.calendars import CalendarSpec
+from tousu.vocabulary.choices import Level
 
 USER = settings.AUTH_USER_MODEL
 

@@ -8,9 +8,9 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tousu.complaints.models import Complaint
 from tousu.sla.calendars import CalendarSpec, business_time_between, uses_fallback
 from tousu.sla.models import ClockState, SlaClock
+from tousu.sla.services import Case
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
     )
 
 
-def sla_explain(*, complaint: Complaint, now: datetime | None = None) -> list[ClockView]:
+def sla_explain(*, complaint: Case, now: datetime | None = None) -> list[ClockView]:
     """Every clock of the case, oldest first, explained."""
     clocks = (
         SlaClock.objects.filter(complaint=complaint)

@@ -1,6 +1,13 @@
 """Clocks follow the case. The case services call ``sla_on_event`` for every event they write
 (explicitly, in the same transaction): it starts, pauses, resumes, meets and cancels the case's
-clocks. Policy edits go through ``sla_policy_update`` (audited)."""
+clocks, and tells the case its next deadline. Policy edits go through ``sla_policy_update``
+(audited).
+
+``sla`` sits below the case services (ADR 0014): it never imports ``complaints``. It speaks of
+statuses and event kinds through ``tousu.vocabulary``, takes the case and its events as the
+objects the case services hand it, and reads the category tree through its policies' own foreign
+key. What joins cases and clocks in the other direction (the sweeper's events and escalations,
+``next_due_at`` in bulk, replaying history) is ``tousu.complaints.services.deadlines``."""
 
 from __future__ import annotations
 
@@ -9,10 +16,10 @@ import time as _time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Manager, Max, Model
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
@@ -21,10 +28,16 @@ from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
 from tousu.common.origin import SYSTEM, Origin
-from tousu.complaints.models import Complaint, ComplaintEvent
-from tousu.complaints.states import TERMINAL, Status
 from tousu.sla.calendars import CalendarSpec, add_business_time, business_time_between
 from tousu.sla.models import Area, ClockState, LevelRule, SlaClock, SlaPolicy
+from tousu.vocabulary.states import TERMINAL, Status
+
+# The case and its events as the case services hand them over (``tousu.complaints.models``'
+# ``Complaint`` and ``ComplaintEvent``, not imported: ``sla`` is below the case services). A case
+# brings ``pk``, ``status``, ``level``, ``channel``, ``category_id``, ``region_id`` and
+# ``next_due_at``; an event ``kind``, ``to_status`` and ``created_at``.
+Case: TypeAlias = Any
+CaseEvent: TypeAlias = Any
 
 OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.PAUSED)
 CACHE_SECONDS = 10.0
@@ -66,12 +79,11 @@ def _config() -> _Config:
     cached = _cache
     if cached is not None and _time.monotonic() - cached.loaded_at < CACHE_SECONDS:
         return cached
-    from tousu.complaints.models import Category
     from tousu.sla.models import BusinessCalendar
 
     specs = {c.pk: c.spec() for c in BusinessCalendar.objects.prefetch_related("days")}
     children: dict[int, set[int]] = {}
-    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+    for pk, parent_id in categories().values_list("pk", "parent_id"):
         if parent_id is not None:
             children.setdefault(parent_id, set()).add(pk)
     by_start: dict[str, list[_Policy]] = {}
@@ -103,7 +115,14 @@ def level_rule(level: str) -> LevelRule | None:
     return _config().levels.get(level)
 
 
-def _matches(policy: _Policy, complaint: Complaint, rural: bool | None) -> bool:
+def categories() -> Manager[Model]:
+    """The case categories, reached through the policies' own foreign key to them
+    (``SlaPolicy.match_category``): a table ``sla`` reads without importing ``complaints``."""
+    model = cast(type[Model], SlaPolicy._meta.get_field("match_category").related_model)
+    return model._default_manager
+
+
+def _matches(policy: _Policy, complaint: Case, rural: bool | None) -> bool:
     row = policy.row
     if row.match_levels and complaint.level not in row.match_levels:
         return False
@@ -116,7 +135,7 @@ def _matches(policy: _Policy, complaint: Complaint, rural: bool | None) -> bool:
     return not (row.match_area == Area.RURAL and rural is not True)
 
 
-def _is_rural(complaint: Complaint, config: _Config) -> bool | None:
+def _is_rural(complaint: Case, config: _Config) -> bool | None:
     if complaint.region_id is None:
         return None
     if complaint.region_id not in config.rural:  # a region added since the cache was loaded
@@ -152,9 +171,10 @@ def _schedule(clock: SlaClock, policy: SlaPolicy, spec: CalendarSpec) -> None:
 # --- the hook the case services call ------------------------------------------------------------
 
 
-def sla_on_event(*, complaint: Complaint, event: ComplaintEvent) -> list[SlaClock]:
+def sla_on_event(*, complaint: Case, event: CaseEvent) -> list[SlaClock]:
     """Apply one case event to the case's clocks. Runs in the caller's transaction, with the case
-    row already locked. Returns the clocks it started."""
+    row already locked. Returns the clocks it started, and sets ``complaint.next_due_at`` (the
+    earliest running due time, what queues sort on) for the caller to save when it changed."""
     config = _config()
     kind = event.kind
     if not event.to_status and kind not in config.kinds:
@@ -171,28 +191,14 @@ def sla_on_event(*, complaint: Complaint, event: ComplaintEvent) -> list[SlaCloc
     started = _start(
         complaint, kind, status, now, config, {c.kind for c in open_clocks if c.ended_at is None}
     )
-    _keep_next_due(complaint, [*open_clocks, *started])
+    complaint.next_due_at = next_due([*open_clocks, *started])
     return started
 
 
-def _keep_next_due(complaint: Complaint, clocks: list[SlaClock]) -> None:
-    """Keep ``Complaint.next_due_at`` (what queues sort on) equal to the earliest running due time."""
+def next_due(clocks: list[SlaClock]) -> datetime | None:
+    """The earliest due time of the running clocks among these (None: no deadline runs)."""
     running = [c.due_at for c in clocks if c.state == ClockState.RUNNING]
-    next_due = min(running) if running else None
-    if next_due != complaint.next_due_at:
-        complaint.next_due_at = next_due
-        Complaint.objects.filter(pk=complaint.pk).update(next_due_at=next_due)
-
-
-def refresh_next_due(complaint_ids: list[int]) -> None:
-    """Recompute ``next_due_at`` of these cases from their running clocks (after a sweep or a
-    recomputation changed clocks in bulk). One statement whatever the number of cases."""
-    earliest = (
-        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.RUNNING)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
-    Complaint.objects.filter(pk__in=complaint_ids).update(next_due_at=Subquery(earliest))
+    return min(running) if running else None
 
 
 def _apply(
@@ -232,7 +238,7 @@ def _apply(
 
 
 def _start(
-    complaint: Complaint,
+    complaint: Case,
     kind: str,
     status: Status,
     now: datetime,
@@ -287,7 +293,7 @@ def _start(
     return started
 
 
-def sla_plan_new_case(complaint: Complaint, steps: list[tuple[str, str, Status, datetime]]) -> list[SlaClock]:
+def sla_plan_new_case(complaint: Case, steps: list[tuple[str, str, Status, datetime]]) -> list[SlaClock]:
     """The clocks a case that is not in the database yet has after these events, computed in
     memory: exactly what ``sla_on_event`` would leave after each event in turn, for the caller to
     insert in one statement once the case has its id. Each step is (event kind, the event's
@@ -313,8 +319,7 @@ def sla_plan_new_case(complaint: Complaint, steps: list[tuple[str, str, Status, 
             {c.kind for c in open_clocks if c.ended_at is None},
             cycles=cycles,
         )
-    running = [c.due_at for c in clocks if c.state == ClockState.RUNNING]
-    complaint.next_due_at = min(running) if running else None
+    complaint.next_due_at = next_due(clocks)
     return clocks
 
 
@@ -388,8 +393,8 @@ def sla_policy_update(
 
 def sla_policy_validate(policy: SlaPolicy) -> None:
     """Refuse a policy that could never work: raise ``ValidationError`` naming the field."""
-    from tousu.complaints.choices import Channel, Level
-    from tousu.complaints.events import EventKind
+    from tousu.vocabulary.choices import Channel, Level
+    from tousu.vocabulary.events import EventKind
 
     problems: dict[str, str] = {}
     if not policy.target_minutes or policy.target_minutes <= 0:
@@ -415,9 +420,11 @@ def sla_policy_validate(policy: SlaPolicy) -> None:
 
 
 @transaction.atomic
-def sla_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
+def sla_clocks_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
     """Apply the current policies to every running or paused clock: new target, calendar and
-    warning, counted from each clock's own start. Audited. Returns how many clocks moved."""
+    warning, counted from each clock's own start. Audited. Returns how many clocks moved. The
+    cases' ``next_due_at`` is then refreshed by ``complaints.services.deadlines.sla_recompute``,
+    which is what callers use."""
     _require_sla_editor(actor)
     sla_config_changed()
     config = _config()
@@ -437,13 +444,6 @@ def sla_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
         if (clock.due_at, clock.warn_at) != before:
             clock.save(update_fields=["target_minutes", "calendar", "due_at", "warn_at"])
             moved += 1
-    refresh_next_due(
-        list(
-            SlaClock.objects.filter(state=ClockState.RUNNING)
-            .values_list("complaint_id", flat=True)
-            .distinct()
-        )
-    )
     audit_record(
         actor=actor,
         kind=AuditKind.CONFIG_CHANGED,
@@ -453,29 +453,3 @@ def sla_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
         payload={"recomputed": moved},
     )
     return moved
-
-
-def sla_rebuild(*, complaint_ids: list[int]) -> int:
-    """Give cases that have no clocks (imported or generated history) the clocks their events
-    imply, by replaying the events in order with their own times. Returns the clocks created.
-    Overdue clocks are then breached by the next sweep, as they would have been."""
-    created = 0
-    have_clocks = set(
-        SlaClock.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", flat=True)
-    )
-    todo = [pk for pk in complaint_ids if pk not in have_clocks]
-    for start in range(0, len(todo), 500):
-        chunk = todo[start : start + 500]
-        with transaction.atomic():
-            cases = Complaint.objects.filter(pk__in=chunk).select_related("region")
-            events: dict[int, list[ComplaintEvent]] = {}
-            for event in ComplaintEvent.objects.filter(complaint_id__in=chunk).order_by("created_at", "id"):
-                events.setdefault(event.complaint_id, []).append(event)
-            for complaint in cases:
-                final = complaint.status
-                for event in events.get(complaint.pk, []):
-                    if event.to_status:
-                        complaint.status = event.to_status
-                    created += len(sla_on_event(complaint=complaint, event=event))
-                complaint.status = final
-    return created

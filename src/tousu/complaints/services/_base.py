@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -26,6 +26,7 @@ from tousu.complaints.services._tickets import (
     ticket_reserved,
 )
 from tousu.complaints.states import Status, can_transition
+from tousu.sla.models import SlaClock
 from tousu.sla.services import sla_on_event
 
 MAX_TEXT = 10_000
@@ -116,10 +117,20 @@ def _event(
         payload=payload or {},
         pending_dispatch=kind in NOTIFYING,
     )
-    sla_on_event(complaint=complaint, event=event)  # explicit, same transaction: clocks follow the case
+    _clocks_follow(complaint, event)  # explicit, same transaction: clocks follow the case
     if event.pending_dispatch:
         outbox_wake_after_commit()
     return event
+
+
+def _clocks_follow(complaint: Complaint, event: ComplaintEvent) -> list[SlaClock]:
+    """Apply the event to the case's clocks (``sla_on_event``) and save the case's next deadline
+    when it moved. Returns the clocks started."""
+    before = complaint.next_due_at
+    started = sla_on_event(complaint=complaint, event=event)
+    if complaint.next_due_at != before:
+        Complaint.objects.filter(pk=complaint.pk).update(next_due_at=complaint.next_due_at)
+    return started
 
 
 def _events(
@@ -140,7 +151,7 @@ def _events(
     ]
     ComplaintEvent.objects.bulk_create(events)
     for event in events:
-        sla_on_event(complaint=event.complaint, event=event)  # returns at once for kinds no policy uses
+        _clocks_follow(event.complaint, event)  # returns at once for kinds no policy uses
     if any(e.pending_dispatch for e in events):
         outbox_wake_after_commit()
     return events
@@ -238,15 +249,6 @@ def _next_ticket_no(now: datetime) -> str:
     else:
         last = row[0]
     return ticket_format(day, ticket_reserved(day, last, size))
-
-
-def _ticket_day_create(day: date) -> None:
-    """Create the day's ticket counter at 0 unless another transaction just did."""
-    try:
-        with transaction.atomic():
-            TicketCounter.objects.create(day=day, last=0)
-    except IntegrityError:
-        pass
 
 
 def _user(user_id: int | None, field: str) -> User | None:

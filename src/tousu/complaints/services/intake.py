@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, ValidationError
-from tousu.common.fastsql import insert_fields, insert_rows, row_params
+from tousu.common.fastsql import insert_tree
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import (
@@ -28,7 +28,6 @@ from tousu.complaints.models import (
     Category,
     Complaint,
     ComplaintEvent,
-    TicketCounter,
 )
 from tousu.complaints.services._base import (
     FUTURE_SKEW,
@@ -38,19 +37,11 @@ from tousu.complaints.services._base import (
     _next_ticket_no,
     _require_transition,
     _text,
-    _ticket_day_create,
     outbox_wake_after_commit,
-)
-from tousu.complaints.services._tickets import (
-    ticket_block_size,
-    ticket_cached,
-    ticket_format,
-    ticket_reserved,
 )
 from tousu.complaints.services.escalation import triggered_escalation
 from tousu.complaints.states import Status
 from tousu.customers.services import customer_find_or_create
-from tousu.sla.models import SlaClock
 from tousu.sla.services import sla_plan_new_case
 
 
@@ -90,8 +81,8 @@ def complaint_register(
 
     This is the hot path of every channel, so it reads the category, region and a previous
     registration in one statement, computes the SLA clocks in memory and writes the case row
-    once, already in its final state, with SQL built once per process (on PostgreSQL, with
-    ``accept=True``, the ticket number, the case, its events and clocks are one statement)."""
+    once, already in its final state, with SQL built once per process from the models' metadata
+    (``insert_tree``: on PostgreSQL the case, its events and its clocks are one statement)."""
     if actor is not None and not actor.can(Cap.CASE_REGISTER):
         raise PermissionDenied(_("Your role may not register complaints."))
     channel = _choice(channel, Channel, "channel")
@@ -226,27 +217,14 @@ def complaint_register(
     if any(event.pending_dispatch for event in events):
         outbox_wake_after_commit()  # after the commit, and not for every case (see _base)
 
-    # Only a message with an external id can collide with a concurrent retry: its INSERT skips
-    # the duplicate instead of failing, and the case registered by the other call is returned.
-    if accept and connection.vendor == "postgresql":
-        # One statement takes the ticket number and writes the case, its events and its clocks.
-        # A number this process already reserved needs no counter; otherwise the statement
-        # reserves a block on the day's counter row, which stays locked until commit (every
-        # other reservation waits on it), so that statement and the commit are all that happen
-        # while it is held.
-        written = _write_accepted_postgresql(complaint, events, accepted, clocks, now, bool(external_id))
-    else:
-        if accept:  # the counter row is locked from here to the commit: only INSERTs follow
-            complaint.ticket_no = _next_ticket_no(now)
-            accepted.payload = {"ticket_no": complaint.ticket_no}
-        written = insert_rows([complaint], skip_conflicts=bool(external_id)) == 1
-        if written:
-            for event in events:
-                event.complaint = complaint
-            insert_rows(events)
-            for clock in clocks:
-                clock.complaint = complaint
-            insert_rows(clocks)
+    if accept:  # the counter row, when a block is reserved, is locked from here to the commit
+        complaint.ticket_no = _next_ticket_no(now)
+        accepted.payload = {"ticket_no": complaint.ticket_no}
+    # One fast path for both databases, built from the models' metadata (ADR 0013): the case,
+    # its events and its clocks, one statement on PostgreSQL. Only a message with an external id
+    # can collide with a concurrent retry: its INSERT skips the duplicate instead of failing, and
+    # the case registered by the other call is returned.
+    written = insert_tree(complaint, [*events, *clocks], skip_conflicts=bool(external_id))
     if not written:
         existing_id = (
             Complaint.objects.filter(channel=channel, external_id=external_id)
@@ -258,123 +236,6 @@ def complaint_register(
         return _registered_before(actor, existing_id, accept)
     complaint.started_clocks = clocks
     return complaint
-
-
-_ACCEPTED_SQL: dict[tuple[int, int, bool, bool], str] = {}
-
-
-def _accepted_sql(conn: Any, n_events: int, n_clocks: int, skip_conflicts: bool, reserve: bool) -> str:
-    """The PostgreSQL statement of ``_write_accepted_postgresql``, built once per shape. With
-    ``reserve`` it reserves a block of ticket numbers on the day's counter and uses the first;
-    without, the ticket number is a parameter (already reserved by this process)."""
-    key = (n_events, n_clocks, skip_conflicts, reserve)
-    if key in _ACCEPTED_SQL:
-        return _ACCEPTED_SQL[key]
-    q = conn.ops.quote_name
-
-    def typed(field: Field[Any, Any]) -> str:
-        return f"%s::{field.db_type(conn)}"
-
-    case_fields = insert_fields(Complaint)
-    case_values = [
-        "'TS' || %s::text || lpad(t.first::text, greatest(6, length(t.first::text)), '0')"
-        if f.name == "ticket_no" and reserve
-        else typed(f)
-        for f in case_fields
-    ]
-    event_fields = insert_fields(ComplaintEvent)
-    names = [f.name for f in event_fields]
-    payload_at, kind_at = names.index("payload"), names.index("kind")
-
-    def rows(fields: list[Field[Any, Any]], count: int) -> str:
-        one = ", ".join("c.id" if f.name == "complaint" else typed(f) for f in fields)
-        return ", ".join([f"({one})"] * count)
-
-    def columns(fields: list[Field[Any, Any]]) -> str:
-        return ", ".join(q(f.column) for f in fields)
-
-    event_table, clock_table = q(ComplaintEvent._meta.db_table), q(SlaClock._meta.db_table)
-    # The "accepted" event's payload is {"ticket_no": …}: merged into its row's payload in SQL.
-    event_select = ", ".join(
-        f"v.c{i} || CASE WHEN v.c{kind_at} = 'accepted' "
-        f"THEN jsonb_build_object('ticket_no', c.ticket_no) ELSE '{{}}'::jsonb END"
-        if i == payload_at
-        else f"v.c{i}"
-        for i in range(len(event_fields))
-    )
-    event_names = ", ".join(f"c{i}" for i in range(len(event_fields)))
-    clock_sql = (
-        f", k AS (INSERT INTO {clock_table} ({columns(insert_fields(SlaClock))}) "
-        f"SELECT v.* FROM c CROSS JOIN LATERAL (VALUES {rows(insert_fields(SlaClock), n_clocks)}) v)"
-        if n_clocks
-        else ""
-    )
-    counter = (
-        f"WITH t AS (UPDATE {q(TicketCounter._meta.db_table)} SET last = last + %s::integer "
-        f"WHERE day = %s RETURNING last, last - %s::integer + 1 AS first), "
-        if reserve
-        else "WITH "
-    )
-    sql = (
-        f"{counter}c AS (INSERT INTO {q(Complaint._meta.db_table)} ({columns(case_fields)}) "
-        f"SELECT {', '.join(case_values)}{' FROM t' if reserve else ''}"
-        f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING id, ticket_no), "
-        f"e AS (INSERT INTO {event_table} ({columns(event_fields)}) "
-        f"SELECT {event_select} FROM c CROSS JOIN LATERAL (VALUES {rows(event_fields, n_events)}) "
-        f"AS v({event_names})){clock_sql} "
-        f"SELECT {'(SELECT last FROM t)' if reserve else '0'}, c.id, c.ticket_no "
-        f"FROM (SELECT 1) AS one LEFT JOIN c ON true"
-    )
-    _ACCEPTED_SQL[key] = sql
-    return sql
-
-
-def _write_accepted_postgresql(
-    complaint: Complaint,
-    events: list[ComplaintEvent],
-    accepted: ComplaintEvent,
-    clocks: list[SlaClock],
-    now: datetime,
-    skip_conflicts: bool,
-) -> bool:
-    """Take the day's ticket number and INSERT the accepted case, its events and its clocks in
-    one statement (PostgreSQL: data-modifying CTEs). False when the case was not written because
-    the same channel message is already registered."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    day = timezone.localdate(now)
-    cached = ticket_cached(day)
-    size = ticket_block_size()
-    sql = _accepted_sql(conn, len(events), len(clocks), skip_conflicts, cached is None)
-    accepted.payload = {}  # {"ticket_no": …} is added in SQL
-    params: list[Any] = [size, day, size] if cached is None else []
-    complaint.ticket_no = f"{day:%Y%m%d}" if cached is None else ticket_format(day, cached)
-    params += row_params(conn, complaint)
-    event_fields = insert_fields(ComplaintEvent)
-    for event in events:
-        params += [
-            v for f, v in zip(event_fields, row_params(conn, event), strict=True) if f.name != "complaint"
-        ]
-    clock_fields = insert_fields(SlaClock)
-    for clock in clocks:
-        params += [
-            v for f, v in zip(clock_fields, row_params(conn, clock), strict=True) if f.name != "complaint"
-        ]
-    for _attempt in range(2):
-        with conn.cursor() as cursor:
-            cursor.execute(sql, params)
-            last, case_id, ticket_no = cursor.fetchone()
-        if last is not None:
-            break
-        _ticket_day_create(day)  # the day's first ticket: create its counter row, then again
-    if cached is None:
-        ticket_reserved(day, last, size)  # the rest of the block: for this process, after commit
-    if case_id is None:
-        complaint.ticket_no = None
-        return False
-    complaint.pk, complaint.ticket_no = case_id, ticket_no
-    complaint._state.adding, complaint._state.db = False, conn.alias
-    accepted.payload = {"ticket_no": ticket_no}
-    return True
 
 
 def _registered_before(actor: User | None, complaint_id: int, accept: bool) -> Complaint:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRefresh
 
 from tousu.accounts.models import User
-from tousu.complaints.dashboard import dashboard_summary
+from tousu.analytics.dashboard import dashboard_summary
 
 REFRESH_SECONDS = 30
 

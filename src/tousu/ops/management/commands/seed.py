@@ -3,10 +3,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from tousu.complaints.models import Complaint
+from tousu.complaints.services.deadlines import sla_rebuild
 from tousu.complaints.states import OPEN
 from tousu.ops.seed import DEMO_PASSWORD, seed_complaints, seed_reference
 from tousu.sla.defaults import sla_bootstrap
-from tousu.sla.services import sla_rebuild
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tousu.accounts.models import User
 from tousu.common.errors import TousuError
 from tousu.common.origin import COMMAND
-from tousu.sla.services import sla_recompute
+from tousu.complaints.services.deadlines import sla_recompute
 
 
 class Command(BaseCommand):
