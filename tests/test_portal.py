@@ -502,10 +502,12 @@ def test_the_customer_answers_a_request_for_information(web, cases):
     complaint.refresh_from_db()
     assert complaint.status == Status.INVESTIGATING
     event = complaint.events.latest("id")
-    assert (event.kind, event.actor_id, event.payload) == (
+    assert (event.kind, event.actor_id, event.actor_label, event.via, event.payload) == (
         "info_received",
         None,
-        {"note": "截图已发到邮箱 a@example.com"},
+        "customer",
+        "portal",
+        {"message": "截图已发到邮箱 a@example.com", "from": "customer"},
     )
     page = text(web.get(url))
     assert "Thank you: your answer was sent to the people handling your complaint." in page

@@ -266,6 +266,9 @@ class ComplaintEvent(models.Model):
         db_index=False,
     )
     actor_label = models.CharField(_("actor label"), max_length=150, blank=True)
+    # Where the change came from: ``web``, ``api:<key name>``, ``portal``, ``email``, ``regulator``,
+    # ``worker``, ``command`` (``tousu.common.origin.Origin.via``).
+    via = models.CharField(_("via"), max_length=120, blank=True, default="")
     from_status = models.CharField(_("from"), max_length=20, blank=True)
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tousu.common.db import is_postgres
+from tousu.common.origin import WORKER
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint
 from tousu.complaints.services import complaint_dispatch, complaint_events_record, complaints_escalate_locked
@@ -157,6 +158,7 @@ def _reassign(clock: SlaClock, complaint: Complaint) -> None:
             actor=None,
             complaint_id=complaint.pk,
             lead_department_id=department_id,
+            origin=WORKER,
             note=_("Reassigned after a missed deadline: %(clock)s.") % {"clock": clock.get_kind_display()},
         )
         complaint.status, complaint.lead_department_id, complaint.version = (

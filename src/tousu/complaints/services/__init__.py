@@ -21,6 +21,7 @@ from tousu.complaints.services.escalation import (
 )
 from tousu.complaints.services.handling import (
     attachment_add,
+    complaint_customer_answer,
     complaint_investigate,
     complaint_note,
     complaint_propose_plan,
@@ -39,6 +40,7 @@ __all__ = [
     "complaint_assign",
     "complaint_change_level",
     "complaint_close",
+    "complaint_customer_answer",
     "complaint_dispatch",
     "complaint_escalate",
     "complaint_events_record",

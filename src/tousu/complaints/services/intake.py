@@ -15,7 +15,7 @@ from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, ValidationError
 from tousu.common.fastsql import insert_fields, insert_rows, row_params
 from tousu.common.origin import SYSTEM, Origin
-from tousu.complaints.access import access_complaint
+from tousu.complaints.access import access_complaint, principal_may
 from tousu.complaints.choices import (
     BusinessType,
     Channel,
@@ -94,6 +94,8 @@ def complaint_register(
     ``accept=True``, the ticket number, the case, its events and clocks are one statement)."""
     if actor is not None and not actor.can(Cap.CASE_REGISTER):
         raise PermissionDenied(_("Your role may not register complaints."))
+    if actor is None and not principal_may(origin, Cap.CASE_REGISTER):
+        raise PermissionDenied(_("%(who)s may not register complaints.") % {"who": origin.label})
     channel = _choice(channel, Channel, "channel")
     external_id = _text(external_id, "external_id", required=False, max_length=100)
     try:
@@ -109,7 +111,7 @@ def complaint_register(
             raise ValidationError(_("No such region."), fields={"region": "unknown region"}) from None
     category, has_children, region, existing_id = _references(category_pk, region_id, channel, external_id)
     if existing_id is not None:
-        return _registered_before(actor, existing_id, accept)
+        return _registered_before(actor, existing_id, accept, origin)
     business_type = _choice(business_type, BusinessType, "business_type")
     level = _choice(level, Level, "level")
     preferred_reply_channel = _choice(preferred_reply_channel, ReplyChannel, "preferred_reply_channel")
@@ -156,7 +158,7 @@ def complaint_register(
         updated_at=now,
     )
     if accept:  # refuse before writing anything (the scope check needs no saved row)
-        access_complaint(actor, complaint, Cap.CASE_ACCEPT)
+        access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
 
     customer = customer_find_or_create(
         phone=phone,
@@ -170,13 +172,14 @@ def complaint_register(
     complaint.region_id = region.pk if region is not None else customer.region_id
 
     # The events, in the order the two services write them, and the SLA steps they make.
-    label = actor.username if actor is not None else "system"
+    label = actor.username if actor is not None else origin.label
     events = [
         ComplaintEvent(
             created_at=now,
             kind=EventKind.REGISTERED,
             actor=actor,
             actor_label=label,
+            via=origin.via,
             to_status=Status.REGISTERED,
             payload={
                 "channel": channel,
@@ -202,7 +205,12 @@ def complaint_register(
         complaint.version += 1
         events.append(
             ComplaintEvent(
-                created_at=now, kind=EventKind.ESCALATED, actor=actor, actor_label=label, payload=payload
+                created_at=now,
+                kind=EventKind.ESCALATED,
+                actor=actor,
+                actor_label=label,
+                via=origin.via,
+                payload=payload,
             )
         )
         steps.append((EventKind.ESCALATED.value, "", Status.REGISTERED, now))
@@ -215,6 +223,7 @@ def complaint_register(
             kind=EventKind.ACCEPTED,
             actor=actor,
             actor_label=label,
+            via=origin.via,
             from_status=Status.REGISTERED,
             to_status=Status.ACCEPTED,
         )
@@ -255,7 +264,7 @@ def complaint_register(
         )
         if existing_id is None:
             raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
-        return _registered_before(actor, existing_id, accept)
+        return _registered_before(actor, existing_id, accept, origin)
     complaint.started_clocks = clocks
     return complaint
 
@@ -377,11 +386,11 @@ def _write_accepted_postgresql(
     return True
 
 
-def _registered_before(actor: User | None, complaint_id: int, accept: bool) -> Complaint:
+def _registered_before(actor: User | None, complaint_id: int, accept: bool, origin: Origin) -> Complaint:
     """The case a previous call registered for the same channel message (idempotent retry)."""
     existing = Complaint.objects.get(pk=complaint_id)
     if accept and existing.status == Status.REGISTERED:
-        existing = complaint_accept(actor=actor, complaint_id=existing.pk)
+        existing = complaint_accept(actor=actor, complaint_id=existing.pk, origin=origin)
     existing.registered_before = True
     return existing
 
@@ -442,7 +451,7 @@ def complaint_accept(
 ) -> Complaint:
     """Accept a registered complaint: issue its ticket number and queue the acknowledgement."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ACCEPT)
+    access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
     _require_transition(complaint, Status.ACCEPTED)
     now = timezone.now()
     complaint.ticket_no = _next_ticket_no(now)
@@ -455,6 +464,7 @@ def complaint_accept(
         EventKind.ACCEPTED,
         payload={"ticket_no": complaint.ticket_no},
         fields=["ticket_no", "accepted_at"],
+        origin=origin,
     )
     return complaint
 
@@ -472,7 +482,7 @@ def complaint_reject(
     """Refuse a complaint (不予受理) with a reason from the fixed list and the explanation given to
     the customer. It still gets a ticket number, so the customer can refer to the decision."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ACCEPT)
+    access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
     _require_transition(complaint, Status.REJECTED)
     reason = _choice(reason, RejectionReason, "reason")
     explanation = _text(explanation, "explanation")
@@ -489,5 +499,6 @@ def complaint_reject(
         EventKind.REJECTED,
         payload={"ticket_no": complaint.ticket_no, "reason": reason, "explanation": explanation},
         fields=["ticket_no", "rejection_reason", "rejection_explanation", "closed_at"],
+        origin=origin,
     )
     return complaint

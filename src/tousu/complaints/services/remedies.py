@@ -78,7 +78,7 @@ def remedy_request(
     """Offer a remedy. Within the requester's own approval limit (and for non-money remedies) it is
     approved at once; above it the case waits for an approver whose limit covers the amount."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.REMEDY_REQUEST)
+    access_complaint(actor, complaint, Cap.REMEDY_REQUEST, origin=origin)
     kind = _choice(kind, RemedyKind, "kind")
     value = _amount(amount, kind)
     description = _text(description, "description", required=False)
@@ -108,10 +108,25 @@ def remedy_request(
     )
     payload = {"remedy_id": remedy.pk, "kind": kind, "amount": str(value), "description": description}
     if needs_approval:
-        _move(complaint, Status.AWAITING_APPROVAL, actor, now, EventKind.REMEDY_REQUESTED, payload=payload)
+        _move(
+            complaint,
+            Status.AWAITING_APPROVAL,
+            actor,
+            now,
+            EventKind.REMEDY_REQUESTED,
+            payload=payload,
+            origin=origin,
+        )
     else:
         _save(complaint, now, [])
-        _event(complaint, EventKind.REMEDY_APPROVED, actor, now, payload={**payload, "self_approved": True})
+        _event(
+            complaint,
+            EventKind.REMEDY_APPROVED,
+            actor,
+            now,
+            payload={**payload, "self_approved": True},
+            origin=origin,
+        )
     return remedy
 
 
@@ -131,7 +146,7 @@ def remedy_decide(
         raise NotFound(_("No such remedy."))
     complaint = _lock(remedy.complaint_id)
     remedy = Remedy.objects.select_for_update().get(pk=remedy_id)
-    access_complaint(actor, complaint, Cap.REMEDY_DECIDE)
+    access_complaint(actor, complaint, Cap.REMEDY_DECIDE, origin=origin)
     if remedy.status != RemedyStatus.REQUESTED:
         raise ConflictError(
             _("This remedy was already decided (%(decision)s).") % {"decision": remedy.get_status_display()}
@@ -158,8 +173,8 @@ def remedy_decide(
     still_waiting = complaint.remedies.filter(status=RemedyStatus.REQUESTED).exists()
     if complaint.status == Status.AWAITING_APPROVAL and not still_waiting:
         _require_transition(complaint, Status.PLAN_PROPOSED)
-        _move(complaint, Status.PLAN_PROPOSED, actor, now, kind, payload=payload)
+        _move(complaint, Status.PLAN_PROPOSED, actor, now, kind, payload=payload, origin=origin)
     else:
         _save(complaint, now, [])
-        _event(complaint, kind, actor, now, payload=payload)
+        _event(complaint, kind, actor, now, payload=payload, origin=origin)
     return remedy

@@ -18,7 +18,7 @@ from tousu.common.masking import mask_phone
 from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
 from tousu.complaints.models import Complaint
-from tousu.complaints.services import complaint_investigate, complaint_withdraw
+from tousu.complaints.services import complaint_customer_answer, complaint_withdraw
 from tousu.complaints.states import OPEN, Status
 from tousu.portal.forms import AnswerForm, CodeForm, TrackForm, WithdrawForm, category_label
 from tousu.portal.services import (
@@ -150,11 +150,10 @@ def answer(request: HttpRequest, ticket_no: str) -> HttpResponse:
     if not form.is_valid():
         return _case_page(request, complaint, answer_form=form, status=400)
     try:
-        complaint_investigate(
+        complaint_customer_answer(
             actor=None,
             complaint_id=complaint.pk,
-            note=form.cleaned_data["answer"],
-            expected_version=None,
+            text=form.cleaned_data["answer"],
             origin=origin_of(request),
         )
     except TousuError as exc:

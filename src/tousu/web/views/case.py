@@ -446,6 +446,7 @@ _FIELDS: dict[str, tuple[str | Promise, Callable[[Any, str], str]]] = {
     "text": (gettext_lazy("Note"), _plain),
     "note": (gettext_lazy("Note"), _plain),
     "question": (gettext_lazy("Question"), _plain),
+    "message": (gettext_lazy("Customer's message"), _plain),
     "channel": (
         gettext_lazy("Channel"),
         _by_kind(_choice_label(ReplyChannel), registered=_choice_label(Channel)),
