@@ -32,7 +32,9 @@ ROLE_ACTING_STATES: dict[str, frozenset[Status]] = {
 }
 # … and, for some capabilities, a closed case too: a follow-up note, asking to reopen it (which
 # the reopening service then reserves to supervisors, with a message saying so).
-_ROLE_CLOSED_CAPS: dict[str, frozenset[Cap]] = {Role.RETURN_VISIT: frozenset({Cap.CASE_NOTE, Cap.CASE_REOPEN})}
+_ROLE_CLOSED_CAPS: dict[str, frozenset[Cap]] = {
+    Role.RETURN_VISIT: frozenset({Cap.CASE_NOTE, Cap.CASE_REOPEN})
+}
 
 
 def role_acts_in(role: str, cap: Cap, status: str) -> bool:
@@ -40,6 +42,7 @@ def role_acts_in(role: str, cap: Cap, status: str) -> bool:
     if status in ROLE_ACTING_STATES.get(role, frozenset()):
         return True
     return status == Status.CLOSED and cap in _ROLE_CLOSED_CAPS.get(role, frozenset())
+
 
 # What a principal that is no staff user may do, by ``Origin.kind``. The API key's own scope
 # (read/write/admin) and channel are checked by ``tousu.api.services`` before any service runs.

@@ -13,7 +13,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from tousu.common.errors import TousuError
+from tousu.common.errors import InvalidTransition, TousuError
 from tousu.common.masking import mask_phone
 from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
@@ -156,6 +156,11 @@ def answer(request: HttpRequest, ticket_no: str) -> HttpResponse:
             text=form.cleaned_data["answer"],
             origin=origin_of(request),
         )
+    except InvalidTransition:
+        messages.error(
+            request, _("Your complaint is not waiting for information from you: nothing was sent.")
+        )
+        return redirect("portal:case", ticket_no=ticket_no)
     except TousuError as exc:
         messages.error(request, customer_message(exc))
         return redirect("portal:case", ticket_no=ticket_no)

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from tousu.accounts.models import Department, User, approval_limit_for
+from tousu.accounts.models import Department, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import ConflictError, InvalidTransition, ValidationError
 from tousu.common.origin import Origin
@@ -46,6 +46,7 @@ from tousu.complaints.choices import (
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
 from tousu.complaints.selectors import complaint_for_display, complaint_timeline, complaints_visible_to
+from tousu.complaints.services.remedies import remedy_within_authority
 from tousu.complaints.states import OPEN, TRANSITIONS, EscalationLevel, Status, can_escalate
 from tousu.sla.models import ClockKind, ClockState
 from tousu.sla.selectors import ClockView, sla_explain
@@ -336,8 +337,8 @@ def decidable_remedies(
     pending = [r for r in remedies if r.status == RemedyStatus.REQUESTED and r.requested_by_id != user.pk]
     if not pending or complaint.status not in OPEN or not may(Cap.REMEDY_DECIDE):
         return []
-    limit = approval_limit_for(user.role)
-    return [r for r in pending if limit is None or r.amount <= limit]
+    # The limit covers the case's money remedies together (approved and pending), as the service checks.
+    return pending if remedy_within_authority(user, complaint) else []
 
 
 # --- what the page shows -----------------------------------------------------------------------

@@ -1,0 +1,197 @@
+"""Issue 9 (part): the case services enforce state, scope, cumulative limits and attribution,
+whoever calls them (a page, the portal, the API, e-mail, the worker)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import snapshot
+from tests.test_portal import _fresh_rate_limits, _keep_active_language, text, verify, web  # noqa: F401
+from tousu.common.errors import InvalidTransition, PermissionDenied
+from tousu.common.origin import EMAIL, WORKER, Origin
+from tousu.complaints import services as svc
+from tousu.complaints.models import ComplaintEvent, Remedy
+from tousu.complaints.states import Status
+
+pytestmark = pytest.mark.django_db
+
+PORTAL = Origin(via="portal", ip="10.9.8.7")
+API = Origin(via="api:crm")
+
+
+# --- 2. the customer's answer -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        Status.ACCEPTED,
+        Status.DISPATCHED,
+        Status.INVESTIGATING,
+        Status.PLAN_PROPOSED,
+        Status.AWAITING_APPROVAL,
+        Status.REPLIED,
+        Status.REOPENED,
+        Status.CLOSED,
+    ],
+)
+def test_a_portal_answer_to_a_case_not_waiting_for_the_customer_changes_nothing(web, cases, status):  # noqa: F811
+    complaint = cases.make(status)
+    verify(web, complaint)
+    url = f"/portal/case/{complaint.ticket_no}/"
+    before = snapshot()
+    response = web.post(f"{url}answer/", {"answer": "我已经把截图发过去了"})
+    assert (response.status_code, response["Location"]) == (302, url)
+    assert snapshot() == before
+    page = text(web.get(url))
+    assert "Your complaint is not waiting for information from you: nothing was sent." in page
+    assert cases.reload(complaint).status == status
+
+
+def test_the_answer_service_refuses_principals_other_than_the_customer(cases, unchanged):
+    complaint = cases.make(Status.AWAITING_CUSTOMER)
+    for origin in (API, WORKER, Origin(via="command")):
+        with unchanged(), pytest.raises(PermissionDenied, match="Only the customer answers"):
+            svc.complaint_customer_answer(actor=None, complaint_id=complaint.pk, text="好的", origin=origin)
+    svc.complaint_customer_answer(actor=None, complaint_id=complaint.pk, text="截图见附件", origin=EMAIL)
+    event = ComplaintEvent.objects.filter(complaint=complaint).latest("id")
+    assert (event.kind, event.from_status, event.to_status, event.actor_label, event.via, event.payload) == (
+        "info_received",
+        "awaiting_customer",
+        "investigating",
+        "customer",
+        "email",
+        {"message": "截图见附件", "from": "customer"},
+    )
+
+
+def test_the_portal_customer_may_not_use_staff_moves(cases, unchanged):
+    complaint = cases.make(Status.AWAITING_CUSTOMER)
+    with unchanged(), pytest.raises(PermissionDenied, match="customer may not do this"):
+        svc.complaint_investigate(actor=None, complaint_id=complaint.pk, note="我答复了", origin=PORTAL)
+    complaint = cases.make(Status.PLAN_PROPOSED)
+    with unchanged(), pytest.raises(PermissionDenied, match="customer may not do this"):
+        svc.complaint_reply(actor=None, complaint_id=complaint.pk, channel="sms", content="x", origin=PORTAL)
+
+
+# --- 3. split remedies --------------------------------------------------------------------------
+
+
+def test_split_remedies_above_the_requesters_limit_wait_for_a_higher_approver(cases, people):
+    c = cases.make(Status.PLAN_PROPOSED)
+    first = svc.remedy_request(actor=people["handler"], complaint_id=c.pk, kind="compensation", amount="30")
+    assert (first.status, first.decided_by) == ("approved", people["handler"])
+    second = svc.remedy_request(actor=people["handler"], complaint_id=c.pk, kind="compensation", amount="30")
+    assert (second.status, second.decided_by, cases.reload(c).status) == (
+        "requested",
+        None,
+        Status.AWAITING_APPROVAL,
+    )
+    svc.remedy_decide(actor=people["supervisor"], remedy_id=second.pk, approve=True)
+    second.refresh_from_db()
+    assert (second.status, second.decided_by, cases.reload(c).status) == (
+        "approved",
+        people["supervisor"],
+        Status.PLAN_PROPOSED,
+    )
+
+
+def test_a_second_small_compensation_before_a_plan_is_refused_not_self_approved(cases, people, unchanged):
+    c = cases.make(Status.ACCEPTED)
+    svc.remedy_request(actor=people["agent"], complaint_id=c.pk, kind="compensation", amount="50")
+    with unchanged(), pytest.raises(InvalidTransition, match="cannot become 'Awaiting remedy approval'"):
+        svc.remedy_request(actor=people["agent"], complaint_id=c.pk, kind="compensation", amount="50")
+    assert list(Remedy.objects.filter(complaint=c).values_list("status", "amount")) == [
+        ("approved", Decimal("50.00"))
+    ]
+
+
+def test_an_approver_whose_limit_is_below_the_cumulative_total_is_refused(cases, people, unchanged):
+    from tousu.accounts.models import ApprovalLimit
+
+    ApprovalLimit.objects.filter(role="supervisor").update(max_amount=Decimal("60"))
+    c = cases.make(Status.PLAN_PROPOSED)
+    svc.remedy_request(actor=people["handler"], complaint_id=c.pk, kind="refund", amount="40")
+    pending = svc.remedy_request(actor=people["handler"], complaint_id=c.pk, kind="compensation", amount="40")
+    assert pending.status == "requested"
+    with (
+        unchanged(),
+        pytest.raises(
+            PermissionDenied,
+            match=r"40\.00 元 is above your approval limit \(60\.00 元\): with this one, the money remedies "
+            r"approved and pending come to 80\.00 元",
+        ),
+    ):
+        svc.remedy_decide(actor=people["supervisor"], remedy_id=pending.pk, approve=True)
+    svc.remedy_decide(actor=people["manager"], remedy_id=pending.pk, approve=True)
+    assert Remedy.objects.get(pk=pending.pk).decided_by == people["manager"]
+
+
+def test_the_per_customer_window_counts_remedies_on_the_customers_other_cases(cases, people, settings):
+    first = cases.make(Status.PLAN_PROPOSED)
+    second = cases.make(Status.PLAN_PROPOSED)
+    assert first.customer_id == second.customer_id
+    svc.remedy_request(actor=people["handler"], complaint_id=first.pk, kind="compensation", amount="40")
+    settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS = 0  # off: each case on its own
+    alone = svc.remedy_request(actor=people["handler"], complaint_id=second.pk, kind="refund", amount="5")
+    assert alone.status == "approved"
+    settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS = 30  # on: 40 + 5 + 10 > 50 for this customer
+    pending = svc.remedy_request(actor=people["handler"], complaint_id=second.pk, kind="refund", amount="10")
+    assert (pending.status, cases.reload(second).status) == ("requested", Status.AWAITING_APPROVAL)
+
+
+# --- 4. every event says where it came from ---------------------------------------------------------
+
+
+def test_web_and_worker_events_record_their_origin(cases, people):
+    c = cases.make(Status.INVESTIGATING)
+    web_origin = Origin(via="web", ip="10.0.0.1")
+    svc.complaint_note(actor=people["handler"], complaint_id=c.pk, text="已核查", origin=web_origin)
+    svc.complaint_escalate(actor=None, complaint_id=c.pk, reason="超时", origin=WORKER)
+    rows = list(
+        ComplaintEvent.objects.filter(complaint=c).order_by("-id").values_list("kind", "actor_label", "via")
+    )
+    assert rows[:2] == [("escalated", "worker", "worker"), ("note_added", "handler", "web")]
+
+
+def test_system_principals_may_only_do_what_applies_to_them(cases, unchanged):
+    c = cases.make(Status.PLAN_PROPOSED)
+    with unchanged(), pytest.raises(PermissionDenied, match="worker may not do this: Reply"):
+        svc.complaint_reply(actor=None, complaint_id=c.pk, channel="sms", content="x", origin=WORKER)
+    with unchanged(), pytest.raises(PermissionDenied, match="crm may not do this: Request remedies"):
+        svc.remedy_request(actor=None, complaint_id=c.pk, kind="compensation", amount="1", origin=API)
+    with unchanged(), pytest.raises(PermissionDenied, match="system may not do this"):
+        svc.complaint_close(actor=None, complaint_id=c.pk)
+
+
+# --- 6. all-cases roles read everywhere and act only in their part ------------------------------
+
+
+@pytest.mark.parametrize("status", [Status.ACCEPTED, Status.INVESTIGATING, Status.PLAN_PROPOSED])
+def test_a_return_visit_specialist_does_not_act_before_the_reply(cases, people, unchanged, status):
+    c = cases.make(status)
+    visitor = people["visitor"]
+    assert svc.complaint_reveal  # reading is fine:
+    from tousu.complaints.selectors import complaint_for_display
+
+    assert complaint_for_display(actor=visitor, complaint_id=c.pk).pk == c.pk
+    with unchanged(), pytest.raises(PermissionDenied, match="outside your scope"):
+        svc.complaint_reveal(actor=visitor, complaint_id=c.pk, field="phone")
+    with unchanged(), pytest.raises(PermissionDenied, match="outside your scope"):
+        svc.complaint_note(actor=visitor, complaint_id=c.pk, text="看看")
+    with unchanged(), pytest.raises(PermissionDenied, match="outside your scope"):
+        svc.complaint_escalate(actor=visitor, complaint_id=c.pk, reason="催办")
+    if status == Status.PLAN_PROPOSED:
+        with unchanged(), pytest.raises(PermissionDenied, match="outside your scope"):
+            svc.complaint_reply(actor=visitor, complaint_id=c.pk, channel="sms", content="已处理")
+
+
+def test_a_return_visit_specialist_acts_after_the_reply(cases, people):
+    c = cases.make(Status.REPLIED)
+    visitor = people["visitor"]
+    assert svc.complaint_reveal(actor=visitor, complaint_id=c.pk, field="phone") == "+8613812348000"
+    svc.return_visit_record(actor=visitor, complaint_id=c.pk, reached=True, resolved=True, satisfaction=5)
+    svc.complaint_close(actor=visitor, complaint_id=c.pk)
+    assert cases.reload(c).status == Status.CLOSED
