@@ -368,9 +368,9 @@ def test_a_reply_with_the_ticket_number_is_a_note_and_continues_a_waiting_case(m
         ),
         (EventKind.ATTACHMENT_ADDED, None, events[-1][2]),
     ]
-    assert set(ComplaintEvent.objects.filter(complaint=c, created_at__gte=T0).values_list("via", "actor_label")) == {
-        ("email", "customer")
-    }
+    assert list(
+        ComplaintEvent.objects.filter(complaint=c).order_by("-id").values_list("via", "actor_label")[:2]
+    ) == [("email", "customer"), ("email", "customer")]
     assert events[-1][2]["name"] == "bill.png"
     assert list(InboundEmail.objects.values_list("outcome", "complaint")) == [("note", c.pk)]
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import snapshot
-from tests.test_portal import _fresh_rate_limits, _keep_active_language, text, verify, web  # noqa: F401
+from tests.test_portal import FILE, _fresh_rate_limits, _keep_active_language, filing, text, verify, web  # noqa: F401
 from tousu.common.errors import InvalidTransition, PermissionDenied
 from tousu.common.origin import EMAIL, WORKER, Origin
 from tousu.complaints import services as svc
-from tousu.complaints.models import ComplaintEvent, Remedy
+from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
 from tousu.complaints.states import Status
+from tousu.customers.models import Customer, CustomerIdentity
 
 pytestmark = pytest.mark.django_db
 
@@ -164,6 +165,54 @@ def test_system_principals_may_only_do_what_applies_to_them(cases, unchanged):
         svc.remedy_request(actor=None, complaint_id=c.pk, kind="compensation", amount="1", origin=API)
     with unchanged(), pytest.raises(PermissionDenied, match="system may not do this"):
         svc.complaint_close(actor=None, complaint_id=c.pk)
+
+
+# --- 5. an unverified contact detail never changes an existing customer -----------------------------
+
+
+def _customers() -> list[tuple]:
+    return [
+        *Customer.objects.order_by("pk").values_list(
+            "pk", "name", "phone", "email", "wechat_id", "region_id"
+        ),
+        *CustomerIdentity.objects.order_by("pk").values_list("pk", "customer_id", "kind", "value"),
+    ]
+
+
+@pytest.mark.parametrize("victim_email", ["", "victim@example.com"])
+def test_a_portal_filing_with_someone_elses_phone_leaves_their_record_alone(web, org, cases, victim_email):  # noqa: F811
+    victim_case = cases.make(Status.INVESTIGATING, phone="139 1234 5678", email=victim_email)
+    before = _customers()
+    response = web.post(
+        FILE, filing(org, preferred_reply_channel="email", email="Attacker@Example.com", customer_name="李四")
+    )
+    assert response.status_code == 302
+    filed = Complaint.objects.exclude(pk=victim_case.pk).get()
+    assert filed.customer_id == victim_case.customer_id  # found by the phone number, as before
+    assert _customers() == before  # but not one detail of the customer changed
+    assert (filed.contact_email, cases.reload(victim_case).contact_email) == (
+        "attacker@example.com",
+        victim_email,
+    )
+    from tousu.notifications.models import Notification
+    from tousu.notifications.services import outbox_dispatch
+
+    outbox_dispatch()
+    expected = victim_email or "attacker@example.com"  # the record's address wins; else this case's own
+    assert list(
+        Notification.objects.filter(template="ack", complaint=filed).values_list("address", flat=True)
+    ) == [expected]
+
+
+def test_a_first_portal_filing_puts_only_the_phone_on_the_new_record(web, org):  # noqa: F811
+    web.post(FILE, filing(org, preferred_reply_channel="email", email="someone@example.com"))
+    complaint = Complaint.objects.get()
+    assert (complaint.customer.phone, complaint.customer.email, complaint.contact_email) == (
+        "+8613912345678",
+        "",
+        "someone@example.com",
+    )
+    assert list(CustomerIdentity.objects.values_list("kind", "value")) == [("phone", "+8613912345678")]
 
 
 # --- 6. all-cases roles read everywhere and act only in their part ------------------------------

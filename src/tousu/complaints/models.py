@@ -111,6 +111,9 @@ class Complaint(models.Model):
     )
     description = models.TextField(_("description"))
     demand = models.TextField(_("demand"), blank=True)
+    # The e-mail address given with this complaint: replies about this case go there. For the
+    # portal's unverified filings it is the only place the address is kept (not the customer's).
+    contact_email = models.EmailField(_("contact e-mail"), max_length=254, blank=True, default="")
     preferred_reply_channel = models.CharField(
         _("preferred reply channel"), max_length=20, choices=ReplyChannel.choices, default=ReplyChannel.PHONE
     )

@@ -76,10 +76,12 @@ def complaint_register(
     external_id: str = "",
     accept: bool = False,
     origin: Origin = SYSTEM,
+    contact_verified: bool = True,
 ) -> Complaint:
     """Register a complaint from any channel. The customer is found (or created) by phone,
     e-mail or WeChat id. With ``external_id``, a second call from the same channel returns the
-    case already registered instead of a duplicate.
+    case already registered instead of a duplicate. ``contact_verified=False`` (the portal): the
+    details given change no existing customer; the e-mail stays on the case (``contact_email``).
 
     With ``accept=True`` the case is also accepted in the same transaction (the actor needs the
     right to accept it): the record is exactly what ``complaint_register`` then
@@ -167,7 +169,9 @@ def complaint_register(
         wechat_id=wechat_id,
         service_number=service_number,
         region=region,
+        verified=contact_verified,
     )
+    complaint.contact_email = email.strip().lower()  # checked by customer_find_or_create
     complaint.customer = customer
     complaint.region_id = region.pk if region is not None else customer.region_id
 
