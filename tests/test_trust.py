@@ -244,3 +244,50 @@ def test_a_return_visit_specialist_acts_after_the_reply(cases, people):
     svc.return_visit_record(actor=visitor, complaint_id=c.pk, reached=True, resolved=True, satisfaction=5)
     svc.complaint_close(actor=visitor, complaint_id=c.pk)
     assert cases.reload(c).status == Status.CLOSED
+
+
+# --- the event table is append-only in the database ----------------------------------------------
+
+
+def _event_of(cases) -> ComplaintEvent:
+    complaint = cases.make(Status.ACCEPTED)
+    return ComplaintEvent.objects.filter(complaint=complaint).order_by("id").first()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("kind", "'closed'"), ("actor_label", "'someone else'"), ("payload", "'{}'"), ("via", "'web'")],
+)
+def test_a_raw_update_of_an_event_is_refused_by_the_database(cases, column, value):
+    from django.db import IntegrityError, connection, transaction
+
+    event = _event_of(cases)
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"UPDATE complaints_complaintevent SET {column} = {value} WHERE id = %s", [event.pk])
+    assert ComplaintEvent.objects.get(pk=event.pk).kind == "registered"
+
+
+def test_a_raw_delete_of_an_event_is_refused_by_the_database(cases):
+    from django.db import IntegrityError, connection, transaction
+
+    event = _event_of(cases)
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM complaints_complaintevent WHERE id = %s", [event.pk])
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        ComplaintEvent.objects.filter(pk=event.pk).delete()
+    assert ComplaintEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_outbox_flag_may_still_be_cleared(cases):
+    _event_of(cases)
+    event = ComplaintEvent.objects.filter(pending_dispatch=True, kind="accepted").get()
+    assert ComplaintEvent.objects.filter(pk=event.pk).update(pending_dispatch=False) == 1
+    assert ComplaintEvent.objects.get(pk=event.pk).pending_dispatch is False
