@@ -46,7 +46,8 @@ def role_acts_in(role: str, cap: Cap, status: str) -> bool:
 
 # What a principal that is no staff user may do, by ``Origin.kind``. The API key's own scope
 # (read/write/admin) and channel are checked by ``tousu.api.services`` before any service runs.
-_CUSTOMER = frozenset({Cap.CASE_VIEW, Cap.CASE_REGISTER, Cap.CASE_ACCEPT, Cap.CASE_NOTE, Cap.CASE_WITHDRAW})
+# (A channel accepts what it registers itself: ``complaint_register(accept=True)``.)
+_CUSTOMER = frozenset({Cap.CASE_VIEW, Cap.CASE_REGISTER, Cap.CASE_NOTE, Cap.CASE_WITHDRAW})
 # The portal's satisfaction survey is the customer's own return visit.
 _PORTAL = _CUSTOMER | {Cap.CASE_RETURN_VISIT}
 PRINCIPAL_CAPS: dict[str, frozenset[Cap]] = {
@@ -67,7 +68,7 @@ PRINCIPAL_CAPS: dict[str, frozenset[Cap]] = {
     "portal": _PORTAL,
     "email": _CUSTOMER - {Cap.CASE_WITHDRAW},
     # Intake of regulator referrals: registration and the escalation a referral calls for.
-    "regulator": frozenset({Cap.CASE_VIEW, Cap.CASE_REGISTER, Cap.CASE_ACCEPT, Cap.CASE_ESCALATE}),
+    "regulator": frozenset({Cap.CASE_VIEW, Cap.CASE_REGISTER, Cap.CASE_ESCALATE}),
     # The worker's SLA sweep: escalation and the reassignment a policy asks for.
     "worker": frozenset({Cap.CASE_VIEW, Cap.CASE_ESCALATE, Cap.CASE_DISPATCH}),
     "system": frozenset({Cap.CASE_VIEW, Cap.CASE_ESCALATE}),

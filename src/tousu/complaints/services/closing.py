@@ -64,7 +64,7 @@ def complaint_reply(
                     "Only a complaint resolved at first contact is answered before a plan is proposed."
                 ),
             )
-        if actor is not None and actor.pk != complaint.first_contact_owner_id:
+        if actor is None or actor.pk != complaint.first_contact_owner_id:
             raise PermissionDenied(_("Only the first-contact owner resolves a complaint at first contact."))
     elif first_contact_resolution:
         raise ValidationError(
@@ -216,7 +216,7 @@ def complaint_reopen(
     complaint = _lock(complaint_id, expected_version)
     access_complaint(actor, complaint, Cap.CASE_REOPEN, origin=origin)
     _require_transition(complaint, Status.REOPENED)
-    if complaint.status == Status.CLOSED and actor is not None and not actor.can(Cap.CASE_SUPERVISE):
+    if complaint.status == Status.CLOSED and (actor is None or not actor.can(Cap.CASE_SUPERVISE)):
         raise PermissionDenied(_("Only supervisors and managers reopen a closed case."))
     reason = _text(reason, "reason")
     _reopen(complaint, actor, timezone.now(), reason=reason, trigger="manual", origin=origin)
@@ -244,7 +244,7 @@ def complaint_close(
             raise InvalidTransition(
                 src=src, dst=Status.CLOSED, message=_("A replied case is closed after its return visit.")
             )
-        if actor is not None and not actor.can(Cap.CASE_SUPERVISE):
+        if actor is None or not actor.can(Cap.CASE_SUPERVISE):
             raise PermissionDenied(_("Closing without reaching the customer needs a supervisor or manager."))
         if not note:
             raise ValidationError(

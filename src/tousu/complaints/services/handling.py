@@ -88,18 +88,19 @@ def complaint_customer_answer(
     origin: Origin,
     expected_version: int | None = None,
 ) -> Complaint:
-    """The customer's answer to a request for information, from the portal or by e-mail (or taken
-    down by staff who may handle the case): recorded as the customer's message and the case is
-    investigated again. Only a case that waits for the customer takes an answer."""
+    """The customer's answer to a request for information, from the portal or by e-mail: recorded
+    as the customer's message, and the case is investigated again. Only a case that waits for the
+    customer takes an answer. (Staff who take an answer down by phone use ``complaint_investigate``
+    with a note.)"""
     complaint = _lock(complaint_id, expected_version)
-    if actor is None:
-        if origin.kind not in CUSTOMER_KINDS:
-            raise PermissionDenied(
-                _("Only the customer answers a request for information (not %(who)s).")
-                % {"who": origin.label}
+    if actor is not None or origin.kind not in CUSTOMER_KINDS:
+        raise PermissionDenied(
+            _(
+                "Only the customer answers a request for information (not %(who)s); staff who took the "
+                "answer down resume the investigation with it."
             )
-    else:
-        access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
+            % {"who": actor.username if actor is not None else origin.label}
+        )
     src = Status(complaint.status)
     if src != Status.AWAITING_CUSTOMER:
         raise InvalidTransition(

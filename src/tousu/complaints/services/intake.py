@@ -159,7 +159,9 @@ def complaint_register(
         status_changed_at=now,
         updated_at=now,
     )
-    if accept:  # refuse before writing anything (the scope check needs no saved row)
+    # Refuse before writing anything (the scope check needs no saved row). A channel accepts what
+    # it registers itself (checked above).
+    if accept and actor is not None:
         access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
 
     customer = customer_find_or_create(

@@ -35,7 +35,7 @@ from tousu.complaints.services._base import (
     _save,
     _text,
 )
-from tousu.complaints.states import Status
+from tousu.complaints.states import OPEN, Status
 from tousu.customers.models import Customer
 
 
@@ -193,6 +193,13 @@ def remedy_decide(
     complaint = _lock(remedy.complaint_id)
     remedy = Remedy.objects.select_for_update().get(pk=remedy_id)
     access_complaint(actor, complaint, Cap.REMEDY_DECIDE, origin=origin)
+    if complaint.status not in OPEN:
+        raise InvalidTransition(
+            src=complaint.status,
+            dst=complaint.status,
+            message=_("Case %(case)s is no longer open: its remedies are not decided any more.")
+            % {"case": complaint},
+        )
     if remedy.status != RemedyStatus.REQUESTED:
         raise ConflictError(
             _("This remedy was already decided (%(decision)s).") % {"decision": remedy.get_status_display()}
