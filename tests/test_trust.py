@@ -3,13 +3,14 @@ whoever calls them (a page, the portal, the API, e-mail, the worker)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from tests.conftest import snapshot
 from tests.test_portal import FILE, _fresh_rate_limits, _keep_active_language, filing, text, verify, web  # noqa: F401
-from tousu.common.errors import InvalidTransition, PermissionDenied
+from tousu.common.errors import InvalidTransition, PermissionDenied, ValidationError
 from tousu.common.origin import EMAIL, WORKER, Origin
 from tousu.complaints import services as svc
 from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
@@ -291,3 +292,102 @@ def test_the_outbox_flag_may_still_be_cleared(cases):
     event = ComplaintEvent.objects.filter(pending_dispatch=True, kind="accepted").get()
     assert ComplaintEvent.objects.filter(pk=event.pk).update(pending_dispatch=False) == 1
     assert ComplaintEvent.objects.get(pk=event.pk).pending_dispatch is False
+
+
+# --- reclassifying a case ------------------------------------------------------------------------
+
+
+def test_reclassifying_moves_the_clocks_escalates_and_records_before_and_after(cases, people, org):
+    from tousu.sla.defaults import sla_bootstrap
+    from tousu.sla.models import SlaClock
+
+    sla_bootstrap()
+    c = cases.register()  # registered, 'dissatisfied': first response within 30 minutes
+    clock = SlaClock.objects.get(complaint=c, kind="first_response")
+    assert clock.target_minutes == 30
+    svc.complaint_reclassify(
+        actor=people["agent"],
+        complaint_id=c.pk,
+        category_id=org["outage"].pk,
+        level="major",
+        reason="实为网络中断",
+        origin=Origin(via="web", ip="10.0.0.2"),
+    )
+    c = cases.reload(c)
+    clock.refresh_from_db()
+    assert (c.category_id, c.level, c.escalation_level, c.version) == (org["outage"].pk, "major", 2, 3)
+    assert (clock.target_minutes, clock.due_at - clock.started_at) == (10, timedelta(minutes=10))
+    reclassified, escalated = ComplaintEvent.objects.filter(complaint=c).order_by("-id")[:2][::-1]
+    assert (reclassified.kind, reclassified.actor_label, reclassified.via) == ("reclassified", "agent", "web")
+    assert reclassified.payload == {
+        "before": {"category": "billing-wrong-charge", "level": "dissatisfied"},
+        "after": {"category": "network-outage", "level": "major"},
+        "reason": "实为网络中断",
+        "clocks": [
+            {
+                "clock": "first_response",
+                "from_minutes": 30,
+                "to_minutes": 10,
+                "from_due_at": (clock.started_at + timedelta(minutes=30)).isoformat(),
+                "to_due_at": clock.due_at.isoformat(),
+            }
+        ],
+        "default_department": "network",
+    }
+    assert (escalated.kind, escalated.payload["to_level"]) == ("escalated", 2)
+    assert c.next_due_at == clock.due_at
+
+
+def test_reclassifying_is_refused_to_readers_principals_and_closed_cases(cases, people, org, unchanged):
+    c = cases.make(Status.INVESTIGATING)
+    for actor, origin, message in [
+        (people["inspector"], Origin(via="web"), "may not do this"),
+        (people["handler_other"], Origin(via="web"), "outside your scope"),
+        (None, API, "reclassified by staff"),
+    ]:
+        with unchanged(), pytest.raises(PermissionDenied, match=message):
+            svc.complaint_reclassify(
+                actor=actor, complaint_id=c.pk, category_id=org["outage"].pk, reason="x", origin=origin
+            )
+    with unchanged(), pytest.raises(ValidationError, match="Choose a sub-category"):
+        svc.complaint_reclassify(
+            actor=people["handler"], complaint_id=c.pk, category_id=org["network"].pk, reason="x"
+        )
+    with unchanged(), pytest.raises(ValidationError, match="this is the case's classification now"):
+        svc.complaint_reclassify(actor=people["handler"], complaint_id=c.pk, level="dissatisfied", reason="x")
+    closed = cases.make(Status.CLOSED)
+    with unchanged(), pytest.raises(InvalidTransition, match="no longer open"):
+        svc.complaint_reclassify(
+            actor=people["supervisor"], complaint_id=closed.pk, level="major", reason="x"
+        )
+
+
+def test_an_email_case_to_be_classified_by_staff_is_classified_on_its_page(
+    client, cases, people, org, settings
+):
+    settings.TOUSU_EMAIL_CATEGORY = "billing-wrong-charge"  # the category e-mail cases wait in
+    c = svc.complaint_register(
+        actor=None,
+        channel="email",
+        email="zs@example.com",
+        business_type="other",
+        category_id=org["wrong_charge"].pk,
+        description="宽带断了",
+        preferred_reply_channel="email",
+        accept=True,
+        origin=EMAIL,
+    )
+    client.force_login(people["supervisor"])
+    page = client.get(f"/cases/{c.pk}/").content.decode()
+    assert 'name="reclassify-category"' in page
+    response = client.post(
+        f"/cases/{c.pk}/do/reclassify/",
+        {
+            "reclassify-version": c.version,
+            "reclassify-category": org["outage"].pk,
+            "reclassify-level": "dissatisfied",
+            "reclassify-reason": "邮件内容为宽带故障",
+        },
+    )
+    assert response.status_code in (200, 302), response.content.decode()[:500]
+    assert cases.reload(c).category_id == org["outage"].pk

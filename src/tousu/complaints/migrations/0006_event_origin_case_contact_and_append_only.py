@@ -22,6 +22,11 @@ class Migration(migrations.Migration):
             name='via',
             field=models.CharField(blank=True, default='', max_length=120, verbose_name='via'),
         ),
+        migrations.AlterField(
+            model_name='complaintevent',
+            name='kind',
+            field=models.CharField(choices=[('registered', 'Registered'), ('accepted', 'Accepted'), ('rejected', 'Not accepted'), ('dispatched', 'Dispatched'), ('assigned', 'Assigned'), ('status_changed', 'Status changed'), ('info_requested', 'Information requested from the customer'), ('info_received', 'Customer answered'), ('note_added', 'Internal note'), ('attachment_added', 'Evidence attached'), ('plan_proposed', 'Resolution plan proposed'), ('remedy_requested', 'Remedy requested'), ('remedy_approved', 'Remedy approved'), ('remedy_refused', 'Remedy refused'), ('replied', 'Replied to the customer'), ('return_visit', 'Return visit'), ('return_visit_unreached', 'Return visit: customer not reached'), ('reopened', 'Reopened'), ('escalated', 'Escalated'), ('withdrawn', 'Withdrawn by the customer'), ('closed', 'Closed'), ('customer_merged', 'Customer records merged'), ('personal_data_revealed', 'Personal data revealed'), ('level_changed', 'Level changed'), ('reclassified', 'Reclassified'), ('threat_flagged', 'Threatens regulator, media or court'), ('sla_warning', 'Deadline approaching'), ('sla_breached', 'Deadline missed')], max_length=30, verbose_name='kind'),
+        ),
         # The event table is append-only in the database too (docs/adr/0009).
         migrations.RunPython(append_only.install, append_only.uninstall),
     ]

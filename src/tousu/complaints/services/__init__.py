@@ -17,6 +17,7 @@ from tousu.complaints.services.escalation import (
     complaint_change_level,
     complaint_escalate,
     complaint_flag_threat,
+    complaint_reclassify,
     complaints_escalate_locked,
 )
 from tousu.complaints.services.handling import (
@@ -48,6 +49,7 @@ __all__ = [
     "complaint_investigate",
     "complaint_note",
     "complaint_propose_plan",
+    "complaint_reclassify",
     "complaint_register",
     "complaint_reject",
     "complaint_reopen",

@@ -67,6 +67,7 @@ from tousu.web.forms.case import (
     InvestigateForm,
     NoteForm,
     PlanForm,
+    ReclassifyForm,
     RejectForm,
     RemedyForm,
     ReopenForm,
@@ -216,6 +217,17 @@ def _change_level(c: Call) -> str:
     return _("Case %(case)s is now '%(level)s'.") % {"case": complaint, "level": Level(complaint.level).label}
 
 
+def _reclassify(c: Call) -> str:
+    complaint = svc.complaint_reclassify(
+        **c.versioned(), category_id=c.data["category"], level=c.data["level"], reason=c.data["reason"]
+    )
+    return _("Case %(case)s is now classified as %(category)s, '%(level)s'.") % {
+        "case": complaint,
+        "category": complaint.category,
+        "level": Level(complaint.level).label,
+    }
+
+
 def _flag_threat(c: Call) -> str:
     complaint = svc.complaint_flag_threat(**c.versioned(), note=c.data["note"])
     return _(
@@ -258,6 +270,7 @@ ACTIONS: dict[str, Action] = {
         Action("note", gettext_lazy("Internal note"), NoteForm, _note),
         Action("escalate", gettext_lazy("Escalate"), EscalateForm, _escalate),
         Action("change-level", gettext_lazy("Change level"), ChangeLevelForm, _change_level),
+        Action("reclassify", gettext_lazy("Reclassify"), ReclassifyForm, _reclassify),
         Action(
             "flag-threat", gettext_lazy("Threatens regulator, media or court"), FlagThreatForm, _flag_threat
         ),
