@@ -65,6 +65,33 @@ def _media_and_outbox(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 
 
+@pytest.fixture(autouse=True)
+def _append_only_guard(request):
+    """Case events refuse DELETE while the guard says so (docs/adr/0009). A transactional test on
+    SQLite is flushed with DELETEs afterwards, so it runs with the guard lifted (committed); every
+    other database test sets it again inside its own transaction (rolled back with it)."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    transactional = bool(
+        "transactional_db" in names
+        or "live_server" in names
+        or (marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    )
+    if not (transactional or marker is not None or "db" in names):
+        yield
+        return
+    from tousu.complaints.append_only import guard_lift, guard_set
+
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        if connection.vendor == "sqlite":
+            guard_lift(connection)
+    else:
+        request.getfixturevalue("db")
+        guard_set(connection)
+    yield
+
+
 @pytest.fixture
 def org(db) -> dict[str, Any]:
     """Departments, a category tree, regions and approval limits, as an operator would have them."""

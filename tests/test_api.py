@@ -269,15 +269,29 @@ def test_patch_moves_the_status_through_the_services(app):
     assert response.json()["status"] == "inProgress"
     assert response.json()["tousu"]["status"] == "investigating"
     event = ComplaintEvent.objects.filter(kind=EventKind.STATUS_CHANGED).get()
-    assert (event.from_status, event.to_status, event.payload, event.actor) == (
+    # No staff user, but the key that did it, by name, and where it came from.
+    assert (event.from_status, event.to_status, event.payload, event.actor, event.actor_label, event.via) == (
         "accepted",
         "investigating",
         {"note": "开始核查"},
         None,
+        "app",
+        "api:app",
     )
+    assert set(ComplaintEvent.objects.values_list("via", "actor_label")) == {("api:app", "app")}
     pending = app.patch(f"/{tid}", {"status": "pending", "statusChangeReason": "请提供账单截图"})
     assert pending.json()["tousu"]["status"] == "awaiting_customer"
     assert_tmf(pending.json())
+
+
+def test_a_status_the_key_may_not_set_now_is_refused_naming_those_it_may(app, unchanged):
+    tid = app.post(ticket()).json()["id"]
+    with unchanged():
+        response = app.patch(f"/{tid}", {"status": "resolved", "statusChangeReason": "已解决"})
+    assert response.status_code == 409
+    assert response.json()["message"] == (
+        "This API key cannot set status 'resolved' on this ticket now; possible now: cancelled, inProgress."
+    )
 
 
 def test_patch_severity_changes_the_level_and_escalates(app):

@@ -19,6 +19,7 @@ from tests.test_api import Api, assert_tmf, ticket
 from tousu.api.hub import tmf_fanout
 from tousu.api.keys import apikey_create
 from tousu.api.models import HubSubscription
+from tousu.common.origin import Origin
 from tousu.common.ratelimit import ratelimit_reset
 from tousu.complaints import services as svc
 from tousu.complaints.states import Status
@@ -170,7 +171,9 @@ def test_resolved_event_after_the_reply(api, receiver, cases):
     case = cases.make(Status.PLAN_PROPOSED, channel="app")
     run_outbox()
     assert receiver.received == []
-    svc.complaint_reply(actor=None, complaint_id=case.pk, channel="sms", content="已退费")
+    svc.complaint_reply(
+        actor=None, complaint_id=case.pk, channel="sms", content="已退费", origin=Origin(via="api:crm")
+    )
     run_outbox()
     [delivery] = receiver.received
     event = json.loads(delivery["body"])

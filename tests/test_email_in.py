@@ -357,15 +357,20 @@ def test_a_reply_with_the_ticket_number_is_a_note_and_continues_a_waiting_case(m
         .order_by("id")
         .values_list("kind", "actor", "payload")
     )
-    assert events[-3:] == [
+    assert events[-2:] == [
         (
-            EventKind.NOTE_ADDED,
+            EventKind.INFO_RECEIVED,
             None,
-            {"text": f"E-mail from the customer: Re: 需要您补充信息 {c.ticket_no}\n\n截图见附件。"},
+            {
+                "message": f"E-mail from the customer: Re: 需要您补充信息 {c.ticket_no}\n\n截图见附件。",
+                "from": "customer",
+            },
         ),
-        (EventKind.INFO_RECEIVED, None, {"note": "The customer answered by e-mail (see the note)."}),
         (EventKind.ATTACHMENT_ADDED, None, events[-1][2]),
     ]
+    assert list(
+        ComplaintEvent.objects.filter(complaint=c).order_by("-id").values_list("via", "actor_label")[:2]
+    ) == [("email", "customer"), ("email", "customer")]
     assert events[-1][2]["name"] == "bill.png"
     assert list(InboundEmail.objects.values_list("outcome", "complaint")) == [("note", c.pk)]
 

@@ -158,17 +158,18 @@ def test_an_email_answer_needs_an_address_and_then_the_acknowledgement_goes_by_e
     web.post(FILE, filing(org, preferred_reply_channel="email", email="wangwu@example.com"))
     complaint = Complaint.objects.get()
     assert complaint.preferred_reply_channel == "email"
-    assert complaint.customer.email == "wangwu@example.com"
+    # Nobody proved the address is theirs: it stays on the case, not on the customer's record.
+    assert (complaint.contact_email, complaint.customer.email) == ("wangwu@example.com", "")
     assert "We also send it to w***@example.com" in text(web.get(FILED))
     outbox_dispatch()
     ack = Notification.objects.get(template="ack")
     assert (ack.transport, ack.address) == (Transport.EMAIL, "wangwu@example.com")
 
 
-def test_the_confirmation_names_the_address_the_acknowledgement_goes_to(web, org):
+def test_the_confirmation_names_the_address_the_acknowledgement_goes_to(web, org, cases):
     """A customer known with an e-mail address keeps it: the acknowledgement goes there, and the
     page says so rather than naming the address just typed."""
-    web.post(FILE, filing(org, preferred_reply_channel="email", email="old@example.com"))
+    cases.register(phone="139 1234 5678", email="old@example.com")  # known at the hotline
     web.post(FILE, filing(org, preferred_reply_channel="email", email="new@example.com"))
     assert "We also send it to o***@example.com" in text(web.get(FILED))
     outbox_dispatch()
@@ -502,10 +503,12 @@ def test_the_customer_answers_a_request_for_information(web, cases):
     complaint.refresh_from_db()
     assert complaint.status == Status.INVESTIGATING
     event = complaint.events.latest("id")
-    assert (event.kind, event.actor_id, event.payload) == (
+    assert (event.kind, event.actor_id, event.actor_label, event.via, event.payload) == (
         "info_received",
         None,
-        {"note": "截图已发到邮箱 a@example.com"},
+        "customer",
+        "portal",
+        {"message": "截图已发到邮箱 a@example.com", "from": "customer"},
     )
     page = text(web.get(url))
     assert "Thank you: your answer was sent to the people handling your complaint." in page

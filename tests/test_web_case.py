@@ -287,7 +287,7 @@ def test_request_info_pauses_the_clocks(web, cases, people):
 
 # --- which actions are offered -------------------------------------------------------------------
 
-ALWAYS_OPEN = {"note", "escalate", "change-level", "flag-threat", "withdraw"}
+ALWAYS_OPEN = {"note", "escalate", "change-level", "reclassify", "flag-threat", "withdraw"}
 
 
 @pytest.mark.parametrize(
@@ -1002,8 +1002,10 @@ def test_the_page_queries_are_few(web, cases, people):
     web.force_login(people["supervisor"])
     # session, user, the case (with customer and category), the read log, departments, cooperating
     # departments, assignee and owner, events, attachments, remedies, the customer's other cases,
-    # the approval limit, clocks, calendar days, and the user's department in the page header
-    assert _queries_for_page(web, c) == 15
+    # the approval limit with the pending remedies and the case's money total (limits cover them
+    # together), the leaf categories for the reclassify form, clocks, calendar days, and the user's
+    # department in the page header
+    assert _queries_for_page(web, c) == 18
 
 
 def test_a_recent_deadline_reads_due_soon(web, cases, people, time_machine):

@@ -215,6 +215,11 @@ TOUSU_SLA_BATCH = env_int("TOUSU_SLA_BATCH", 500, minimum=1, maximum=10_000)
 # The level a case reaches at once when the customer threatens the regulator, media or a court.
 TOUSU_THREAT_ESCALATION_LEVEL = env_int("TOUSU_THREAT_ESCALATION_LEVEL", 1, minimum=0, maximum=3)
 
+# --- remedies ---------------------------------------------------------------------------------
+# Approval limits cover a case's money remedies together (approved and pending). With this set
+# above 0, they also cover one customer's money remedies over this many days, across their cases.
+TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS = env_int("TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS", 0, minimum=0, maximum=3660)
+
 # --- customer portal ---------------------------------------------------------------------------
 # One-time codes for following a case: valid this many minutes, dead after this many wrong tries.
 TOUSU_PORTAL_CODE_MINUTES = env_int("TOUSU_PORTAL_CODE_MINUTES", 10, minimum=1, maximum=60)

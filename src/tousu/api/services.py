@@ -28,7 +28,8 @@ from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, V
 from tousu.common.origin import Origin
 from tousu.complaints import services as svc
 from tousu.complaints.models import Category, Complaint
-from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
+from tousu.complaints.selectors import complaint_available_actions
+from tousu.complaints.states import TMF_STATUS, Status, TmfStatus, can_transition
 from tousu.notifications.models import WebhookEndpoint
 
 
@@ -170,6 +171,7 @@ def ticket_update(*, key: ApiKey, complaint: Complaint, data: TroubleTicketUpdat
             )
         if data.status is not None and data.status != TMF_STATUS[Status(complaint.status)]:
             dst, text_field = _STATUS_STEPS[data.status]
+            _require_available(complaint, dst, origin)
             fields: dict[str, Any] = {"origin": origin}
             if text_field:
                 fields[text_field] = reason
@@ -179,6 +181,38 @@ def ticket_update(*, key: ApiKey, complaint: Complaint, data: TroubleTicketUpdat
                 fields["channel"] = (data.tousu.replyChannel if data.tousu else None) or "app"
             svc.complaint_transition(actor=None, complaint_id=complaint.pk, to=dst, **fields)
     return Complaint.objects.get(pk=complaint.pk)
+
+
+# The action (``complaint_available_actions``) that reaches each status a PATCH may set.
+_STATUS_ACTIONS: dict[Status, str] = {
+    Status.ACCEPTED: "accept",
+    Status.REJECTED: "reject",
+    Status.INVESTIGATING: "investigate",
+    Status.AWAITING_CUSTOMER: "request-info",
+    Status.REPLIED: "reply",
+    Status.CLOSED: "close",
+    Status.WITHDRAWN: "withdraw",
+}
+
+
+def _require_available(complaint: Complaint, dst: Status, origin: Origin) -> None:
+    """Refuse a status the lifecycle allows but this key may not set now, saying which it may."""
+    current = Complaint.objects.get(pk=complaint.pk)  # after a severity change in this PATCH
+    src = Status(current.status)
+    if not can_transition(src, dst):
+        return  # complaint_transition says so, in its own words
+    actions = complaint_available_actions(None, current, origin=origin)
+    if _STATUS_ACTIONS.get(dst) in actions:
+        return
+    possible = sorted({TMF_STATUS[s].value for s, a in _STATUS_ACTIONS.items() if a in actions})
+    raise InvalidTransition(
+        src=src,
+        dst=dst,
+        message=_(
+            "This API key cannot set status '%(status)s' on this ticket now; possible now: %(possible)s."
+        )
+        % {"status": TMF_STATUS[dst].value, "possible": ", ".join(possible) or _("none")},
+    )
 
 
 # Statuses a case can be deleted (withdrawn) from: nothing has been done on it yet.

@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from tousu.channels.models import InboundEmail, InboundOutcome, MailboxState
 from tousu.common.errors import TousuError
+from tousu.common.origin import EMAIL
 from tousu.complaints import services as svc
 from tousu.complaints.choices import Channel, ReplyChannel
 from tousu.complaints.models import Category, Complaint
@@ -281,11 +282,10 @@ def _clip(text: str) -> str:
 
 def _add_to_case(record: InboundEmail, complaint: Complaint, subject: str, text: str) -> None:
     note = _clip(_("E-mail from the customer: %(subject)s") % {"subject": subject} + "\n\n" + text)
-    svc.complaint_note(actor=None, complaint_id=complaint.pk, text=note)
-    if complaint.status == Status.AWAITING_CUSTOMER:
-        svc.complaint_investigate(
-            actor=None, complaint_id=complaint.pk, note=_("The customer answered by e-mail (see the note).")
-        )
+    if complaint.status == Status.AWAITING_CUSTOMER:  # the e-mail is the customer's answer
+        svc.complaint_customer_answer(actor=None, complaint_id=complaint.pk, text=note, origin=EMAIL)
+    else:
+        svc.complaint_note(actor=None, complaint_id=complaint.pk, text=note, origin=EMAIL)
     record.outcome = InboundOutcome.NOTE_ADDED
     record.complaint = complaint
 
@@ -312,6 +312,7 @@ def _new_case(
         received_at=_received_at(msg),
         external_id=record.message_id,
         accept=True,
+        origin=EMAIL,
     )
     # Someone who writes without a word of Chinese gets their messages in English, unless they chose.
     if (
@@ -327,13 +328,16 @@ def _new_case(
 def _attach(complaint: Complaint, name: str, data: bytes) -> None:
     try:
         with transaction.atomic():
-            svc.attachment_add(actor=None, complaint_id=complaint.pk, name=name, content=io.BytesIO(data))
+            svc.attachment_add(
+                actor=None, complaint_id=complaint.pk, name=name, content=io.BytesIO(data), origin=EMAIL
+            )
     except TousuError as exc:
         svc.complaint_note(
             actor=None,
             complaint_id=complaint.pk,
             text=_("The e-mail's attachment '%(name)s' was not kept: %(reason)s")
             % {"name": name[:200], "reason": str(exc)},
+            origin=EMAIL,
         )
 
 

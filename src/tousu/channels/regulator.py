@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -341,6 +342,8 @@ def regulator_import(*, actor: User, data: bytes, origin: Origin = SYSTEM) -> Im
     if not rows:
         raise ValidationError(_("The file has a header but no rows."), fields={"file": "no rows"})
     report = ImportReport()
+    # The cases' events say they came from the regulator's file (imported by ``actor``, from where).
+    origin = dataclasses.replace(origin, via="regulator")
     for line, values in rows:
         try:
             result = _import_row(actor, values, origin)

@@ -27,6 +27,22 @@ class Origin:
     ip: str | None = None
     user_agent: str = ""
 
+    @property
+    def kind(self) -> str:
+        """What sort of principal acts: ``web``, ``api`` (``api:<key name>``), ``portal``, ``email``,
+        ``regulator``, ``worker``, ``command`` or ``system``."""
+        return self.via.split(":", 1)[0]
+
+    @property
+    def label(self) -> str:
+        """Who acted, in words, when no staff user did: the API key's name, "customer", "worker"…"""
+        kind = self.kind
+        if kind == "api":
+            return self.via.split(":", 1)[1] or "api"
+        if kind in ("portal", "email"):
+            return "customer"
+        return kind
+
     @classmethod
     def from_request(cls, request: Any, *, via: str = "web") -> Origin:
         return cls(
@@ -36,3 +52,6 @@ class Origin:
 
 SYSTEM = Origin(via="system")
 COMMAND = Origin(via="command")
+WORKER = Origin(via="worker")
+EMAIL = Origin(via="email")
+REGULATOR = Origin(via="regulator")

@@ -111,6 +111,9 @@ class Complaint(models.Model):
     )
     description = models.TextField(_("description"))
     demand = models.TextField(_("demand"), blank=True)
+    # The e-mail address given with this complaint: replies about this case go there. For the
+    # portal's unverified filings it is the only place the address is kept (not the customer's).
+    contact_email = models.EmailField(_("contact e-mail"), max_length=254, blank=True, default="")
     preferred_reply_channel = models.CharField(
         _("preferred reply channel"), max_length=20, choices=ReplyChannel.choices, default=ReplyChannel.PHONE
     )
@@ -266,6 +269,9 @@ class ComplaintEvent(models.Model):
         db_index=False,
     )
     actor_label = models.CharField(_("actor label"), max_length=150, blank=True)
+    # Where the change came from: ``web``, ``api:<key name>``, ``portal``, ``email``, ``regulator``,
+    # ``worker``, ``command`` (``tousu.common.origin.Origin.via``).
+    via = models.CharField(_("via"), max_length=120, blank=True, default="")
     from_status = models.CharField(_("from"), max_length=20, blank=True)
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import QuerySet
 
 from tousu.accounts.models import User
@@ -9,9 +11,16 @@ from tousu.accounts.roles import Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.origin import SYSTEM, Origin
-from tousu.complaints.access import access_complaint_by_id, visible_complaints_q
+from tousu.complaints.access import (
+    CUSTOMER_KINDS,
+    access_complaint_by_id,
+    complaint_in_scope,
+    principal_may,
+    visible_complaints_q,
+)
+from tousu.complaints.choices import RemedyStatus
 from tousu.complaints.models import Complaint, ComplaintEvent
-from tousu.complaints.states import OPEN
+from tousu.complaints.states import OPEN, TRANSITIONS, Status, can_escalate
 
 
 def complaint_for_display(*, actor: User, complaint_id: int, origin: Origin = SYSTEM) -> Complaint:
@@ -45,3 +54,113 @@ def complaints_visible_to(*, actor: User) -> QuerySet[Complaint]:
 
 def complaints_open_for_customer(*, actor: User, customer_id: int) -> QuerySet[Complaint]:
     return complaints_visible_to(actor=actor).filter(customer_id=customer_id, status__in=list(OPEN))
+
+
+# --- what an actor may do on a case now ------------------------------------------------------------
+
+# Where the remedy service accepts a request (it refuses the others with a clear message).
+REMEDY_STATUSES = frozenset({Status.ACCEPTED, Status.INVESTIGATING, Status.PLAN_PROPOSED})
+
+# Every action a case may offer, in the order pages show them. Each is one service:
+# accept/reject → complaint_accept/_reject, dispatch, investigate, request-info, plan
+# (complaint_propose_plan), remedy (remedy_request), reply, return-visit (return_visit_record),
+# close, reopen, note, escalate, change-level, reclassify, flag-threat, withdraw, decide
+# (remedy_decide), reveal (complaint_reveal) and answer (complaint_customer_answer).
+ACTION_SLUGS = (
+    "accept",
+    "reject",
+    "dispatch",
+    "investigate",
+    "request-info",
+    "plan",
+    "remedy",
+    "reply",
+    "return-visit",
+    "close",
+    "reopen",
+    "note",
+    "escalate",
+    "change-level",
+    "reclassify",
+    "flag-threat",
+    "withdraw",
+    "decide",
+    "reveal",
+    "answer",
+)
+
+
+def complaint_available_actions(
+    actor: User | None, complaint: Complaint, *, origin: Origin = SYSTEM
+) -> list[str]:
+    """The actions (``ACTION_SLUGS``) this actor may take on this case now: the transition table,
+    the capability, the scope and the guards of each step, as the services check them. Pages, the
+    API and the portal offer exactly these, so a form shown and a service refusing cannot disagree
+    (``tests/test_trust.py`` calls every service for every role in every status to prove it).
+    ``actor=None`` is the principal ``origin`` names (the portal customer, an API key, the worker)."""
+    from tousu.complaints.services.remedies import remedy_within_authority
+
+    status = Status(complaint.status)
+    nxt = TRANSITIONS[status]
+    is_open = status in OPEN
+    known: dict[Cap, bool] = {}
+
+    def may(cap: Cap) -> bool:
+        if cap not in known:
+            if actor is None:
+                known[cap] = principal_may(origin, cap)
+            else:
+                known[cap] = actor.is_active and actor.can(cap) and complaint_in_scope(actor, complaint, cap)
+        return known[cap]
+
+    def supervises() -> bool:
+        return actor is not None and actor.can(Cap.CASE_SUPERVISE)
+
+    def close_allowed() -> bool:
+        if status == Status.REPLIED and not complaint.is_first_contact_resolution:
+            # Without a satisfied return visit only a supervisor closes, after an unreached one.
+            return supervises() and complaint.return_visits.filter(reached=False).exists()
+        return True
+
+    def decide_allowed() -> bool:
+        if actor is None or not is_open or not may(Cap.REMEDY_DECIDE):
+            return False
+        pending = complaint.remedies.filter(status=RemedyStatus.REQUESTED).exclude(requested_by_id=actor.pk)
+        return pending.exists() and remedy_within_authority(actor, complaint)
+
+    rules: dict[str, Callable[[], bool]] = {
+        "accept": lambda: Status.ACCEPTED in nxt and may(Cap.CASE_ACCEPT),
+        "reject": lambda: Status.REJECTED in nxt and may(Cap.CASE_ACCEPT),
+        "dispatch": lambda: Status.DISPATCHED in nxt and may(Cap.CASE_DISPATCH),
+        "investigate": lambda: Status.INVESTIGATING in nxt and may(Cap.CASE_HANDLE),
+        "request-info": lambda: Status.AWAITING_CUSTOMER in nxt and may(Cap.CASE_HANDLE),
+        "plan": lambda: (
+            Status.PLAN_PROPOSED in nxt and status != Status.AWAITING_APPROVAL and may(Cap.CASE_HANDLE)
+        ),
+        "remedy": lambda: status in REMEDY_STATUSES and may(Cap.REMEDY_REQUEST),
+        "reply": lambda: (
+            Status.REPLIED in nxt
+            and may(Cap.CASE_REPLY)
+            and (
+                status != Status.ACCEPTED
+                or (actor is not None and complaint.first_contact_owner_id == actor.pk)
+            )
+        ),
+        "return-visit": lambda: status == Status.REPLIED and may(Cap.CASE_RETURN_VISIT),
+        "close": lambda: Status.CLOSED in nxt and may(Cap.CASE_CLOSE) and close_allowed(),
+        "reopen": lambda: (
+            Status.REOPENED in nxt and may(Cap.CASE_REOPEN) and (status != Status.CLOSED or supervises())
+        ),
+        "note": lambda: may(Cap.CASE_NOTE),
+        "escalate": lambda: can_escalate(status, complaint.escalation_level) and may(Cap.CASE_ESCALATE),
+        "change-level": lambda: is_open and may(Cap.CASE_HANDLE),
+        "reclassify": lambda: is_open and actor is not None and may(Cap.CASE_HANDLE),
+        "flag-threat": lambda: is_open and not complaint.threatens_external and may(Cap.CASE_ESCALATE),
+        "withdraw": lambda: Status.WITHDRAWN in nxt and may(Cap.CASE_WITHDRAW),
+        "decide": decide_allowed,
+        "reveal": lambda: actor is not None and may(Cap.CUSTOMER_REVEAL),
+        "answer": lambda: (
+            status == Status.AWAITING_CUSTOMER and actor is None and origin.kind in CUSTOMER_KINDS
+        ),
+    }
+    return [slug for slug in ACTION_SLUGS if rules[slug]()]

@@ -35,12 +35,18 @@ def customer_find_or_create(
     wechat_id: str = "",
     service_number: str = "",
     region: Region | None = None,
+    verified: bool = True,
 ) -> Customer:
     """The customer this contact belongs to, created if nobody matches.
 
     Phone first, then e-mail, then WeChat id. New identities are attached to the customer found,
     unless they already belong to somebody else (never stolen silently). Must run inside the
     caller's transaction.
+
+    ``verified=False`` (the public portal: anybody may type anybody's number): the details are
+    only used to find the customer. An existing customer is left exactly as it was, and a new one
+    gets only the identity it was found by; the case keeps the other details for itself
+    (``Complaint.contact_email``) until the customer proves who they are.
     """
     phone_e164 = normalize_phone(phone) if phone.strip() else ""
     email = _clean_email(email)
@@ -67,6 +73,20 @@ def customer_find_or_create(
         if key in existing:
             customer = existing[key]
             break
+    if not verified:
+        if customer is not None:
+            return customer  # an unverified contact never changes an existing customer
+        kind, value = wanted[0]  # the identity it is found by next time (phone first)
+        customer = Customer(
+            name=name.strip(),
+            phone=value if kind == IdentityKind.PHONE else "",
+            email=value if kind == IdentityKind.EMAIL else "",
+            wechat_id=value if kind == IdentityKind.WECHAT else "",
+            region=region,
+        )
+        insert_rows([customer])
+        insert_rows([CustomerIdentity(customer=customer, kind=kind, value=value)], skip_conflicts=True)
+        return customer
     if customer is None:
         customer = Customer(
             name=name.strip(), phone=phone_e164, email=email, wechat_id=wechat_id, region=region

@@ -68,12 +68,15 @@ def _customer_address(event: ComplaintEvent, template: str) -> tuple[str, str] |
         if channel not in (ReplyChannel.SMS, ReplyChannel.EMAIL):
             return None  # the reply was given in person, by phone or letter
     wants_email = channel == ReplyChannel.EMAIL
-    if wants_email and customer.email:
-        return Transport.EMAIL, customer.email
+    # The address on the customer's record first; else the one given with this case (a portal
+    # filing keeps an address it cannot verify on the case only: docs/adr/0009).
+    email = customer.email or complaint.contact_email
+    if wants_email and email:
+        return Transport.EMAIL, email
     if customer.phone:
         return Transport.SMS, customer.phone
-    if customer.email:
-        return Transport.EMAIL, customer.email
+    if email:
+        return Transport.EMAIL, email
     return None
 
 

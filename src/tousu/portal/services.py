@@ -71,6 +71,7 @@ def portal_complaint_file(
             preferred_reply_channel=preferred_reply_channel,
             accept=True,
             origin=origin,
+            contact_verified=False,  # anybody may type anybody's number here
         )
         if language and language != settings.LANGUAGE_CODE:
             customer_language_set(customer_id=complaint.customer_id, language=language)

@@ -453,3 +453,43 @@ def sla_clocks_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
         payload={"recomputed": moved},
     )
     return moved
+
+
+def sla_reclassified(*, complaint: Case) -> list[dict[str, Any]]:
+    """Re-evaluate the case's open clocks after its category or level changed (the case services
+    call it, in their transaction, with the case row locked): each open clock takes the first
+    policy of its kind that matches the case now, among those that start on the same event as its
+    own, with that policy's target and calendar, counted from the clock's own start and pauses.
+    Sets ``complaint.next_due_at`` for the caller to save when it changed. Returns what changed,
+    for the event: clock kind, old and new target minutes and due times."""
+    config = _config()
+    rural = _is_rural(complaint, config)
+    clocks = list(
+        SlaClock.objects.filter(complaint=complaint, ended_at__isnull=True).select_related("policy")
+    )
+    changes: list[dict[str, Any]] = []
+    for clock in clocks:
+        candidates = config.by_start.get(clock.policy.start_on, [])
+        match = next(
+            (p for p in candidates if p.row.clock == clock.kind and _matches(p, complaint, rural)), None
+        )
+        if match is None or match.row.pk == clock.policy_id:
+            continue
+        before = (clock.target_minutes, clock.due_at)
+        clock.policy = match.row
+        clock.target_minutes = match.row.target_minutes
+        clock.calendar_id = match.row.calendar_id
+        _schedule(clock, match.row, match.spec)
+        clock.save(update_fields=["policy", "target_minutes", "calendar", "due_at", "warn_at"])
+        changes.append(
+            {
+                "clock": clock.kind,
+                "from_minutes": before[0],
+                "to_minutes": clock.target_minutes,
+                "from_due_at": before[1].isoformat(),
+                "to_due_at": clock.due_at.isoformat(),
+            }
+        )
+    if changes:
+        complaint.next_due_at = next_due(clocks)
+    return changes

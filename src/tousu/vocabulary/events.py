@@ -33,6 +33,7 @@ class EventKind(models.TextChoices):
     CUSTOMER_MERGED = "customer_merged", _("Customer records merged")
     PERSONAL_DATA_REVEALED = "personal_data_revealed", _("Personal data revealed")
     LEVEL_CHANGED = "level_changed", _("Level changed")
+    RECLASSIFIED = "reclassified", _("Reclassified")
     THREAT_FLAGGED = "threat_flagged", _("Threatens regulator, media or court")
     SLA_WARNING = "sla_warning", _("Deadline approaching")
     SLA_BREACHED = "sla_breached", _("Deadline missed")

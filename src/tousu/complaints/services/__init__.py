@@ -17,10 +17,12 @@ from tousu.complaints.services.escalation import (
     complaint_change_level,
     complaint_escalate,
     complaint_flag_threat,
+    complaint_reclassify,
     complaints_escalate_locked,
 )
 from tousu.complaints.services.handling import (
     attachment_add,
+    complaint_customer_answer,
     complaint_investigate,
     complaint_note,
     complaint_propose_plan,
@@ -39,6 +41,7 @@ __all__ = [
     "complaint_assign",
     "complaint_change_level",
     "complaint_close",
+    "complaint_customer_answer",
     "complaint_dispatch",
     "complaint_escalate",
     "complaint_events_record",
@@ -46,6 +49,7 @@ __all__ = [
     "complaint_investigate",
     "complaint_note",
     "complaint_propose_plan",
+    "complaint_reclassify",
     "complaint_register",
     "complaint_reject",
     "complaint_reopen",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Department, User
 from tousu.common.errors import ConflictError, InvalidTransition, NotFound, ValidationError
+from tousu.common.origin import WORKER, Origin
 from tousu.complaints.events import NOTIFYING, EventKind
 from tousu.complaints.models import (
     Complaint,
@@ -34,8 +35,10 @@ FUTURE_SKEW = timedelta(minutes=5)
 OUTBOX_CHANNEL = "tousu_outbox"
 
 
-def _label(actor: User | None) -> str:
-    return actor.username if actor is not None else "system"
+def _label(actor: User | None, origin: Origin) -> str:
+    """Who acted, for the timeline: the staff user, else the principal the origin names (the API
+    key's name, "customer", "worker", …)."""
+    return actor.username if actor is not None else origin.label
 
 
 def _text(value: str, field: str, *, required: bool = True, max_length: int = MAX_TEXT) -> str:
@@ -102,6 +105,7 @@ def _event(
     actor: User | None,
     now: datetime,
     *,
+    origin: Origin,
     src: str = "",
     dst: str = "",
     payload: dict[str, Any] | None = None,
@@ -111,7 +115,8 @@ def _event(
         created_at=now,
         kind=kind,
         actor=actor,
-        actor_label=_label(actor),
+        actor_label=_label(actor, origin),
+        via=origin.via,
         from_status=src,
         to_status=dst,
         payload=payload or {},
@@ -134,7 +139,11 @@ def _clocks_follow(complaint: Complaint, event: ComplaintEvent) -> list[SlaClock
 
 
 def _events(
-    rows: list[tuple[Complaint, EventKind, dict[str, Any]]], actor: User | None, now: datetime
+    rows: list[tuple[Complaint, EventKind, dict[str, Any]]],
+    actor: User | None,
+    now: datetime,
+    *,
+    origin: Origin,
 ) -> list[ComplaintEvent]:
     """Several events at once (one INSERT): the same record as ``_event`` writes, for batches."""
     events = [
@@ -143,7 +152,8 @@ def _events(
             created_at=now,
             kind=kind,
             actor=actor,
-            actor_label=_label(actor),
+            actor_label=_label(actor, origin),
+            via=origin.via,
             payload=payload,
             pending_dispatch=kind in NOTIFYING,
         )
@@ -158,11 +168,14 @@ def _events(
 
 
 def complaint_events_record(
-    *, rows: list[tuple[Complaint, EventKind, dict[str, Any]]], actor: User | None = None
+    *,
+    rows: list[tuple[Complaint, EventKind, dict[str, Any]]],
+    actor: User | None = None,
+    origin: Origin = WORKER,
 ) -> list[ComplaintEvent]:
     """Record events that change nothing on the cases themselves (SLA warnings and breaches), for
     callers outside the case services, in one write. The caller holds the case rows locked."""
-    return _events(rows, actor, timezone.now())
+    return _events(rows, actor, timezone.now(), origin=origin)
 
 
 # At most one wake-up per process in this many seconds. A NOTIFY makes PostgreSQL take one
@@ -194,8 +207,8 @@ def outbox_wake_after_commit() -> None:
     also poll, so this is an optimisation). Nothing is sent when the transaction rolls back."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         return
-    if any(entry[1] is _wake_after_commit for entry in connection.run_on_commit):
-        return
+    # One callback per call (public API only): the second and later ones in a transaction find
+    # the wake-up just done and return at once (``WAKE_EVERY_SECONDS``).
     transaction.on_commit(_wake_after_commit)
 
 
@@ -212,6 +225,7 @@ def _move(
     now: datetime,
     kind: EventKind,
     *,
+    origin: Origin,
     payload: dict[str, Any] | None = None,
     fields: Iterable[str] = (),
 ) -> ComplaintEvent:
@@ -220,7 +234,7 @@ def _move(
     complaint.status = dst
     complaint.status_changed_at = now
     _save(complaint, now, ["status", "status_changed_at", *fields])
-    return _event(complaint, kind, actor, now, src=src, dst=dst, payload=payload)
+    return _event(complaint, kind, actor, now, origin=origin, src=src, dst=dst, payload=payload)
 
 
 def _next_ticket_no(now: datetime) -> str:
@@ -268,7 +282,14 @@ def _department(department_id: int, field: str) -> Department:
 
 
 def _raise_level(
-    complaint: Complaint, actor: User | None, now: datetime, *, to_level: int, reason: str, trigger: str
+    complaint: Complaint,
+    actor: User | None,
+    now: datetime,
+    *,
+    origin: Origin,
+    to_level: int,
+    reason: str,
+    trigger: str,
 ) -> None:
     previous = complaint.escalation_level
     complaint.escalation_level = to_level
@@ -278,5 +299,6 @@ def _raise_level(
         EventKind.ESCALATED,
         actor,
         now,
+        origin=origin,
         payload={"from_level": previous, "to_level": to_level, "reason": reason, "trigger": trigger},
     )

@@ -51,7 +51,7 @@ def complaint_reply(
     A case answered during the first contact (``first_contact_resolution``) may be replied to
     straight from 'accepted', by its first-contact owner."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_REPLY)
+    access_complaint(actor, complaint, Cap.CASE_REPLY, origin=origin)
     src = _require_transition(complaint, Status.REPLIED)
     channel = _choice(channel, ReplyChannel, "channel")
     content = _text(content, "content")
@@ -64,7 +64,7 @@ def complaint_reply(
                     "Only a complaint resolved at first contact is answered before a plan is proposed."
                 ),
             )
-        if actor is not None and actor.pk != complaint.first_contact_owner_id:
+        if actor is None or actor.pk != complaint.first_contact_owner_id:
             raise PermissionDenied(_("Only the first-contact owner resolves a complaint at first contact."))
     elif first_contact_resolution:
         raise ValidationError(
@@ -90,6 +90,7 @@ def complaint_reply(
             "first_contact_resolution": first_contact_resolution,
         },
         fields=["replied_at", "is_first_contact_resolution"],
+        origin=origin,
     )
     return reply
 
@@ -110,7 +111,7 @@ def return_visit_record(
     Reached and satisfied: ready to close. Reached and dissatisfied: the case is reopened one
     escalation level higher, "until the customer is satisfied"."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_RETURN_VISIT)
+    access_complaint(actor, complaint, Cap.CASE_RETURN_VISIT, origin=origin)
     if complaint.status != Status.REPLIED:
         raise InvalidTransition(
             src=complaint.status,
@@ -150,7 +151,7 @@ def return_visit_record(
     }
     if not reached:
         _save(complaint, now, [])
-        _event(complaint, EventKind.RETURN_VISIT_UNREACHED, actor, now, payload=payload)
+        _event(complaint, EventKind.RETURN_VISIT_UNREACHED, actor, now, payload=payload, origin=origin)
         return visit
     _move(
         complaint,
@@ -159,6 +160,7 @@ def return_visit_record(
         now,
         EventKind.RETURN_VISIT,
         payload={**payload, "satisfied": visit.satisfied},
+        origin=origin,
     )
     if not visit.satisfied:
         _reopen(
@@ -167,11 +169,14 @@ def return_visit_record(
             now,
             reason=comment or "dissatisfied at the return visit",
             trigger="dissatisfied_return_visit",
+            origin=origin,
         )
     return visit
 
 
-def _reopen(complaint: Complaint, actor: User | None, now: datetime, *, reason: str, trigger: str) -> None:
+def _reopen(
+    complaint: Complaint, actor: User | None, now: datetime, *, reason: str, trigger: str, origin: Origin
+) -> None:
     _require_transition(complaint, Status.REOPENED)
     complaint.reopen_count += 1
     complaint.closed_at = None
@@ -183,10 +188,17 @@ def _reopen(complaint: Complaint, actor: User | None, now: datetime, *, reason: 
         EventKind.REOPENED,
         payload={"reason": reason, "trigger": trigger, "reopen_count": complaint.reopen_count},
         fields=["reopen_count", "closed_at"],
+        origin=origin,
     )
     if complaint.escalation_level < MAX_ESCALATION_LEVEL:
         _raise_level(
-            complaint, actor, now, to_level=complaint.escalation_level + 1, reason=reason, trigger=trigger
+            complaint,
+            actor,
+            now,
+            to_level=complaint.escalation_level + 1,
+            reason=reason,
+            trigger=trigger,
+            origin=origin,
         )
 
 
@@ -202,12 +214,12 @@ def complaint_reopen(
     """Reopen a case after its return visit, or a closed one (supervisors and managers: new facts,
     a regulator's referral). The escalation level goes up by one."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_REOPEN)
+    access_complaint(actor, complaint, Cap.CASE_REOPEN, origin=origin)
     _require_transition(complaint, Status.REOPENED)
-    if complaint.status == Status.CLOSED and actor is not None and not actor.can(Cap.CASE_SUPERVISE):
+    if complaint.status == Status.CLOSED and (actor is None or not actor.can(Cap.CASE_SUPERVISE)):
         raise PermissionDenied(_("Only supervisors and managers reopen a closed case."))
     reason = _text(reason, "reason")
-    _reopen(complaint, actor, timezone.now(), reason=reason, trigger="manual")
+    _reopen(complaint, actor, timezone.now(), reason=reason, trigger="manual", origin=origin)
     return complaint
 
 
@@ -223,7 +235,7 @@ def complaint_close(
     """Close a case: after a satisfied return visit; at once after a first-contact resolution;
     or, for a supervisor, after the customer could not be reached (with a note)."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_CLOSE)
+    access_complaint(actor, complaint, Cap.CASE_CLOSE, origin=origin)
     src = _require_transition(complaint, Status.CLOSED)
     note = _text(note, "note", required=False)
     if src == Status.REPLIED and not complaint.is_first_contact_resolution:
@@ -232,7 +244,7 @@ def complaint_close(
             raise InvalidTransition(
                 src=src, dst=Status.CLOSED, message=_("A replied case is closed after its return visit.")
             )
-        if actor is not None and not actor.can(Cap.CASE_SUPERVISE):
+        if actor is None or not actor.can(Cap.CASE_SUPERVISE):
             raise PermissionDenied(_("Closing without reaching the customer needs a supervisor or manager."))
         if not note:
             raise ValidationError(
@@ -248,6 +260,7 @@ def complaint_close(
         EventKind.CLOSED,
         payload={"note": note} if note else {},
         fields=["closed_at"],
+        origin=origin,
     )
     return complaint
 
@@ -263,7 +276,7 @@ def complaint_withdraw(
 ) -> Complaint:
     """Record that the customer withdrew the complaint."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_WITHDRAW)
+    access_complaint(actor, complaint, Cap.CASE_WITHDRAW, origin=origin)
     _require_transition(complaint, Status.WITHDRAWN)
     reason = _text(reason, "reason")
     now = timezone.now()
@@ -276,5 +289,6 @@ def complaint_withdraw(
         EventKind.WITHDRAWN,
         payload={"reason": reason, "via": origin.via},
         fields=["closed_at"],
+        origin=origin,
     )
     return complaint

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.common.db import is_postgres
-from tousu.common.origin import SYSTEM, Origin
+from tousu.common.origin import SYSTEM, WORKER, Origin
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent
 from tousu.complaints.services._base import _clocks_follow, complaint_events_record
@@ -141,6 +141,7 @@ def _reassign(clock: SlaClock, complaint: Complaint) -> None:
             actor=None,
             complaint_id=complaint.pk,
             lead_department_id=department_id,
+            origin=WORKER,
             note=_("Reassigned after a missed deadline: %(clock)s.") % {"clock": clock.get_kind_display()},
         )
         complaint.status, complaint.lead_department_id, complaint.version = (

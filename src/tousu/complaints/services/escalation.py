@@ -14,15 +14,15 @@ from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
-from tousu.common.errors import InvalidTransition, ValidationError
-from tousu.common.origin import SYSTEM, Origin
+from tousu.common.errors import InvalidTransition, PermissionDenied, ValidationError
+from tousu.common.origin import SYSTEM, WORKER, Origin
 from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import Level
 from tousu.complaints.events import EventKind
-from tousu.complaints.models import Complaint
+from tousu.complaints.models import Category, Complaint
 from tousu.complaints.services._base import _choice, _event, _events, _lock, _raise_level, _save, _text
 from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN
-from tousu.sla.services import level_rule
+from tousu.sla.services import level_rule, sla_reclassified
 
 
 def _require_open(complaint: Complaint, what: str) -> None:
@@ -54,14 +54,14 @@ def triggered_escalation(complaint: Complaint) -> tuple[int, str, str] | None:
     return target, reason, trigger
 
 
-def escalate_for_triggers(complaint: Complaint, actor: User | None, now: datetime) -> None:
+def escalate_for_triggers(complaint: Complaint, actor: User | None, now: datetime, *, origin: Origin) -> None:
     """Raise the case at once to what its level and threat flag call for, if that is higher.
     Part of the calling service's transaction (level change, threat flag; registration writes the
     same event itself, see ``triggered_escalation``)."""
     wanted = triggered_escalation(complaint)
     if wanted is not None:
         target, reason, trigger = wanted
-        _raise_level(complaint, actor, now, to_level=target, reason=reason, trigger=trigger)
+        _raise_level(complaint, actor, now, to_level=target, reason=reason, trigger=trigger, origin=origin)
 
 
 @transaction.atomic
@@ -77,7 +77,7 @@ def complaint_escalate(
 ) -> Complaint:
     """Raise an open case's escalation level (by one unless ``to_level`` says more)."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ESCALATE)
+    access_complaint(actor, complaint, Cap.CASE_ESCALATE, origin=origin)
     _require_open(complaint, _("escalated"))
     if complaint.escalation_level >= MAX_ESCALATION_LEVEL:
         raise ValidationError(
@@ -98,7 +98,9 @@ def complaint_escalate(
             fields={"to_level": "above the top level"},
         )
     reason = _text(reason, "reason")
-    _raise_level(complaint, actor, timezone.now(), to_level=target, reason=reason, trigger=trigger)
+    _raise_level(
+        complaint, actor, timezone.now(), to_level=target, reason=reason, trigger=trigger, origin=origin
+    )
     return complaint
 
 
@@ -114,7 +116,7 @@ def complaint_change_level(
 ) -> Complaint:
     """Reclassify a case's level (e.g. to major). Raising it to major or crisis escalates at once."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
     _require_open(complaint, _("reclassified"))
     level = _choice(level, Level, "level")
     reason = _text(reason, "reason")
@@ -130,8 +132,9 @@ def complaint_change_level(
         actor,
         now,
         payload={"from": previous, "to": level, "reason": reason},
+        origin=origin,
     )
-    escalate_for_triggers(complaint, actor, now)
+    escalate_for_triggers(complaint, actor, now, origin=origin)
     return complaint
 
 
@@ -147,7 +150,7 @@ def complaint_flag_threat(
     """Record that the customer threatens to go to the regulator, the media or a court; the case
     is escalated at once to the configured level."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ESCALATE)
+    access_complaint(actor, complaint, Cap.CASE_ESCALATE, origin=origin)
     _require_open(complaint, _("flagged"))
     note = _text(note, "note")
     if complaint.threatens_external:
@@ -155,13 +158,17 @@ def complaint_flag_threat(
     now = timezone.now()
     complaint.threatens_external = True
     _save(complaint, now, ["threatens_external"])
-    _event(complaint, EventKind.THREAT_FLAGGED, actor, now, payload={"note": note})
-    escalate_for_triggers(complaint, actor, now)
+    _event(complaint, EventKind.THREAT_FLAGGED, actor, now, payload={"note": note}, origin=origin)
+    escalate_for_triggers(complaint, actor, now, origin=origin)
     return complaint
 
 
 def complaints_escalate_locked(
-    *, complaints: list[Complaint], causes: dict[int, tuple[str, str]], actor: User | None = None
+    *,
+    complaints: list[Complaint],
+    causes: dict[int, tuple[str, str]],
+    actor: User | None = None,
+    origin: Origin = WORKER,
 ) -> list[Complaint]:
     """Raise each open case one level, in one batch, for the SLA sweep; ``causes`` maps a case id to
     its (reason, trigger). The caller holds the case rows locked in its transaction (so no lock is taken here) and has checked nothing else.
@@ -181,5 +188,70 @@ def complaints_escalate_locked(
         Complaint.objects.filter(pk__in=[c.pk for c in raised]).update(
             escalation_level=F("escalation_level") + 1, version=F("version") + 1, updated_at=now
         )
-        _events(rows, actor, now)
+        _events(rows, actor, now, origin=origin)
     return raised
+
+
+@transaction.atomic
+def complaint_reclassify(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    reason: str,
+    category_id: int | None = None,
+    level: str | None = None,
+    expected_version: int | None = None,
+    origin: Origin = SYSTEM,
+) -> Complaint:
+    """Change an open case's category and/or level (e-mail cases "to be classified by staff", a
+    complaint that turned out to be about something else). Audited with before and after; the SLA
+    clocks follow the new classification (``sla_reclassified``), a level that calls for escalation
+    escalates at once, and the event names the new category's default department for routing."""
+    complaint = _lock(complaint_id, expected_version)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
+    if actor is None:
+        raise PermissionDenied(_("Cases are reclassified by staff."))
+    _require_open(complaint, _("reclassified"))
+    reason = _text(reason, "reason")
+    category = complaint.category
+    if category_id is not None:
+        found = Category.objects.filter(pk=category_id, is_active=True).first()
+        if found is None:
+            raise ValidationError(_("No such active category."), fields={"category": "unknown category"})
+        if found.children.filter(is_active=True).exists():
+            raise ValidationError(
+                _("Choose a sub-category of '%(category_name)s'.") % {"category_name": found.name},
+                fields={"category": "choose a sub-category"},
+            )
+        category = found
+    new_level = _choice(level, Level, "level") if level else complaint.level
+    if category.pk == complaint.category_id and new_level == complaint.level:
+        raise ValidationError(
+            _("Choose another category or level: this is the case's classification now."),
+            fields={"category": "unchanged"},
+        )
+    before = {"category": complaint.category.code, "level": complaint.level}
+    complaint.category = category
+    complaint.level = new_level
+    now = timezone.now()
+    due_before = complaint.next_due_at
+    clocks = sla_reclassified(complaint=complaint)
+    fields = ["category", "level"] + (["next_due_at"] if complaint.next_due_at != due_before else [])
+    _save(complaint, now, fields)
+    default = category.default_department
+    _event(
+        complaint,
+        EventKind.RECLASSIFIED,
+        actor,
+        now,
+        origin=origin,
+        payload={
+            "before": before,
+            "after": {"category": category.code, "level": new_level},
+            "reason": reason,
+            "clocks": clocks,
+            "default_department": default.code if default is not None else None,
+        },
+    )
+    escalate_for_triggers(complaint, actor, now, origin=origin)
+    return complaint

@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
-from tousu.common.errors import InvalidTransition, NotFound, ValidationError
+from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints import attachments
-from tousu.complaints.access import access_complaint
+from tousu.complaints.access import CUSTOMER_KINDS, access_complaint
 from tousu.complaints.choices import (
     ResolutionKind,
 )
@@ -53,7 +53,7 @@ def complaint_investigate(
     """Start (or resume) investigating. From 'awaiting customer' the note records the customer's
     answer. A handler who starts an unassigned case takes it."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
     src = _require_transition(complaint, Status.INVESTIGATING)
     note = _text(note, "note", required=src == Status.AWAITING_CUSTOMER)
     now = timezone.now()
@@ -74,6 +74,51 @@ def complaint_investigate(
         kind,
         payload={"note": note} if note else {},
         fields=fields,
+        origin=origin,
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_customer_answer(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    text: str,
+    origin: Origin,
+    expected_version: int | None = None,
+) -> Complaint:
+    """The customer's answer to a request for information, from the portal or by e-mail: recorded
+    as the customer's message, and the case is investigated again. Only a case that waits for the
+    customer takes an answer. (Staff who take an answer down by phone use ``complaint_investigate``
+    with a note.)"""
+    complaint = _lock(complaint_id, expected_version)
+    if actor is not None or origin.kind not in CUSTOMER_KINDS:
+        raise PermissionDenied(
+            _(
+                "Only the customer answers a request for information (not %(who)s); staff who took the "
+                "answer down resume the investigation with it."
+            )
+            % {"who": actor.username if actor is not None else origin.label}
+        )
+    src = Status(complaint.status)
+    if src != Status.AWAITING_CUSTOMER:
+        raise InvalidTransition(
+            src=src,
+            dst=Status.INVESTIGATING,
+            message=_("Case %(case)s is not waiting for an answer from the customer (it is '%(status)s').")
+            % {"case": complaint, "status": src.label},
+        )
+    _require_transition(complaint, Status.INVESTIGATING)
+    text = _text(text, "answer")
+    _move(
+        complaint,
+        Status.INVESTIGATING,
+        actor,
+        timezone.now(),
+        EventKind.INFO_RECEIVED,
+        payload={"message": text, "from": "customer"},
+        origin=origin,
     )
     return complaint
 
@@ -89,7 +134,7 @@ def complaint_request_info(
 ) -> Complaint:
     """Ask the customer for something (a line test, a document). The case waits for them."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
     _require_transition(complaint, Status.AWAITING_CUSTOMER)
     question = _text(question, "question")
     now = timezone.now()
@@ -100,6 +145,7 @@ def complaint_request_info(
         now,
         EventKind.INFO_REQUESTED,
         payload={"question": question},
+        origin=origin,
     )
     return complaint
 
@@ -118,7 +164,7 @@ def complaint_propose_plan(
 ) -> Complaint:
     """Record the resolution plan: measures, the responsible person and a deadline."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_HANDLE)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
     src = _require_transition(complaint, Status.PLAN_PROPOSED)
     if src == Status.AWAITING_APPROVAL:
         raise InvalidTransition(
@@ -158,6 +204,7 @@ def complaint_propose_plan(
             "responsible": responsible.username,
             "deadline": deadline.isoformat(),
         },
+        origin=origin,
     )
     return complaint
 
@@ -170,9 +217,11 @@ def complaint_note(
     complaint = Complaint.objects.filter(pk=complaint_id).first()
     if complaint is None:
         raise NotFound(_("No such case."))
-    access_complaint(actor, complaint, Cap.CASE_NOTE)
+    access_complaint(actor, complaint, Cap.CASE_NOTE, origin=origin)
     text = _text(text, "text")
-    return _event(complaint, EventKind.NOTE_ADDED, actor, timezone.now(), payload={"text": text})
+    return _event(
+        complaint, EventKind.NOTE_ADDED, actor, timezone.now(), payload={"text": text}, origin=origin
+    )
 
 
 def attachment_add(
@@ -189,7 +238,7 @@ def attachment_add(
     complaint = Complaint.objects.filter(pk=complaint_id).first()
     if complaint is None:
         raise NotFound(_("No such case."))
-    access_complaint(actor, complaint, Cap.CASE_NOTE)
+    access_complaint(actor, complaint, Cap.CASE_NOTE, origin=origin)
     clean_name = PurePath((name or "").replace("\\", "/")).name.strip()
     if not clean_name or "." not in clean_name:
         raise ValidationError(_("The file needs a name with an extension."), fields={"file": "no extension"})
@@ -237,6 +286,7 @@ def attachment_add(
                 actor,
                 now,
                 payload={"attachment_id": attachment.pk, "name": attachment.original_name, "size": len(data)},
+                origin=origin,
             )
     except Exception:
         attachment.file.delete(save=False)

@@ -15,7 +15,7 @@ from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, ValidationError
 from tousu.common.fastsql import insert_tree
 from tousu.common.origin import SYSTEM, Origin
-from tousu.complaints.access import access_complaint
+from tousu.complaints.access import access_complaint, principal_may
 from tousu.complaints.choices import (
     BusinessType,
     Channel,
@@ -67,10 +67,12 @@ def complaint_register(
     external_id: str = "",
     accept: bool = False,
     origin: Origin = SYSTEM,
+    contact_verified: bool = True,
 ) -> Complaint:
     """Register a complaint from any channel. The customer is found (or created) by phone,
     e-mail or WeChat id. With ``external_id``, a second call from the same channel returns the
-    case already registered instead of a duplicate.
+    case already registered instead of a duplicate. ``contact_verified=False`` (the portal): the
+    details given change no existing customer; the e-mail stays on the case (``contact_email``).
 
     With ``accept=True`` the case is also accepted in the same transaction (the actor needs the
     right to accept it): the record is exactly what ``complaint_register`` then
@@ -85,6 +87,8 @@ def complaint_register(
     (``insert_tree``: on PostgreSQL the case, its events and its clocks are one statement)."""
     if actor is not None and not actor.can(Cap.CASE_REGISTER):
         raise PermissionDenied(_("Your role may not register complaints."))
+    if actor is None and not principal_may(origin, Cap.CASE_REGISTER):
+        raise PermissionDenied(_("%(who)s may not register complaints.") % {"who": origin.label})
     channel = _choice(channel, Channel, "channel")
     external_id = _text(external_id, "external_id", required=False, max_length=100)
     try:
@@ -100,7 +104,7 @@ def complaint_register(
             raise ValidationError(_("No such region."), fields={"region": "unknown region"}) from None
     category, has_children, region, existing_id = _references(category_pk, region_id, channel, external_id)
     if existing_id is not None:
-        return _registered_before(actor, existing_id, accept)
+        return _registered_before(actor, existing_id, accept, origin)
     business_type = _choice(business_type, BusinessType, "business_type")
     level = _choice(level, Level, "level")
     preferred_reply_channel = _choice(preferred_reply_channel, ReplyChannel, "preferred_reply_channel")
@@ -146,8 +150,10 @@ def complaint_register(
         status_changed_at=now,
         updated_at=now,
     )
-    if accept:  # refuse before writing anything (the scope check needs no saved row)
-        access_complaint(actor, complaint, Cap.CASE_ACCEPT)
+    # Refuse before writing anything (the scope check needs no saved row). A channel accepts what
+    # it registers itself (checked above).
+    if accept and actor is not None:
+        access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
 
     customer = customer_find_or_create(
         phone=phone,
@@ -156,18 +162,21 @@ def complaint_register(
         wechat_id=wechat_id,
         service_number=service_number,
         region=region,
+        verified=contact_verified,
     )
+    complaint.contact_email = email.strip().lower()  # checked by customer_find_or_create
     complaint.customer = customer
     complaint.region_id = region.pk if region is not None else customer.region_id
 
     # The events, in the order the two services write them, and the SLA steps they make.
-    label = actor.username if actor is not None else "system"
+    label = actor.username if actor is not None else origin.label
     events = [
         ComplaintEvent(
             created_at=now,
             kind=EventKind.REGISTERED,
             actor=actor,
             actor_label=label,
+            via=origin.via,
             to_status=Status.REGISTERED,
             payload={
                 "channel": channel,
@@ -193,7 +202,12 @@ def complaint_register(
         complaint.version += 1
         events.append(
             ComplaintEvent(
-                created_at=now, kind=EventKind.ESCALATED, actor=actor, actor_label=label, payload=payload
+                created_at=now,
+                kind=EventKind.ESCALATED,
+                actor=actor,
+                actor_label=label,
+                via=origin.via,
+                payload=payload,
             )
         )
         steps.append((EventKind.ESCALATED.value, "", Status.REGISTERED, now))
@@ -206,6 +220,7 @@ def complaint_register(
             kind=EventKind.ACCEPTED,
             actor=actor,
             actor_label=label,
+            via=origin.via,
             from_status=Status.REGISTERED,
             to_status=Status.ACCEPTED,
         )
@@ -233,16 +248,16 @@ def complaint_register(
         )
         if existing_id is None:
             raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
-        return _registered_before(actor, existing_id, accept)
+        return _registered_before(actor, existing_id, accept, origin)
     complaint.started_clocks = clocks
     return complaint
 
 
-def _registered_before(actor: User | None, complaint_id: int, accept: bool) -> Complaint:
+def _registered_before(actor: User | None, complaint_id: int, accept: bool, origin: Origin) -> Complaint:
     """The case a previous call registered for the same channel message (idempotent retry)."""
     existing = Complaint.objects.get(pk=complaint_id)
     if accept and existing.status == Status.REGISTERED:
-        existing = complaint_accept(actor=actor, complaint_id=existing.pk)
+        existing = complaint_accept(actor=actor, complaint_id=existing.pk, origin=origin)
     existing.registered_before = True
     return existing
 
@@ -303,7 +318,7 @@ def complaint_accept(
 ) -> Complaint:
     """Accept a registered complaint: issue its ticket number and queue the acknowledgement."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ACCEPT)
+    access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
     _require_transition(complaint, Status.ACCEPTED)
     now = timezone.now()
     complaint.ticket_no = _next_ticket_no(now)
@@ -316,6 +331,7 @@ def complaint_accept(
         EventKind.ACCEPTED,
         payload={"ticket_no": complaint.ticket_no},
         fields=["ticket_no", "accepted_at"],
+        origin=origin,
     )
     return complaint
 
@@ -333,7 +349,7 @@ def complaint_reject(
     """Refuse a complaint (不予受理) with a reason from the fixed list and the explanation given to
     the customer. It still gets a ticket number, so the customer can refer to the decision."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_ACCEPT)
+    access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
     _require_transition(complaint, Status.REJECTED)
     reason = _choice(reason, RejectionReason, "reason")
     explanation = _text(explanation, "explanation")
@@ -350,5 +366,6 @@ def complaint_reject(
         EventKind.REJECTED,
         payload={"ticket_no": complaint.ticket_no, "reason": reason, "explanation": explanation},
         fields=["ticket_no", "rejection_reason", "rejection_explanation", "closed_at"],
+        origin=origin,
     )
     return complaint

@@ -28,7 +28,7 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
     complaint = Complaint.objects.select_related("customer").filter(pk=complaint_id).first()
     if complaint is None:
         raise NotFound(_("No such case."))
-    access_complaint(actor, complaint, Cap.CUSTOMER_REVEAL)
+    access_complaint(actor, complaint, Cap.CUSTOMER_REVEAL, origin=origin)
     if field == "service_number":
         value = complaint.service_number
     elif field in REVEALABLE_FIELDS:
@@ -99,6 +99,7 @@ def customer_merge(*, actor: User, source_id: int, target_id: int, origin: Origi
             kind=EventKind.CUSTOMER_MERGED,
             actor=actor,
             actor_label=actor.username,
+            via=origin.via,
             payload={"from_customer": source.pk, "to_customer": target.pk},
         )
         for pk in case_ids

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +23,7 @@ from tousu.complaints.choices import (
 )
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import (
+    Complaint,
     Remedy,
 )
 from tousu.complaints.services._base import (
@@ -31,7 +35,8 @@ from tousu.complaints.services._base import (
     _save,
     _text,
 )
-from tousu.complaints.states import Status
+from tousu.complaints.states import OPEN, Status
+from tousu.customers.models import Customer
 
 
 def _amount(value: Decimal | int | str, kind: str) -> Decimal:
@@ -64,6 +69,46 @@ def _limit_covers(user: User | None, amount: Decimal) -> bool:
     return limit is None or amount <= limit
 
 
+_COUNTED = (RemedyStatus.REQUESTED, RemedyStatus.APPROVED)
+
+
+def _money_total(remedies: Q) -> Decimal:
+    total = (
+        Remedy.objects.filter(remedies)
+        .filter(kind__in=MONEY_REMEDIES, status__in=_COUNTED)
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def remedy_exposure(complaint: Complaint, *, adding: Decimal = Decimal(0)) -> Decimal:
+    """The money an approval of ``adding`` (on top of the case's remedies) commits to: the case's
+    money remedies approved and pending, ``adding`` included; and, with
+    ``TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS`` set, the customer's over that many days across their
+    cases if that is more. Splitting a remedy into small ones therefore dodges no limit."""
+    exposure = _money_total(Q(complaint_id=complaint.pk)) + adding
+    days = settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS
+    if days:
+        since = timezone.now() - timedelta(days=days)
+        customer_total = _money_total(
+            Q(complaint__customer_id=complaint.customer_id, requested_at__gte=since)
+        )
+        exposure = max(exposure, customer_total + adding)
+    return exposure
+
+
+def remedy_within_authority(user: User | None, complaint: Complaint, *, adding: Decimal = Decimal(0)) -> bool:
+    """Whether ``user``'s approval limit covers ``remedy_exposure`` (for pages and the services)."""
+    return _limit_covers(user, remedy_exposure(complaint, adding=adding))
+
+
+def _lock_customer(complaint: Complaint) -> None:
+    """With a per-customer window, lock the customer row (after the case row, always in this
+    order), so two remedies on two of their cases cannot both pass the limit at once."""
+    if settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS:
+        Customer.objects.select_for_update().filter(pk=complaint.customer_id).values_list("pk").first()
+
+
 @transaction.atomic
 def remedy_request(
     *,
@@ -78,7 +123,7 @@ def remedy_request(
     """Offer a remedy. Within the requester's own approval limit (and for non-money remedies) it is
     approved at once; above it the case waits for an approver whose limit covers the amount."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.REMEDY_REQUEST)
+    access_complaint(actor, complaint, Cap.REMEDY_REQUEST, origin=origin)
     kind = _choice(kind, RemedyKind, "kind")
     value = _amount(amount, kind)
     description = _text(description, "description", required=False)
@@ -90,7 +135,8 @@ def remedy_request(
             message=_("Remedies are offered while a case is handled, not when it is '%(status)s'.")
             % {"status": status.label},
         )
-    needs_approval = kind in MONEY_REMEDIES and not _limit_covers(actor, value)
+    _lock_customer(complaint)
+    needs_approval = kind in MONEY_REMEDIES and not remedy_within_authority(actor, complaint, adding=value)
     if needs_approval:
         _require_transition(complaint, Status.AWAITING_APPROVAL)  # only from 'plan proposed'
     now = timezone.now()
@@ -108,10 +154,25 @@ def remedy_request(
     )
     payload = {"remedy_id": remedy.pk, "kind": kind, "amount": str(value), "description": description}
     if needs_approval:
-        _move(complaint, Status.AWAITING_APPROVAL, actor, now, EventKind.REMEDY_REQUESTED, payload=payload)
+        _move(
+            complaint,
+            Status.AWAITING_APPROVAL,
+            actor,
+            now,
+            EventKind.REMEDY_REQUESTED,
+            payload=payload,
+            origin=origin,
+        )
     else:
         _save(complaint, now, [])
-        _event(complaint, EventKind.REMEDY_APPROVED, actor, now, payload={**payload, "self_approved": True})
+        _event(
+            complaint,
+            EventKind.REMEDY_APPROVED,
+            actor,
+            now,
+            payload={**payload, "self_approved": True},
+            origin=origin,
+        )
     return remedy
 
 
@@ -131,21 +192,32 @@ def remedy_decide(
         raise NotFound(_("No such remedy."))
     complaint = _lock(remedy.complaint_id)
     remedy = Remedy.objects.select_for_update().get(pk=remedy_id)
-    access_complaint(actor, complaint, Cap.REMEDY_DECIDE)
+    access_complaint(actor, complaint, Cap.REMEDY_DECIDE, origin=origin)
+    if complaint.status not in OPEN:
+        raise InvalidTransition(
+            src=complaint.status,
+            dst=complaint.status,
+            message=_("Case %(case)s is no longer open: its remedies are not decided any more.")
+            % {"case": complaint},
+        )
     if remedy.status != RemedyStatus.REQUESTED:
         raise ConflictError(
             _("This remedy was already decided (%(decision)s).") % {"decision": remedy.get_status_display()}
         )
     if remedy.requested_by_id == actor.pk:
         raise PermissionDenied(_("You cannot decide on a remedy you requested."))
-    if approve and not _limit_covers(actor, remedy.amount):
-        limit = approval_limit_for(actor.role)
-        raise PermissionDenied(
-            _(
-                "%(amount)s 元 is above your approval limit (%(limit)s 元); a higher authority must approve it."
+    if approve:
+        _lock_customer(complaint)
+        exposure = remedy_exposure(complaint)  # the pending remedy is counted already
+        if not _limit_covers(actor, exposure):
+            limit = approval_limit_for(actor.role)
+            raise PermissionDenied(
+                _(
+                    "%(amount)s 元 is above your approval limit (%(limit)s 元): with this one, the money "
+                    "remedies approved and pending come to %(exposure)s 元; a higher authority must approve it."
+                )
+                % {"amount": remedy.amount, "limit": limit, "exposure": exposure}
             )
-            % {"amount": remedy.amount, "limit": limit}
-        )
     note = _text(note, "note", required=not approve)
     now = timezone.now()
     remedy.status = RemedyStatus.APPROVED if approve else RemedyStatus.REFUSED
@@ -158,8 +230,8 @@ def remedy_decide(
     still_waiting = complaint.remedies.filter(status=RemedyStatus.REQUESTED).exists()
     if complaint.status == Status.AWAITING_APPROVAL and not still_waiting:
         _require_transition(complaint, Status.PLAN_PROPOSED)
-        _move(complaint, Status.PLAN_PROPOSED, actor, now, kind, payload=payload)
+        _move(complaint, Status.PLAN_PROPOSED, actor, now, kind, payload=payload, origin=origin)
     else:
         _save(complaint, now, [])
-        _event(complaint, kind, actor, now, payload=payload)
+        _event(complaint, kind, actor, now, payload=payload, origin=origin)
     return remedy

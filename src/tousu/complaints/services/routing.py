@@ -45,7 +45,7 @@ def complaint_dispatch(
     """Route a case to its lead department (and cooperating ones), optionally to a person there.
     Dispatching a dispatched or investigated case again transfers it."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_DISPATCH)
+    access_complaint(actor, complaint, Cap.CASE_DISPATCH, origin=origin)
     _require_transition(complaint, Status.DISPATCHED)
     lead = _department(lead_department_id, "lead_department")
     cooperating = [
@@ -82,6 +82,7 @@ def complaint_dispatch(
             "note": note,
         },
         fields=["lead_department", "assignee"],
+        origin=origin,
     )
     return complaint
 
@@ -97,7 +98,7 @@ def complaint_assign(
 ) -> Complaint:
     """Give an open case to a person of its lead department (or take it away: ``None``)."""
     complaint = _lock(complaint_id, expected_version)
-    access_complaint(actor, complaint, Cap.CASE_DISPATCH)
+    access_complaint(actor, complaint, Cap.CASE_DISPATCH, origin=origin)
     if complaint.status not in OPEN:
         raise InvalidTransition(
             src=complaint.status,
@@ -126,5 +127,6 @@ def complaint_assign(
         actor,
         now,
         payload={"assignee": assignee.username if assignee else None, "previous": previous},
+        origin=origin,
     )
     return complaint

@@ -79,12 +79,13 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
             not_attached.append(f"{upload.name}: {exc.message}")
     grant(request, complaint.pk)
     # Where the outbox sends the acknowledgement: the customer's e-mail on record if they chose
-    # e-mail (an address given before is kept), else their phone.
+    # e-mail (an address given before is kept), else the one given with this filing, else their phone.
     customer = complaint.customer
-    by_email = complaint.preferred_reply_channel == ReplyChannel.EMAIL and customer.email
+    email = customer.email or complaint.contact_email
+    by_email = complaint.preferred_reply_channel == ReplyChannel.EMAIL and email
     request.session[FILED] = {
         "ticket_no": complaint.ticket_no,
-        "address": mask_email(customer.email) if by_email else mask_phone(customer.phone or phone),
+        "address": mask_email(email) if by_email else mask_phone(customer.phone or phone),
         "not_attached": not_attached,
         "attached": len(data["attachments"]) - len(not_attached),
     }

@@ -13,13 +13,13 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from tousu.common.errors import TousuError
+from tousu.common.errors import InvalidTransition, TousuError
 from tousu.common.masking import mask_phone
 from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
 from tousu.complaints.models import Complaint
-from tousu.complaints.services import complaint_investigate, complaint_withdraw
-from tousu.complaints.states import OPEN, Status
+from tousu.complaints.selectors import complaint_available_actions
+from tousu.complaints.services import complaint_customer_answer, complaint_withdraw
 from tousu.portal.forms import AnswerForm, CodeForm, TrackForm, WithdrawForm, category_label
 from tousu.portal.services import (
     customer_status,
@@ -110,6 +110,7 @@ def _case_page(
     request: HttpRequest, complaint: Complaint, *, answer_form: AnswerForm | None = None, status: int = 200
 ) -> HttpResponse:
     key, label = customer_status(complaint)
+    actions = complaint_available_actions(None, complaint, origin=origin_of(request))
     return render(
         request,
         "portal/case.html",
@@ -119,8 +120,8 @@ def _case_page(
             "status_label": label,
             "timeline": customer_timeline(complaint),
             "replies": complaint.replies.all(),
-            "can_answer": complaint.status == Status.AWAITING_CUSTOMER,
-            "can_withdraw": complaint.status in OPEN,
+            "can_answer": "answer" in actions,
+            "can_withdraw": "withdraw" in actions,
             "answer_form": answer_form or AnswerForm(),
             "masked_phone": mask_phone(complaint.customer.phone),
             "category_name": " › ".join(
@@ -150,13 +151,17 @@ def answer(request: HttpRequest, ticket_no: str) -> HttpResponse:
     if not form.is_valid():
         return _case_page(request, complaint, answer_form=form, status=400)
     try:
-        complaint_investigate(
+        complaint_customer_answer(
             actor=None,
             complaint_id=complaint.pk,
-            note=form.cleaned_data["answer"],
-            expected_version=None,
+            text=form.cleaned_data["answer"],
             origin=origin_of(request),
         )
+    except InvalidTransition:
+        messages.error(
+            request, _("Your complaint is not waiting for information from you: nothing was sent.")
+        )
+        return redirect("portal:case", ticket_no=ticket_no)
     except TousuError as exc:
         messages.error(request, customer_message(exc))
         return redirect("portal:case", ticket_no=ticket_no)
@@ -170,7 +175,7 @@ def withdraw(request: HttpRequest, ticket_no: str) -> HttpResponse:
     complaint = _verified_case(request, ticket_no)
     if complaint is None:
         return _to_track(ticket_no)
-    if complaint.status not in OPEN:
+    if "withdraw" not in complaint_available_actions(None, complaint, origin=origin_of(request)):
         messages.error(request, _("This complaint is finished and can no longer be withdrawn."))
         return redirect("portal:case", ticket_no=ticket_no)
     if request.method != "POST":

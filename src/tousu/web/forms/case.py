@@ -270,6 +270,23 @@ class ChangeLevelForm(CaseActionForm):
         self.fields["level"].initial = self.complaint.level
 
 
+class ReclassifyForm(CaseActionForm):
+    """Category and level of the case: e-mail cases wait here to be classified by staff."""
+
+    category = forms.TypedChoiceField(label=_("Category"), coerce=int)
+    level = forms.ChoiceField(label=_("Level"), choices=Level.choices)
+    reason = _text(_("Reason"))
+
+    def adapt(self) -> None:
+        from tousu.complaints.models import Category
+
+        leaves = Category.objects.filter(is_active=True, children__isnull=True).select_related("parent")
+        choices = sorted((str(c), c.pk) for c in leaves)
+        self.choice_field("category").choices = [(pk, label) for label, pk in choices]
+        self.fields["category"].initial = self.complaint.category_id
+        self.fields["level"].initial = self.complaint.level
+
+
 class FlagThreatForm(CaseActionForm):
     note = _text(_("What the customer said"))
 

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from tousu.accounts.models import Department, User, approval_limit_for
+from tousu.accounts.models import Department, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import ConflictError, InvalidTransition, ValidationError
 from tousu.common.origin import Origin
@@ -45,8 +45,13 @@ from tousu.complaints.choices import (
 )
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
-from tousu.complaints.selectors import complaint_for_display, complaint_timeline, complaints_visible_to
-from tousu.complaints.states import OPEN, TRANSITIONS, EscalationLevel, Status, can_escalate
+from tousu.complaints.selectors import (
+    complaint_available_actions,
+    complaint_for_display,
+    complaint_timeline,
+    complaints_visible_to,
+)
+from tousu.complaints.states import OPEN, EscalationLevel, Status
 from tousu.sla.models import ClockKind, ClockState
 from tousu.sla.selectors import ClockView, sla_explain
 from tousu.web.forms.case import (
@@ -62,6 +67,7 @@ from tousu.web.forms.case import (
     InvestigateForm,
     NoteForm,
     PlanForm,
+    ReclassifyForm,
     RejectForm,
     RemedyForm,
     ReopenForm,
@@ -76,8 +82,6 @@ HISTORY_DAYS = 90
 HISTORY_ROWS = 50
 DUE_SOON = timedelta(hours=1)
 REVEALABLE = ("name", "phone", "email", "service_number")
-# Where the remedy service accepts a request (it refuses the others with a clear message).
-REMEDY_STATUSES = frozenset({Status.ACCEPTED, Status.INVESTIGATING, Status.PLAN_PROPOSED})
 
 
 def _actor(request: HttpRequest) -> User:
@@ -213,6 +217,17 @@ def _change_level(c: Call) -> str:
     return _("Case %(case)s is now '%(level)s'.") % {"case": complaint, "level": Level(complaint.level).label}
 
 
+def _reclassify(c: Call) -> str:
+    complaint = svc.complaint_reclassify(
+        **c.versioned(), category_id=c.data["category"], level=c.data["level"], reason=c.data["reason"]
+    )
+    return _("Case %(case)s is now classified as %(category)s, '%(level)s'.") % {
+        "case": complaint,
+        "category": complaint.category,
+        "level": Level(complaint.level).label,
+    }
+
+
 def _flag_threat(c: Call) -> str:
     complaint = svc.complaint_flag_threat(**c.versioned(), note=c.data["note"])
     return _(
@@ -255,6 +270,7 @@ ACTIONS: dict[str, Action] = {
         Action("note", gettext_lazy("Internal note"), NoteForm, _note),
         Action("escalate", gettext_lazy("Escalate"), EscalateForm, _escalate),
         Action("change-level", gettext_lazy("Change level"), ChangeLevelForm, _change_level),
+        Action("reclassify", gettext_lazy("Reclassify"), ReclassifyForm, _reclassify),
         Action(
             "flag-threat", gettext_lazy("Threatens regulator, media or court"), FlagThreatForm, _flag_threat
         ),
@@ -278,48 +294,10 @@ class Permissions:
         return self._known[cap]
 
 
-def allowed_actions(user: User, complaint: Complaint, may: Permissions) -> list[str]:
-    """The actions to offer: those the transition table allows from the current status and this
-    user's role and scope allow (the services check again; this only decides what is shown)."""
-    status = Status(complaint.status)
-    nxt = TRANSITIONS[status]
-    is_open = status in OPEN
-
-    def close_allowed() -> bool:
-        if status == Status.REPLIED and not complaint.is_first_contact_resolution:
-            # Without a satisfied return visit only a supervisor closes, after an unreached one.
-            return user.can(Cap.CASE_SUPERVISE) and complaint.return_visits.filter(reached=False).exists()
-        return True
-
-    rules: dict[str, Callable[[], bool]] = {
-        "accept": lambda: Status.ACCEPTED in nxt and may(Cap.CASE_ACCEPT),
-        "reject": lambda: Status.REJECTED in nxt and may(Cap.CASE_ACCEPT),
-        "dispatch": lambda: Status.DISPATCHED in nxt and may(Cap.CASE_DISPATCH),
-        "investigate": lambda: Status.INVESTIGATING in nxt and may(Cap.CASE_HANDLE),
-        "request-info": lambda: Status.AWAITING_CUSTOMER in nxt and may(Cap.CASE_HANDLE),
-        "plan": lambda: (
-            Status.PLAN_PROPOSED in nxt and status != Status.AWAITING_APPROVAL and may(Cap.CASE_HANDLE)
-        ),
-        "remedy": lambda: status in REMEDY_STATUSES and may(Cap.REMEDY_REQUEST),
-        "reply": lambda: (
-            Status.REPLIED in nxt
-            and may(Cap.CASE_REPLY)
-            and (status != Status.ACCEPTED or complaint.first_contact_owner_id == user.pk)
-        ),
-        "return-visit": lambda: status == Status.REPLIED and may(Cap.CASE_RETURN_VISIT),
-        "close": lambda: Status.CLOSED in nxt and may(Cap.CASE_CLOSE) and close_allowed(),
-        "reopen": lambda: (
-            Status.REOPENED in nxt
-            and may(Cap.CASE_REOPEN)
-            and (status != Status.CLOSED or user.can(Cap.CASE_SUPERVISE))
-        ),
-        "note": lambda: may(Cap.CASE_NOTE),
-        "escalate": lambda: can_escalate(status, complaint.escalation_level) and may(Cap.CASE_ESCALATE),
-        "change-level": lambda: is_open and may(Cap.CASE_HANDLE),
-        "flag-threat": lambda: is_open and not complaint.threatens_external and may(Cap.CASE_ESCALATE),
-        "withdraw": lambda: Status.WITHDRAWN in nxt and may(Cap.CASE_WITHDRAW),
-    }
-    return [slug for slug, rule in rules.items() if rule()]
+def allowed_actions(available: list[str]) -> list[str]:
+    """The action forms to offer: exactly what ``complaint_available_actions`` says (the same
+    rules the services apply); remedy decisions and reveals have their own controls."""
+    return [s for s in available if s in ACTIONS and s != "decide"]
 
 
 def _remedy_of(complaint: Complaint, remedy_id: int) -> Remedy:
@@ -329,15 +307,12 @@ def _remedy_of(complaint: Complaint, remedy_id: int) -> Remedy:
     return remedy
 
 
-def decidable_remedies(
-    user: User, complaint: Complaint, remedies: Iterable[Remedy], may: Permissions
-) -> list[Remedy]:
-    """Pending remedies this user may approve: within their limit, and not their own request."""
-    pending = [r for r in remedies if r.status == RemedyStatus.REQUESTED and r.requested_by_id != user.pk]
-    if not pending or complaint.status not in OPEN or not may(Cap.REMEDY_DECIDE):
+def decidable_remedies(user: User, remedies: Iterable[Remedy], available: list[str]) -> list[Remedy]:
+    """Pending remedies this user may decide on (not their own requests), when the selector says
+    they may decide at all: their limit covers the case's money remedies together."""
+    if "decide" not in available:
         return []
-    limit = approval_limit_for(user.role)
-    return [r for r in pending if limit is None or r.amount <= limit]
+    return [r for r in remedies if r.status == RemedyStatus.REQUESTED and r.requested_by_id != user.pk]
 
 
 # --- what the page shows -----------------------------------------------------------------------
@@ -446,6 +421,7 @@ _FIELDS: dict[str, tuple[str | Promise, Callable[[Any, str], str]]] = {
     "text": (gettext_lazy("Note"), _plain),
     "note": (gettext_lazy("Note"), _plain),
     "question": (gettext_lazy("Question"), _plain),
+    "message": (gettext_lazy("Customer's message"), _plain),
     "channel": (
         gettext_lazy("Channel"),
         _by_kind(_choice_label(ReplyChannel), registered=_choice_label(Channel)),
@@ -605,7 +581,8 @@ def _render_page(
 
     bound_slug, bound_form = bound if bound is not None else ("", None)
     action_forms: list[tuple[Action, Form, str]] = []
-    for slug in allowed_actions(user, complaint, may):
+    available = complaint_available_actions(user, complaint)
+    for slug in allowed_actions(available):
         spec = ACTIONS[slug]
         form: Form
         if slug == bound_slug and bound_form is not None:
@@ -622,7 +599,7 @@ def _render_page(
         top_error = top_error or " ".join(str(e) for errors in bound_form.errors.values() for e in errors)
 
     decide_forms: list[tuple[Remedy, Form]] = []
-    for remedy in decidable_remedies(user, complaint, remedies, may):
+    for remedy in decidable_remedies(user, remedies, available):
         if (
             bound_slug == "decide"
             and bound_form is not None
