@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import BinaryIO
 
@@ -104,6 +104,10 @@ def complaint_request_info(
     return complaint
 
 
+# A plan is a promise to the customer: a deadline years ahead is a typing error, not a plan.
+PLAN_HORIZON = timedelta(days=366)
+
+
 @transaction.atomic
 def complaint_propose_plan(
     *,
@@ -134,6 +138,11 @@ def complaint_propose_plan(
     if deadline is None or timezone.is_naive(deadline) or deadline <= now:
         raise ValidationError(
             _("The plan's deadline must be a time in the future."), fields={"deadline": "not in the future"}
+        )
+    if deadline > now + PLAN_HORIZON:
+        raise ValidationError(
+            _("The plan's deadline must be within %(days)s days from now.") % {"days": PLAN_HORIZON.days},
+            fields={"deadline": "too far ahead"},
         )
     assert responsible is not None
     plan = ResolutionPlan.objects.create(
