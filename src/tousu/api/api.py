@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query
@@ -47,6 +48,7 @@ from tousu.api.tmf import (
 )
 from tousu.common.errors import TousuError
 from tousu.common.ratelimit import ratelimit_hit
+from tousu.web.faults import unavailable_response
 
 log = logging.getLogger("tousu.api")
 
@@ -274,6 +276,12 @@ def _data_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 404, "not_found", "Not found", _("No such resource."))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return unavailable_response(request, exc)  # 503, Retry-After, logged once a minute
 
 
 @api.exception_handler(Exception)
