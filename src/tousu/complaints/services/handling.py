@@ -8,7 +8,6 @@ from pathlib import PurePath
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -236,7 +235,7 @@ def attachment_add(
         uploaded_by=actor,
         created_at=now,
     )
-    attachment.file.save(clean_name, ContentFile(data), save=False)
+    attachments.store(attachment.file, clean_name, data)  # complete, or nothing and StorageUnavailable
     try:
         with transaction.atomic():
             attachment.save()
