@@ -114,8 +114,54 @@ def test_subscribe_and_unsubscribe(api):
     assert_tmf({k: v for k, v in sub.items() if k != "secret"}, "EventSubscription")
     response = api.client.delete(f"{HUB}/{sub['id']}", **api.headers)
     assert response.status_code == 204
-    assert (HubSubscription.objects.count(), WebhookEndpoint.objects.count()) == (0, 0)
+    row.refresh_from_db()
+    row.endpoint.refresh_from_db()
+    assert (HubSubscription.objects.count(), WebhookEndpoint.objects.count()) == (1, 1)  # kept, ended
+    assert (row.deactivated_at is not None, row.endpoint.is_active) == (True, False)
     assert api.client.delete(f"{HUB}/{sub['id']}", **api.headers).status_code == 404
+
+
+def test_unsubscribing_keeps_every_delivery_and_attempt_and_sends_nothing_new(api, receiver):
+    from tousu.api.services import UNSUBSCRIBED
+    from tousu.notifications.models import DeliveryAttempt
+
+    sub = subscribe(api, receiver.url)
+    assert api.post(ticket(externalId="app-h1")).status_code == 201
+    run_outbox()
+    assert len(receiver.received) == 1
+    receiver.statuses = [503]
+    assert api.post(ticket(externalId="app-h2")).status_code == 201
+    run_outbox()  # the second delivery failed once: pending, to be retried
+    before = [(n.pk, n.status) for n in webhooks()]
+    assert [status for _pk, status in before] == [DeliveryStatus.SENT, DeliveryStatus.PENDING]
+    attempts = list(
+        DeliveryAttempt.objects.filter(transport=Transport.WEBHOOK)
+        .order_by("id")
+        .values_list("notification_id", "number", "outcome")
+    )
+    assert len(attempts) == 2
+
+    assert api.client.delete(f"{HUB}/{sub['id']}", **api.headers).status_code == 204
+    after = webhooks()
+    assert [(n.pk, n.status) for n in after] == [
+        (before[0][0], DeliveryStatus.SENT),
+        (before[1][0], DeliveryStatus.FAILED),
+    ]
+    assert after[1].last_error == UNSUBSCRIBED
+    assert (
+        list(
+            DeliveryAttempt.objects.filter(transport=Transport.WEBHOOK)
+            .order_by("id")
+            .values_list("notification_id", "number", "outcome")
+        )
+        == attempts
+    )
+    # a new case event asks for no delivery to the ended subscription, and nothing more is sent
+    assert api.post(ticket(externalId="app-h3")).status_code == 201
+    Notification.objects.filter(transport=Transport.WEBHOOK).update(next_attempt_at=timezone.now())
+    run_outbox()
+    assert len(webhooks()) == 2
+    assert len(receiver.received) == 2
 
 
 @pytest.mark.parametrize(
@@ -255,9 +301,9 @@ def test_callbacks_to_non_public_addresses_are_refused_by_default(api, receiver,
 
 
 def test_a_public_address_passes_the_check(settings):
-    from tousu.notifications.webhook import _public_only
+    from tousu.notifications.webhook import resolve
 
     settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES = False
-    _public_only("https://93.184.216.34/hook")  # a literal address: no DNS needed
+    assert resolve("https://93.184.216.34/hook").address == "93.184.216.34"  # a literal: no DNS needed
     with pytest.raises(DeliveryError, match="non-public"):
-        _public_only("http://[::ffff:192.168.1.5]/hook")
+        resolve("http://[::ffff:192.168.1.5]/hook")

@@ -478,6 +478,7 @@ def test_internal_note(web, cases, people):
 def test_resolution_plan(web, cases, people):
     c = cases.make(Status.INVESTIGATING)
     web.force_login(people["handler"])
+    day = timezone.localdate() + timedelta(days=30)
     response = post(
         web,
         c,
@@ -486,7 +487,7 @@ def test_resolution_plan(web, cases, people):
             "kind": "coordinated",
             "measures": "协调网络部复核计费",
             "responsible": people["handler"].pk,
-            "deadline": "2030-01-02T10:00",
+            "deadline": f"{day:%Y-%m-%d}T10:00",  # within a year: a plan is a near promise
         },
     )
     assert_redirected_with(web, response, c, f"Resolution plan recorded for case {c.ticket_no}.")
@@ -496,7 +497,7 @@ def test_resolution_plan(web, cases, people):
         "coordinated",
         "协调网络部复核计费",
         people["handler"],
-        datetime(2030, 1, 2, 2, 0, tzinfo=UTC),  # 10:00 in Asia/Shanghai
+        datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC),  # 10:00 in Asia/Shanghai
         people["handler"],
     )
     assert last_event(c).kind == "plan_proposed"

@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "tousu.common.faults.BadInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -95,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tousu.web.middleware.ServiceErrorMiddleware",
+    "tousu.common.faults.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "tousu.urls"
@@ -253,6 +255,13 @@ TOUSU_SMS_TRANSPORT = (
 )
 # How long a worker's claim on a message lasts: a worker that dies mid-send is retried after it.
 TOUSU_NOTIFY_LEASE_SECONDS = env_int("TOUSU_NOTIFY_LEASE_SECONDS", 300, minimum=30)
+# Delivery: messages a worker claims at a time (small, so a worker that dies leaves little waiting
+# for its lease), how many are sent at once (one thread per lane: one webhook endpoint, or the
+# customer SMS / e-mail), and the seconds one lane may take per batch before the rest of its
+# messages are handed back for the next round.
+TOUSU_NOTIFY_BATCH = env_int("TOUSU_NOTIFY_BATCH", 20, minimum=1, maximum=500)
+TOUSU_NOTIFY_CONCURRENCY = env_int("TOUSU_NOTIFY_CONCURRENCY", 4, minimum=1, maximum=64)
+TOUSU_NOTIFY_LANE_SECONDS = env_int("TOUSU_NOTIFY_LANE_SECONDS", 15, minimum=1, maximum=600)
 TOUSU_MAIL_FROM = env_str("TOUSU_MAIL_FROM", "Tousu <tousu@localhost>")
 DEFAULT_FROM_EMAIL = TOUSU_MAIL_FROM
 SERVER_EMAIL = TOUSU_MAIL_FROM

@@ -4,6 +4,8 @@ from django.urls import include, path
 from tousu.api.api import api as tmf621
 from tousu.web.views import auth, case, dashboard, home, queues, register, regulator
 
+handler500 = "tousu.common.faults.server_error"
+
 admin.site.site_header = "Tousu 投诉管理"
 admin.site.site_title = "Tousu"
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query
@@ -46,6 +47,7 @@ from tousu.api.tmf import (
     ticket_queryset,
 )
 from tousu.common.errors import TousuError
+from tousu.common.faults import tmf_error, unavailable_response
 from tousu.common.ratelimit import ratelimit_hit
 
 log = logging.getLogger("tousu.api")
@@ -191,10 +193,7 @@ def _error(
     message: str,
     fields: dict[str, str] | None = None,
 ) -> HttpResponse:
-    body: dict[str, Any] = {"code": code, "reason": reason, "message": message, "status": str(status)}
-    if fields:
-        body["fields"] = fields
-    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+    return tmf_error(status, code, reason, message, fields)
 
 
 _REASONS = {
@@ -274,6 +273,12 @@ def _data_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 404, "not_found", "Not found", _("No such resource."))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return unavailable_response(request, exc)  # 503, Retry-After, logged once a minute
 
 
 @api.exception_handler(Exception)

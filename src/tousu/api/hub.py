@@ -32,7 +32,9 @@ def tmf_fanout(event: ComplaintEvent, now: datetime) -> list[Notification]:
     complaint = event.complaint
     subscriptions = [
         s
-        for s in HubSubscription.objects.filter(endpoint__is_active=True, api_key__is_active=True)
+        for s in HubSubscription.objects.filter(
+            deactivated_at__isnull=True, endpoint__is_active=True, api_key__is_active=True
+        )
         .select_related("endpoint", "api_key")
         .order_by("id")
         if s.api_key.all_channels or s.api_key.channel == complaint.channel

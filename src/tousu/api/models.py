@@ -84,6 +84,9 @@ class HubSubscription(models.Model):
     )
     query = models.CharField(_("query"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created"))
+    # ``DELETE /hub/{id}`` ends a subscription without deleting it: its deliveries and their
+    # attempts stay on record; nothing new is sent to it.
+    deactivated_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -30,7 +30,7 @@ from tousu.complaints import services as svc
 from tousu.complaints.models import Category, Complaint
 from tousu.complaints.selectors import complaint_available_actions
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus, can_transition
-from tousu.notifications.models import WebhookEndpoint
+from tousu.notifications.models import DeliveryStatus, Notification, WebhookEndpoint
 
 
 def origin_for(key: ApiKey) -> Origin:
@@ -264,14 +264,27 @@ def hub_subscribe(*, key: ApiKey, data: EventSubscriptionInput) -> tuple[HubSubs
     return sub, secret
 
 
+UNSUBSCRIBED = "not sent: the subscription was cancelled (DELETE /hub)"
+
+
 def hub_unsubscribe(*, key: ApiKey, subscription_id: str) -> None:
     require_write(key)
     sub = None
     if subscription_id.isascii() and subscription_id.isdigit() and len(subscription_id) < 12:
-        sub = HubSubscription.objects.filter(pk=int(subscription_id), api_key=key).first()
+        sub = HubSubscription.objects.filter(
+            pk=int(subscription_id), api_key=key, deactivated_at__isnull=True
+        ).first()
     if sub is None:
         raise NotFound(_("No subscription '%(id)s'.") % {"id": subscription_id[:40]})
-    sub.endpoint.delete()  # the subscription goes with it; pending deliveries too
+    # Kept, not deleted: every delivery and attempt stays on record. Nothing new is sent to it, and
+    # what was still waiting is closed with the reason.
+    now = timezone.now()
+    with transaction.atomic():
+        HubSubscription.objects.filter(pk=sub.pk).update(deactivated_at=now)
+        WebhookEndpoint.objects.filter(pk=sub.endpoint_id).update(is_active=False)
+        Notification.objects.filter(webhook_id=sub.endpoint_id, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.FAILED, last_error=UNSUBSCRIBED, next_attempt_at=now
+        )
 
 
 def rate_limit_for(key: ApiKey) -> int:

@@ -269,6 +269,10 @@ def _named_choice(value: str, choices: type[BusinessType] | type[Level], what: s
 def _import_row(actor: User, values: dict[str, str], origin: Origin) -> RowResult:
     """Register and accept one referral (the caller gives the line number to the result)."""
     referral_no = values["referral_no"]
+    if any("\x00" in value for value in values.values()):
+        raise _RowRefused(
+            _("The row contains a NUL character (a damaged file?); correct it and import it again.")
+        )
     if values.get("__extra__"):
         raise _RowRefused(_("The row has more cells than the header."))
     missing = [column_title(c) for c in COLUMNS if c.required and not values[c.key]]
@@ -348,7 +352,8 @@ def regulator_import(*, actor: User, data: bytes, origin: Origin = SYSTEM) -> Im
         try:
             result = _import_row(actor, values, origin)
         except _RowRefused as refused:
-            result = RowResult(0, values.get("referral_no", ""), Outcome.REFUSED, reason=refused.reason)
+            referral_no = values.get("referral_no", "").replace("\x00", "")
+            result = RowResult(0, referral_no, Outcome.REFUSED, reason=refused.reason)
         report.rows.append(replace(result, line=line))
     return report
 

@@ -24,6 +24,12 @@ def normalize_phone(raw: str, *, field: str = "phone", region: str = DEFAULT_REG
         raise ValidationError(
             _("'%(text)s' is not a phone number.") % {"text": text}, fields={field: "not a phone number"}
         ) from None
+    if parsed.extension:
+        # A case is tied to the number itself; an extension would be dropped without a word.
+        raise ValidationError(
+            _("'%(text)s' has an extension; give the phone number without it.") % {"text": text},
+            fields={field: "has an extension"},
+        )
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(
             _("'%(text)s' is not a valid phone number.") % {"text": text},

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -37,6 +40,7 @@ from tousu.notifications.models import (
     DeliveryStatus,
     Notification,
     Transport,
+    WebhookEndpoint,
 )
 from tousu.notifications.transports import DeliveryError, Sender, sender_for
 from tousu.sla.models import ClockKind
@@ -403,37 +407,105 @@ def notifications_release(notifications: Sequence[Notification]) -> None:
                 ).delete()
 
 
-def notifications_deliver(*, batch: int = 50) -> int:
-    """Send due customer messages: claim a batch (committed), send each outside any transaction,
-    then record each outcome. Failures are retried with exponential backoff, then given up after
-    ``TOUSU_NOTIFY_MAX_ATTEMPTS``; every attempt leaves a ``DeliveryAttempt``. Returns how many
-    were attempted."""
-    claimed = notifications_claim(batch=batch)
+def _lane(notification: Notification) -> str:
+    """Messages that share a lane go out one after the other, with one sender (one SMTP connection,
+    one webhook endpoint); lanes run side by side, so a slow endpoint holds up only its own."""
+    if notification.transport == Transport.WEBHOOK:
+        return f"webhook:{notification.webhook_id}"
+    return str(notification.transport)
+
+
+_Outcome = tuple[bool, str, str, bool] | None  # None: not sent, to be handed back
+
+
+def _run_lane(
+    items: Sequence[Notification],
+    stop_at: datetime,
+    stop: threading.Event,
+    results: queue.SimpleQueue[tuple[Notification, _Outcome]],
+) -> None:
+    """Send a lane's messages in order (in a thread, no database access) until the batch's or the
+    lane's time budget is spent or the worker stops; each message's outcome goes to ``results``."""
+    lane_until = min(stop_at, timezone.now() + timedelta(seconds=settings.TOUSU_NOTIFY_LANE_SECONDS))
+    sender: Sender | None = None
+    index = 0
+    try:
+        for index, notification in enumerate(items):  # noqa: B007  (``index`` is used after the loop)
+            if stop.is_set() or timezone.now() >= lane_until:
+                break
+            outcome: _Outcome
+            try:
+                if sender is None:
+                    sender = sender_for(notification.transport)
+                outcome = _send(sender, notification)
+            except Exception as exc:  # no sender for this transport: a failed attempt, retried
+                log.exception("notification %s: no sender", notification.pk)
+                outcome = (False, f"{type(exc).__name__}: {exc}", "", False)
+            results.put((notification, outcome))
+        else:
+            index = len(items)
+    finally:
+        for notification in items[index:]:
+            results.put((notification, None))
+        close = getattr(sender, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+
+
+def notifications_deliver(*, batch: int | None = None, stop: threading.Event | None = None) -> int:
+    """Send due messages: claim a small batch (committed), send it outside any transaction with up
+    to ``TOUSU_NOTIFY_CONCURRENCY`` lanes at once (one per webhook endpoint, one for customer SMS,
+    one for e-mail), then record each outcome as it comes. Failures are retried with exponential
+    backoff, then given up after ``TOUSU_NOTIFY_MAX_ATTEMPTS``; every attempt leaves a
+    ``DeliveryAttempt``. What is not sent — a lane past its ``TOUSU_NOTIFY_LANE_SECONDS``, the batch
+    near half its lease, or ``stop`` set (the worker is shutting down) — is handed back at once,
+    not left to wait for the lease. Returns how many were attempted."""
+    claimed = notifications_claim(batch=batch or settings.TOUSU_NOTIFY_BATCH)
     if not claimed:
         return 0
-    # Stop sending well before the lease runs out (a slow transport, a long batch): what is left is
-    # handed back untouched rather than risk a second worker sending it too.
+    endpoints = WebhookEndpoint.objects.in_bulk({n.webhook_id for n in claimed if n.webhook_id})
+    lanes: dict[str, list[Notification]] = {}
+    for notification in claimed:
+        if notification.webhook_id:
+            notification.webhook = endpoints.get(notification.webhook_id)  # loaded here, not in a thread
+        lanes.setdefault(_lane(notification), []).append(notification)
+    # Stop sending well before the lease runs out: what is left is handed back rather than risk a
+    # second worker sending it too.
     stop_at = timezone.now() + timedelta(seconds=settings.TOUSU_NOTIFY_LEASE_SECONDS / 2)
-    senders: dict[str, Sender] = {}  # one per transport for the batch (an SMTP connection is reused)
+    halt = threading.Event()
+    results: queue.SimpleQueue[tuple[Notification, _Outcome]] = queue.SimpleQueue()
+    attempted = 0
+    unsent: list[Notification] = []
+    workers = min(settings.TOUSU_NOTIFY_CONCURRENCY, len(lanes))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tousu-deliver")
     try:
-        for index, notification in enumerate(claimed):
-            if timezone.now() >= stop_at:
-                notifications_release(claimed[index:])
-                return index
-            sender = senders.get(notification.transport)
-            if sender is None:
-                sender = senders[notification.transport] = sender_for(notification.transport)
-            delivered, error, response, permanent = _send(sender, notification)
+        futures = [pool.submit(_run_lane, items, stop_at, halt, results) for items in lanes.values()]
+        waiting = len(claimed)
+        while waiting:
+            if stop is not None and stop.is_set():
+                halt.set()
+            try:
+                notification, outcome = results.get(timeout=0.2)
+            except queue.Empty:
+                if all(f.done() for f in futures) and results.empty():
+                    break  # a lane ended without a word for some (cannot happen; never wait forever)
+                continue
+            waiting -= 1
+            if outcome is None:
+                unsent.append(notification)
+                continue
+            delivered, error, response, permanent = outcome
             notification_record(
                 notification, delivered=delivered, error=error, response=response, permanent=permanent
             )
+            attempted += 1
     finally:
-        for sender in senders.values():
-            close = getattr(sender, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    close()
-    return len(claimed)
+        halt.set()
+        pool.shutdown(wait=True)
+    if unsent:
+        notifications_release(unsent)
+    return attempted
 
 
 def customer_language(customer_id: int | None) -> str:

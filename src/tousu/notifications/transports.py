@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import smtplib
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -58,6 +59,9 @@ class Sender(Protocol):
 # --- development: file and console ---------------------------------------------------------------
 
 
+_file_lock = threading.Lock()
+
+
 class FileSender:
     def send(self, notification: Notification) -> str | None:
         path = settings.TOUSU_NOTIFY_FILE
@@ -73,7 +77,7 @@ class FileSender:
             ensure_ascii=False,
         )
         try:
-            with path.open("a", encoding="utf-8") as fh:
+            with _file_lock, path.open("a", encoding="utf-8") as fh:  # lanes write from several threads
                 fh.write(line + "\n")
         except OSError as exc:
             raise DeliveryError(str(exc)) from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -40,17 +41,21 @@ class Worker:
     def __init__(self, *, interval: float | None = None) -> None:
         self.interval = settings.TOUSU_WORKER_INTERVAL if interval is None else interval
         self.stopping = False
+        self.stop_event = threading.Event()  # tells a delivery batch to hand back what it has not sent
         self._listener: Any = None
 
     def stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("worker: stopping after the current batch (signal %s)", signum)
         self.stopping = True
+        self.stop_event.set()
 
     def run_once(self) -> int:
         """Run every job once; returns how many rows they handled."""
         total = 0
         for name, job in JOBS:
-            handled = job()
+            if self.stopping:
+                break
+            handled = notifications_deliver(stop=self.stop_event) if job is notifications_deliver else job()
             if handled:
                 log.debug("worker: %s handled %s", name, handled)
             total += handled

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -150,6 +149,10 @@ def complaint_request_info(
     return complaint
 
 
+# A plan is a promise to the customer: a deadline years ahead is a typing error, not a plan.
+PLAN_HORIZON = timedelta(days=366)
+
+
 @transaction.atomic
 def complaint_propose_plan(
     *,
@@ -180,6 +183,11 @@ def complaint_propose_plan(
     if deadline is None or timezone.is_naive(deadline) or deadline <= now:
         raise ValidationError(
             _("The plan's deadline must be a time in the future."), fields={"deadline": "not in the future"}
+        )
+    if deadline > now + PLAN_HORIZON:
+        raise ValidationError(
+            _("The plan's deadline must be within %(days)s days from now.") % {"days": PLAN_HORIZON.days},
+            fields={"deadline": "too far ahead"},
         )
     assert responsible is not None
     plan = ResolutionPlan.objects.create(
@@ -276,7 +284,7 @@ def attachment_add(
         uploaded_by=actor,
         created_at=now,
     )
-    attachment.file.save(clean_name, ContentFile(data), save=False)
+    attachments.store(attachment.file, clean_name, data)  # complete, or nothing and StorageUnavailable
     try:
         with transaction.atomic():
             attachment.save()

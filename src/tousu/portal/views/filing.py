@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
@@ -13,6 +14,7 @@ from tousu.common.errors import TousuError
 from tousu.common.masking import mask_email, mask_phone
 from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
+from tousu.complaints import attachments
 from tousu.complaints.choices import ReplyChannel
 from tousu.complaints.services import attachment_add
 from tousu.portal.forms import FileForm
@@ -51,32 +53,43 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
     if refused is not None:
         return too_many(request, refused)
     origin = origin_of(request)
+    # The case and its evidence commit together: storage that cannot take the files (a full disk)
+    # files nothing, and the customer's retry files the complaint once.
+    not_attached: list[str] = []
     try:
-        complaint = portal_complaint_file(
-            phone=data["phone"],
-            customer_name=data["customer_name"],
-            email=data["email"],
-            service_number=data["service_number"],
-            business_type=data["business_type"],
-            category_id=data["category"],
-            description=data["description"],
-            demand=data["demand"],
-            preferred_reply_channel=data["preferred_reply_channel"],
-            origin=origin,
-            language=translation.get_language(),
-        )
+        with attachments.kept_if_committed(), transaction.atomic():
+            complaint = portal_complaint_file(
+                phone=data["phone"],
+                customer_name=data["customer_name"],
+                email=data["email"],
+                service_number=data["service_number"],
+                business_type=data["business_type"],
+                category_id=data["category"],
+                description=data["description"],
+                demand=data["demand"],
+                preferred_reply_channel=data["preferred_reply_channel"],
+                origin=origin,
+                language=translation.get_language(),
+            )
+            for upload in data["attachments"]:
+                try:
+                    attachment_add(
+                        actor=None,
+                        complaint_id=complaint.pk,
+                        name=upload.name or "",
+                        content=upload,
+                        origin=origin,
+                    )
+                except attachments.StorageUnavailable:
+                    raise
+                except TousuError as exc:
+                    not_attached.append(f"{upload.name}: {exc.message}")
+    except attachments.StorageUnavailable as exc:
+        form.add_error(None, exc.message)
+        return _form_page(request, form, status=exc.http_status)
     except TousuError as exc:
         form.add_service_error(exc)
         return _form_page(request, form, status=400)
-
-    not_attached: list[str] = []
-    for upload in data["attachments"]:
-        try:
-            attachment_add(
-                actor=None, complaint_id=complaint.pk, name=upload.name or "", content=upload, origin=origin
-            )
-        except TousuError as exc:
-            not_attached.append(f"{upload.name}: {exc.message}")
     grant(request, complaint.pk)
     # Where the outbox sends the acknowledgement: the customer's e-mail on record if they chose
     # e-mail (an address given before is kept), else the one given with this filing, else their phone.

@@ -29,6 +29,7 @@ from tousu.audit.services import audit_record
 from tousu.common.errors import PermissionDenied, TousuError, ValidationError
 from tousu.common.origin import Origin
 from tousu.common.phone import normalize_phone
+from tousu.complaints import attachments
 from tousu.complaints.choices import ReplyChannel
 from tousu.complaints.models import Category, Complaint
 from tousu.complaints.selectors import complaint_for_display, complaints_visible_to
@@ -302,24 +303,38 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, form, status=400)
+    # The case and its evidence commit together: a file refused for what it is (type, size) is
+    # reported and the case stays registered, but storage that cannot take the files (a full disk)
+    # registers nothing, so the retry makes one case, not two.
+    not_attached: list[str] = []
     try:
-        complaint = _register(actor, form.cleaned_data, origin)
+        with attachments.kept_if_committed(), transaction.atomic():
+            complaint = _register(actor, form.cleaned_data, origin)
+            for upload in form.cleaned_data["attachments"]:
+                try:
+                    attachment_add(
+                        actor=actor,
+                        complaint_id=complaint.pk,
+                        name=upload.name or "",
+                        content=upload,
+                        origin=origin,
+                    )
+                except attachments.StorageUnavailable:
+                    raise
+                except TousuError as exc:
+                    not_attached.append(
+                        _("'%(name)s' was not attached: %(reason)s")
+                        % {"name": upload.name, "reason": exc.message}
+                    )
     except _StepRefused as refused:
         form.add_service_error(refused.error, step=refused.step)
         error = refused.error
         return _page(request, form, status=400 if isinstance(error, ValidationError) else error.http_status)
-
-    # Evidence after the case exists: a refused file is reported, the case stays registered.
-    for upload in form.cleaned_data["attachments"]:
-        try:
-            attachment_add(
-                actor=actor, complaint_id=complaint.pk, name=upload.name or "", content=upload, origin=origin
-            )
-        except TousuError as exc:
-            messages.warning(
-                request,
-                _("'%(name)s' was not attached: %(reason)s") % {"name": upload.name, "reason": exc.message},
-            )
+    except attachments.StorageUnavailable as exc:
+        form.add_error(None, exc.message)
+        return _page(request, form, status=exc.http_status)
+    for warning in not_attached:
+        messages.warning(request, warning)
     return redirect(f"{reverse('register')}?done={complaint.pk}")
 
 

@@ -1,12 +1,35 @@
+"""``tousu serve``: granian (WSGI) under a small supervisor.
+
+A web process that dies is replaced, every time: granian respawns a failed worker itself
+(``--respawn-failed-workers``), and since granian's crash-loop guard still makes it exit when
+workers die in quick succession, this command runs granian as a child and starts it again
+whenever it exits on its own (waiting 1 s, then 2, 4… up to 30 s while it keeps failing quickly).
+SIGTERM or SIGINT stops granian and then this command.
+"""
+
+from __future__ import annotations
+
+import logging
 import os
+import signal
+import subprocess
 import sys
+import time
+from types import FrameType
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+log = logging.getLogger("tousu.serve")
+
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+HEALTHY_AFTER = 60.0  # a granian that ran this long was healthy: the next restart is quick again
+STOP_TIMEOUT = 20.0
+
 
 class Command(BaseCommand):
-    help = "Run the production web server (granian, WSGI)."
+    help = "Run the production web server (granian, WSGI), restarted whenever it fails."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("TOUSU_HOST", "127.0.0.1"))
@@ -26,7 +49,7 @@ class Command(BaseCommand):
             f"Serving on http://{options['host']}:{options['port']} with {options['workers']} workers"
         )
         sys.stdout.flush()
-        os.execv(argv[0], argv)
+        Supervisor(argv).run()
 
 
 def serve_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
@@ -44,8 +67,66 @@ def serve_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
         str(workers),
         "--blocking-threads",
         str(threads),
+        "--respawn-failed-workers",
+        "--respawn-interval",
+        "1",
         "--no-ws",
         "--log-level",
         "warning",
         "tousu.wsgi:application",
     ]
+
+
+class Supervisor:
+    """Runs ``argv`` until SIGTERM/SIGINT, starting it again with backoff whenever it exits."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.stopping = False
+        self.child: subprocess.Popen[bytes] | None = None
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        child = self.child
+        if child is not None and child.poll() is None and signum != signal.SIGINT:
+            child.send_signal(signal.SIGTERM)  # Ctrl-C reaches granian itself (same process group)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        backoff = BACKOFF_FIRST
+        code = 0
+        while not self.stopping:
+            started = time.monotonic()
+            self.child = subprocess.Popen(self.argv)
+            if self.stopping:  # a signal between the start and the assignment above
+                self.child.send_signal(signal.SIGTERM)
+            code = self.child.wait()
+            if self.stopping:
+                break
+            ran = time.monotonic() - started
+            if ran >= HEALTHY_AFTER:
+                backoff = BACKOFF_FIRST
+            log.error(
+                "serve: granian exited (code %s) after %.1fs; starting it again in %.0fs", code, ran, backoff
+            )
+            self._sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX)
+        self._stop_child()
+        return code
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
+    def _stop_child(self) -> None:
+        child = self.child
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
