@@ -6,6 +6,8 @@ from tousu.web.views import auth, case, dashboard, home, queues, register, regul
 
 admin.site.site_header = "Tousu 投诉管理"
 admin.site.site_title = "Tousu"
+# One sign-in path: the admin's login page is the staff one (lockout, per-address throttle, audit).
+admin.site.login = auth.admin_login  # type: ignore[method-assign]
 
 urlpatterns = [
     *home.urlpatterns,
