@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tousu.api.api import api as tmf621
-from tousu.web.views import auth, case, dashboard, home, queues, register, regulator
+from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
 admin.site.site_header = "Tousu 投诉管理"
 admin.site.site_title = "Tousu"
@@ -15,6 +15,7 @@ urlpatterns = [
     *register.urlpatterns,
     *queues.urlpatterns,
     *case.urlpatterns,
+    *customers.urlpatterns,
     *dashboard.urlpatterns,
     *regulator.urlpatterns,
     path("portal/", include("tousu.portal.urls")),
