@@ -142,7 +142,7 @@ def test_merging_by_ticket_number(client, people, two):
 
 
 def test_merging_by_a_phone_number_found_by_post(client, people, two):
-    a, b = two
+    a, _b = two
     client.force_login(people["supervisor"])
     found = client.post(f"/customers/{a.customer_id}/merge/find/", {"found_by": "139 1234 0000"}, **EN)
     assert found.status_code == 200
