@@ -72,6 +72,8 @@ def test_no_template_has_an_inline_script_or_event_handler():
             problems.append(f"{name}: {match.group(1)}=")
         if "javascript:" in text.lower():
             problems.append(f"{name}: javascript: URL")
+        for match in re.finditer(r"<style\b|\sstyle\s*=", text, flags=re.IGNORECASE):
+            problems.append(f"{name}: inline style {match.group(0).strip()}")  # style-src 'self' too
     assert problems == []
 
 
