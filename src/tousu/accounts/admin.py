@@ -1,12 +1,22 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import ApprovalLimit, Department, Region, User
 from tousu.audit.configadmin import AuditedConfigAdmin, config_audit, config_snapshot
 from tousu.common.origin import Origin
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedConfigAdmin, BaseGroupAdmin):
+    """Django's permission groups, audited like the rest of the configuration."""
 
 
 @admin.register(Department)
