@@ -10,7 +10,6 @@ from tousu.accounts.models import ApprovalLimit, Department, Region, User
 from tousu.audit.configadmin import AuditedConfigAdmin, config_audit, config_snapshot
 from tousu.common.origin import Origin
 
-
 admin.site.unregister(Group)
 
 
