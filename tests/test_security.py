@@ -185,3 +185,13 @@ def test_with_https_plain_requests_are_redirected_and_secure_ones_get_hsts(setti
     secure = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
     assert secure.status_code == 200
     assert secure["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_a_password_change_ends_the_users_other_sessions(client, people):
+    assert client.post("/accounts/login/", {"username": "agent", "password": "pw"}, **EN).status_code == 302
+    assert client.get("/queues/mine/", **EN).status_code == 200
+    agent = people["agent"]
+    agent.set_password("quiet-harbour-lantern-42")
+    agent.save(update_fields=["password"])
+    response = client.get("/queues/mine/", **EN)
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/?next=/queues/mine/")
