@@ -58,6 +58,16 @@ def _fresh_sla_config():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counts (sign-in failures per address, portal limits) do not leak between tests."""
+    from tousu.common.ratelimit import ratelimit_reset
+
+    ratelimit_reset()
+    yield
+    ratelimit_reset()
+
+
+@pytest.fixture(autouse=True)
 def _media_and_outbox(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.TOUSU_NOTIFY_FILE = tmp_path / "outbox.log"

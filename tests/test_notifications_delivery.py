@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -624,3 +625,25 @@ def test_a_permanent_smtp_refusal_fails_at_once_without_retries(cases, at_t0, sm
     at_t0.move_to(T0 + timedelta(hours=2), tick=False)
     assert notifications_deliver() == 0
     assert smtp.received == []
+
+
+def test_a_one_time_code_reaches_the_gateway_in_clear_and_is_stored_masked(cases, at_t0, gateway, settings):
+    from tousu.portal.services import tracking_code_request
+
+    complaint = cases.make(Status.ACCEPTED)
+    Notification.objects.all().delete()
+    assert tracking_code_request(ticket_no=complaint.ticket_no, phone=PHONE_E164, binding="S", language="en")
+    n = Notification.objects.get(template="otp")
+    assert notifications_deliver() == 1
+    [request] = gateway.requests
+    text = request["json"]["text"]
+    code = re.search(r"is (\d{6})\.", text).group(1)  # type: ignore[union-attr]
+    assert text == n.body.replace("******", code)
+    n.refresh_from_db()
+    assert n.status == "sent"
+    assert code not in n.body
+    stored = " ".join(str(v) for v in Notification.objects.values().get(pk=n.pk).values())
+    assert f"is {code}." not in stored
+    assert code not in " ".join(
+        str(v) for a in DeliveryAttempt.objects.filter(notification=n).values() for v in a.values()
+    )

@@ -10,18 +10,19 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone, translation
 
 from tests.conftest import PHONE, PHONE_E164
 from tousu.common.links import survey_token
 from tousu.common.origin import Origin, client_address
+from tousu.common.phone import normalize_phone
 from tousu.common.ratelimit import ratelimit_reset
 from tousu.complaints import services as svc
 from tousu.complaints.models import Attachment, Complaint, ReturnVisit
 from tousu.complaints.states import Status
 from tousu.notifications.models import CustomerLanguage, Notification, Transport
-from tousu.notifications.services import customer_language, outbox_dispatch
+from tousu.notifications.services import customer_language, notifications_deliver, outbox_dispatch
 from tousu.portal.models import TrackingCode
 from tousu.portal.services import tracking_code_request, tracking_code_verify
 
@@ -78,7 +79,8 @@ def filing(org: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def code_sent_to(phone_e164: str) -> str:
-    body = Notification.objects.filter(template="otp", address=phone_e164).latest("id").body
+    """The code as the SMS gateway receives it (the stored body has it masked)."""
+    body = Notification.objects.filter(template="otp", address=phone_e164).latest("id").clear_body()
     found = re.search(r"\b(\d{6})\b", body)
     assert found, body
     return found.group(1)
@@ -313,7 +315,10 @@ def test_the_confirmation_needs_a_filing_first(web, org):
 
 def test_a_code_goes_to_the_phone_on_record_and_is_stored_hashed(cases):
     complaint = cases.make(Status.ACCEPTED)
-    assert tracking_code_request(ticket_no=complaint.ticket_no.lower(), phone=PHONE, language="en") is True
+    assert (
+        tracking_code_request(ticket_no=complaint.ticket_no.lower(), phone=PHONE, binding="S", language="en")
+        is True
+    )
     note = Notification.objects.get(template="otp")
     code = code_sent_to(PHONE_E164)
     assert (note.transport, note.address, note.complaint_id, note.status) == (
@@ -323,23 +328,25 @@ def test_a_code_goes_to_the_phone_on_record_and_is_stored_hashed(cases):
         "pending",
     )
     assert note.body == (
-        f"[Tousu customer service] Your code to follow complaint {complaint.ticket_no} is {code}. "
+        f"[Tousu customer service] Your code to follow complaint {complaint.ticket_no} is ******. "
         "It is valid for 10 minutes. Do not give it to anyone."
     )
+    assert note.clear_body() == note.body.replace("******", code)
     row = TrackingCode.objects.get()
     assert code not in row.code_hash
     assert len(row.code_hash) == 64
     assert row.expires_at - row.created_at == timedelta(minutes=10)
-    assert tracking_code_verify(ticket_no=complaint.ticket_no, code=code).complaint_id == complaint.pk
+    mine = {"phone": PHONE, "binding": "S"}
+    assert tracking_code_verify(ticket_no=complaint.ticket_no, code=code, **mine).complaint_id == complaint.pk
     # Used once, then dead.
-    again = tracking_code_verify(ticket_no=complaint.ticket_no, code=code)
+    again = tracking_code_verify(ticket_no=complaint.ticket_no, code=code, **mine)
     assert again.complaint_id is None
 
 
 def test_no_code_for_a_wrong_phone_or_an_unknown_ticket(cases):
     complaint = cases.make(Status.ACCEPTED)
-    assert tracking_code_request(ticket_no=complaint.ticket_no, phone=OTHER_PHONE) is False
-    assert tracking_code_request(ticket_no="TS20990101000001", phone=PHONE) is False
+    assert tracking_code_request(ticket_no=complaint.ticket_no, phone=OTHER_PHONE, binding="S") is False
+    assert tracking_code_request(ticket_no="TS20990101000001", phone=PHONE, binding="S") is False
     assert Notification.objects.filter(template="otp").count() == 0
     assert TrackingCode.objects.count() == 0
 
@@ -398,13 +405,16 @@ def test_a_code_expires(web, cases, time_machine):
 
 def test_a_new_code_replaces_the_old_one(cases):
     complaint = cases.make(Status.ACCEPTED)
-    tracking_code_request(ticket_no=complaint.ticket_no, phone=PHONE)
+    mine = {"phone": PHONE, "binding": "S"}
+    tracking_code_request(ticket_no=complaint.ticket_no, **mine)
     first = code_sent_to(PHONE_E164)
-    tracking_code_request(ticket_no=complaint.ticket_no, phone=PHONE)
+    tracking_code_request(ticket_no=complaint.ticket_no, **mine)
     second = code_sent_to(PHONE_E164)
     if first != second:
-        assert tracking_code_verify(ticket_no=complaint.ticket_no, code=first).complaint_id is None
-    assert tracking_code_verify(ticket_no=complaint.ticket_no, code=second).complaint_id == complaint.pk
+        assert tracking_code_verify(ticket_no=complaint.ticket_no, code=first, **mine).complaint_id is None
+    assert (
+        tracking_code_verify(ticket_no=complaint.ticket_no, code=second, **mine).complaint_id == complaint.pk
+    )
 
 
 def test_code_requests_are_limited_per_phone_number_and_per_address(web, cases, settings):
@@ -443,6 +453,61 @@ def test_code_checks_are_limited_per_phone_number(web, cases, settings):
     response = web.post(CODE, {"code": code_sent_to(PHONE_E164)}, REMOTE_ADDR="198.51.100.3")
     assert response.status_code == 429
     assert TrackingCode.objects.filter(used_at__isnull=True).get().attempts == 0
+
+
+def test_the_clear_code_is_never_stored_or_written_to_the_outbox_log(web, cases, settings):
+    complaint = cases.make(Status.ACCEPTED)
+    web.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": PHONE})
+    code = code_sent_to(PHONE_E164)
+    note = Notification.objects.get(template="otp")
+    assert "******" in note.body
+    assert code not in note.body
+    assert code not in note.secret_seed
+    assert notifications_deliver() == 1  # the file transport (development) logs the message
+    log = settings.TOUSU_NOTIFY_FILE.read_text(encoding="utf-8")
+    assert "is ******. It is valid" in log
+    assert code not in log.replace(complaint.ticket_no, "")
+    assert Notification.objects.get(pk=note.pk).status == "sent"
+    session = web.session
+    assert code not in str(dict(session.items()))
+    assert web.post(CODE, {"code": code}).status_code == 302  # and yet it works
+
+
+def test_a_code_works_only_in_the_session_that_asked_for_it(web, cases):
+    complaint = cases.make(Status.ACCEPTED)
+    client = Client()
+    client.cookies["django_language"] = "en"
+    web.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": PHONE})
+    code = code_sent_to(PHONE_E164)
+    # Another browser session, with the same ticket and phone: its own request would replace the
+    # code, so it only sets up its pending state with a number not on record (no SMS).
+    assert client.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": OTHER_PHONE}).status_code == 302
+    pending = client.session["portal_pending"]
+    session = client.session
+    session["portal_pending"] = {**pending, "phone": normalize_phone(PHONE)}  # even with the phone
+    session.save()
+    response = client.post(CODE, {"code": code})
+    assert response.status_code == 400
+    assert "The code is not correct. Check the SMS and try again." in text(response)
+    assert client.get(f"/portal/case/{complaint.ticket_no}/").status_code == 302
+    assert TrackingCode.objects.get().attempts == 0  # the owner's tries are not used up
+    assert TrackingCode.objects.get().used_at is None
+    # The session that asked still can.
+    assert web.post(CODE, {"code": code}).status_code == 302
+    assert web.get(f"/portal/case/{complaint.ticket_no}/").status_code == 200
+
+
+def test_a_code_works_only_for_the_phone_it_was_sent_to(web, cases):
+    complaint = cases.make(Status.ACCEPTED)
+    web.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": PHONE})
+    code = code_sent_to(PHONE_E164)
+    # The same session then asks for another number (not on record: no new code is sent).
+    web.post(TRACK, {"ticket_no": complaint.ticket_no, "phone": OTHER_PHONE})
+    assert Notification.objects.filter(template="otp").count() == 1
+    response = web.post(CODE, {"code": code})
+    assert response.status_code == 400
+    assert web.get(f"/portal/case/{complaint.ticket_no}/").status_code == 302
+    assert TrackingCode.objects.get().used_at is None
 
 
 def test_the_code_page_needs_a_request_first(web, db):

@@ -258,3 +258,104 @@ def test_the_header_shows_name_role_and_department(client, people):
     client.force_login(people["handler"])
     html = client.get(LOGIN, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<span class="who">handler · Department handler · 计费结算部</span>' in html
+
+
+# --- one sign-in path: the admin's login page, the per-address throttle, success audited --------
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_sign_in(client, username: str, password: str, **extra):
+    return client.post(
+        ADMIN_LOGIN + "?next=/admin/",
+        {"username": username, "password": password},
+        HTTP_ACCEPT_LANGUAGE="en",
+        **extra,
+    )
+
+
+def test_the_admin_login_page_is_the_staff_sign_in(client, people, at):
+    people["admin"].is_staff = True
+    people["admin"].save(update_fields=["is_staff"])
+    page = client.get(ADMIN_LOGIN + "?next=/admin/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert '<input type="hidden" name="next" value="/admin/">' in page.content.decode()
+    response = admin_sign_in(client, "admin", "pw")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    assert client.get("/admin/").status_code == 200
+    row = AuditEvent.objects.get()
+    assert (row.kind, row.actor, row.object_type, row.object_id, row.via) == (
+        AuditKind.SIGNED_IN,
+        people["admin"],
+        "user",
+        str(people["admin"].pk),
+        "web",
+    )
+
+
+def test_admin_login_failures_count_lock_and_are_audited(client, people, at):
+    for attempt in range(1, MAX_FAILURES):
+        at(attempt)
+        assert error_of(admin_sign_in(client, "admin", "wrong")) == BAD
+    assert lock_state("admin") == (4, None)
+    at(5)
+    assert error_of(admin_sign_in(client, "admin", "wrong")) == locked(15)
+    at(6)
+    response = admin_sign_in(client, "admin", "pw")  # the right password, but locked
+    assert error_of(response) == locked(14)
+    assert "_auth_user_id" not in client.session
+    assert lock_state("admin") == (5, NOW + timedelta(minutes=5 + LOCK_MINUTES))
+    assert [d[3]["reason"] for d in denials()] == [*["bad password"] * 5, "locked", "locked"]
+    assert {d[0] for d in denials()} == {"admin"}
+    assert not AuditEvent.objects.filter(kind=AuditKind.SIGNED_IN).exists()
+
+
+def test_the_staff_and_admin_pages_share_one_failure_count(client, people, at):
+    for _attempt in range(2):
+        sign_in(client, "admin", "wrong")
+        admin_sign_in(client, "admin", "wrong")
+    assert lock_state("admin") == (4, None)
+    assert error_of(admin_sign_in(client, "admin", "wrong")) == locked(15)
+
+
+def test_one_address_failing_across_many_usernames_is_throttled(client, people, at, settings):
+    settings.TOUSU_SIGN_IN_FAILURES_PER_ADDRESS = 3
+    for name in ("agent", "handler", "nobody"):
+        assert error_of(sign_in(client, name, "wrong")) == BAD
+    # Every account is below its own lockout, yet the fourth try from this address is refused,
+    # even with the right password, and on the admin page too.
+    assert [lock_state(n) for n in ("agent", "handler")] == [(1, None), (1, None)]
+    refused = sign_in(client, "supervisor", "pw")
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "900"  # NOW is on a 15-minute boundary
+    assert error_of(refused) == (
+        "Too many failed sign-in attempts from your network. Try again in 15 minutes."
+    )
+    assert "_auth_user_id" not in client.session
+    assert admin_sign_in(client, "admin", "pw").status_code == 429
+    assert lock_state("supervisor") == (0, None)  # the refused tries touched no account
+    throttled = AuditEvent.objects.filter(payload__reason="address throttled").order_by("id")
+    assert [(e.object_type, e.object_id, e.actor) for e in throttled] == [("address", "127.0.0.1", None)] * 2
+    assert "supervisor" not in str(throttled[0].payload)  # a keyed hash of the name only
+
+    # Another address is not affected; and after the window this one may try again.
+    other = client.post(
+        LOGIN, {"username": "supervisor", "password": "pw"}, REMOTE_ADDR="10.1.2.3", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert other.status_code == 302
+    client.logout()
+    at(15)
+    assert sign_in(client, "supervisor", "pw").status_code == 302
+
+
+def test_successful_sign_ins_do_not_count_toward_the_address_throttle(client, people, at, settings):
+    settings.TOUSU_SIGN_IN_FAILURES_PER_ADDRESS = 2
+    for name in ("agent", "handler", "supervisor", "manager"):
+        assert sign_in(client, name, "pw").status_code == 302
+        client.logout()
+    assert [e.actor.username for e in AuditEvent.objects.filter(kind=AuditKind.SIGNED_IN).order_by("id")] == [
+        "agent",
+        "handler",
+        "supervisor",
+        "manager",
+    ]

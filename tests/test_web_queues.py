@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django import forms
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
@@ -402,6 +403,42 @@ class TestFilters:
         assert response.status_code == 200
         assert [r.case.pk for r in response.context["rows"]] == [spread["two"].pk]
         assert [str(m) for m in response.context["messages"]] == []
+
+    def test_a_phone_search_is_posted_and_never_travels_in_the_address(self, spread, people, client, org):
+        client.force_login(people["supervisor"])
+        data = {"q": "139 1234 5678", "category": org["network"].pk, "status": "", "csrfmiddlewaretoken": "x"}
+        response = client.post("/queues/all/", data, **EN)
+        assert response.status_code == 302
+        location = response["Location"]
+        assert "1234" not in location
+        assert location.startswith(f"/queues/all/?category={org['network'].pk}&qt=")
+        page = client.get(location, **EN)
+        assert [r.case.pk for r in page.context["rows"]] == [spread["two"].pk]
+        assert 'value="139 1234 5678"' in page.content.decode()  # in the search box, not the address
+        assert "1234" not in page.context["query"]  # the bulk form and page links keep the token
+        # Words are not hidden: they stay in the address as before.
+        words = client.post("/queues/all/", {"q": "宽带"}, **EN)
+        assert words["Location"] == "/queues/all/?q=%E5%AE%BD%E5%B8%A6"
+
+    def test_a_phone_number_in_the_address_is_ignored_with_a_message(self, spread, people, client):
+        client.force_login(people["supervisor"])
+        response = client.get("/queues/all/?q=13912345678", **EN)
+        assert response.status_code == 200
+        assert {r.case.pk for r in response.context["rows"]} == {p.pk for p in spread.values()}
+        assert [str(m) for m in response.context["messages"]] == [
+            "Search for a phone number with the search box: it is not taken from the address."
+        ]
+        assert 'value="13912345678"' not in response.content.decode()
+
+    def test_a_search_token_of_another_session_finds_nothing_hidden(self, spread, people, client, org):
+        client.force_login(people["supervisor"])
+        location = client.post("/queues/all/", {"q": "13912345678"}, **EN)["Location"]
+        other = Client()
+        other.force_login(people["manager"])
+        page = other.get(location, **EN)
+        assert page.status_code == 200
+        assert "13912345678" not in page.content.decode()
+        assert {r.case.pk for r in page.context["rows"]} == {p.pk for p in spread.values()}
 
     def test_invalid_values_are_ignored_with_a_message(self, spread, people, client):
         client.force_login(people["supervisor"])

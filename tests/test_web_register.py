@@ -95,7 +95,7 @@ def test_roles_that_do_not_register_get_403_everywhere(client, people, org, pers
     client.force_login(people[persona])
     with unchanged():
         assert client.get(REGISTER, **EN).status_code == 403
-        assert client.get(LOOKUP, {"phone": PHONE}, **EN).status_code == 403
+        assert client.post(LOOKUP, {"phone": PHONE}, **EN).status_code == 403
         assert client.get(SEARCH, {"q": "错收"}, **EN).status_code == 403
         response = client.post(REGISTER, form(org), **EN)
     assert response.status_code == 403
@@ -112,7 +112,7 @@ def test_registering_roles_open_the_page_with_the_defaults(client, people, org, 
     assert '<option value="hotline" selected>Hotline</option>' in html
     assert '<option value="dissatisfied" selected>Dissatisfied</option>' in html
     assert '<option value="phone" selected>Phone</option>' in html
-    assert f'hx-get="{LOOKUP}"' in html
+    assert f'hx-post="{LOOKUP}"' in html
     assert '<a href="/register/">Register a complaint</a>' in html  # the navigation link
 
 
@@ -128,10 +128,27 @@ def test_the_no_script_fallback_lists_only_active_leaf_categories(client, agent,
 
 def test_a_telephony_screen_pop_opens_the_page_with_the_number_and_its_card(client, agent, cases):
     cases.make(Status.ACCEPTED)
-    html = client.get(REGISTER, {"phone": PHONE}, **EN).content.decode()
+    html = client.post("/register/caller/", {"phone": PHONE}, **EN).content.decode()
     assert f'value="{PHONE}"' in html  # the number the agent is talking to, in the input
     assert "138****8000" in html
     assert '<h2 class="customer-name">张* <span class="muted">138****8000</span></h2>' in html
+
+
+def test_phone_numbers_are_not_taken_from_the_address(client, agent, cases):
+    """A number in a GET query ends up in access logs, proxies and browser history."""
+    cases.make(Status.ACCEPTED)
+    page = client.get(REGISTER, {"phone": PHONE}, **EN)
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f'value="{PHONE}"' not in html  # not in the phone field
+    assert "138****8000" not in html  # and no card looked up
+    assert client.get(LOOKUP, {"phone": PHONE}, **EN).status_code == 405
+    assert client.get("/register/caller/", {"phone": PHONE}, **EN).status_code == 405
+    assert not AuditEvent.objects.filter(kind=AuditKind.PERSONAL_DATA_READ).exists()
+    # The same look-up by POST works and is audited as a read.
+    card = client.post(LOOKUP, {"phone": PHONE}, **EN).content.decode()
+    assert '<h2 class="customer-name">张* <span class="muted">138****8000</span></h2>' in card
+    assert AuditEvent.objects.filter(kind=AuditKind.PERSONAL_DATA_READ).count() == 1
 
 
 # --- the customer card ----------------------------------------------------------------------------
@@ -148,7 +165,7 @@ def test_the_card_of_a_known_number_shows_masked_data_open_cases_and_warnings(
     )
     AuditEvent.objects.all().delete()
 
-    response = client.get(LOOKUP, {"phone": "138-1234-8000", "category": org["wrong_charge"].pk}, **EN)
+    response = client.post(LOOKUP, {"phone": "138-1234-8000", "category": org["wrong_charge"].pk}, **EN)
     html = response.content.decode()
     assert response.status_code == 200
     assert '<h2 class="customer-name">张* <span class="muted">138****8000</span></h2>' in html
@@ -182,14 +199,14 @@ def test_the_card_of_a_known_number_shows_masked_data_open_cases_and_warnings(
 
 def test_no_repeat_warning_for_another_category(client, agent, org, cases):
     cases.make(Status.ACCEPTED)
-    html = client.get(LOOKUP, {"phone": PHONE, "category": org["outage"].pk}, **EN).content.decode()
+    html = client.post(LOOKUP, {"phone": PHONE, "category": org["outage"].pk}, **EN).content.decode()
     assert "Repeat complaint" not in html
     assert "Open cases" in html
 
 
 def test_no_repeat_warning_without_a_category(client, agent, cases):
     cases.make(Status.ACCEPTED)
-    html = client.get(LOOKUP, {"phone": PHONE}, **EN).content.decode()
+    html = client.post(LOOKUP, {"phone": PHONE}, **EN).content.decode()
     assert "Repeat complaint" not in html
 
 
@@ -201,7 +218,7 @@ def test_the_repeat_warning_ends_after_30_days_and_history_after_90(client, peop
     def card_after(delta: timedelta) -> str:
         time_machine.move_to(start + delta, tick=False)
         client.force_login(people["agent"])  # sessions last hours, not weeks
-        return client.get(LOOKUP, params, **EN).content.decode()
+        return client.post(LOOKUP, params, **EN).content.decode()
 
     assert "Repeat complaint" in card_after(timedelta(days=29, hours=23))
 
@@ -220,7 +237,7 @@ def test_the_card_lists_only_cases_in_the_agents_scope_but_warns_of_every_repeat
     theirs = cases.register(actor=people["agent_other"])
     svc.complaint_accept(actor=people["agent_other"], complaint_id=theirs.pk)
     theirs.refresh_from_db()
-    html = client.get(LOOKUP, {"phone": PHONE, "category": org["wrong_charge"].pk}, **EN).content.decode()
+    html = client.post(LOOKUP, {"phone": PHONE, "category": org["wrong_charge"].pk}, **EN).content.decode()
     assert "No open cases." in html
     assert "No complaints in the last 90 days." in html
     warning = html[html.index("Repeat complaint") :]
@@ -231,7 +248,7 @@ def test_the_card_lists_only_cases_in_the_agents_scope_but_warns_of_every_repeat
 def test_an_unknown_number_is_a_new_customer(client, agent, cases, unchanged):
     cases.make(Status.ACCEPTED)
     with unchanged():
-        html = client.get(LOOKUP, {"phone": CALLER}, **EN).content.decode()
+        html = client.post(LOOKUP, {"phone": CALLER}, **EN).content.decode()
     assert '<span class="badge ok">New customer</span>' in html
     assert "Open cases" not in html
 
@@ -245,20 +262,20 @@ def test_an_unknown_number_is_a_new_customer(client, agent, cases, unchanged):
 )
 def test_a_malformed_number_shows_the_error_in_the_card(client, agent, raw, message, unchanged):
     with unchanged():
-        response = client.get(LOOKUP, {"phone": raw}, **EN)
+        response = client.post(LOOKUP, {"phone": raw}, **EN)
     assert response.status_code == 200  # an htmx fragment, swapped in place
     assert f'<p class="error" id="lookup-phone-error">{message}</p>' in unescape(response.content.decode())
 
 
 def test_an_empty_number_asks_for_one(client, agent):
-    html = client.get(LOOKUP, {"phone": " "}, **EN).content.decode()
+    html = client.post(LOOKUP, {"phone": " "}, **EN).content.decode()
     assert "Type or paste the caller's number to see the customer." in html
 
 
 def test_the_card_takes_a_fixed_number_of_queries(client, agent, cases, org):
     def count() -> int:
         with CaptureQueriesContext(connection) as ctx:
-            client.get(LOOKUP, {"phone": PHONE, "category": org["wrong_charge"].pk}, **EN)
+            client.post(LOOKUP, {"phone": PHONE, "category": org["wrong_charge"].pk}, **EN)
         return len(ctx.captured_queries)
 
     cases.make(Status.ACCEPTED)

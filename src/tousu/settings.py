@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tousu.web.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -328,14 +329,39 @@ TOUSU_TICKET_BLOCK = env_int(
 # audit rows and rate limits. 0: the connection's address (the header is ignored, since clients
 # can write it); 1: the header's last entry, and so on.
 TOUSU_PROXY_HOPS = env_int("TOUSU_PROXY_HOPS", 0, minimum=0, maximum=5)
+# Failed sign-ins one client address may make per window, whatever the usernames (on top of the
+# per-account lockout): password spraying across accounts stops here.
+TOUSU_SIGN_IN_FAILURES_PER_ADDRESS = env_int("TOUSU_SIGN_IN_FAILURES_PER_ADDRESS", 30, minimum=1)
+TOUSU_SIGN_IN_WINDOW_MINUTES = env_int("TOUSU_SIGN_IN_WINDOW_MINUTES", 15, minimum=1, maximum=1440)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("TOUSU_PASSWORD_MIN_LENGTH", 10, minimum=10, maximum=128)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Staff sessions: at most TOUSU_SESSION_HOURS, and over when the browser closes; the key changes
+# at sign-in (django.contrib.auth.login) and a password change ends the other sessions.
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("TOUSU_SESSION_HOURS", 12, minimum=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("TOUSU_HTTPS", False):
+TOUSU_HTTPS = env_bool("TOUSU_HTTPS", False)
+if TOUSU_HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # The health check answers over plain HTTP too (load balancers probe it inside the network).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("TOUSU_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TOUSU_HSTS_SUBDOMAINS", False)
 
 LOGGING = {
     "version": 1,

@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tousu.api.api import api as tmf621
-from tousu.web.views import auth, case, dashboard, home, queues, register, regulator
+from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
 handler500 = "tousu.common.faults.server_error"
 
 admin.site.site_header = "Tousu 投诉管理"
 admin.site.site_title = "Tousu"
+# One sign-in path: the admin's login page is the staff one (lockout, per-address throttle, audit).
+admin.site.login = auth.admin_login  # type: ignore[method-assign]
 
 urlpatterns = [
     *home.urlpatterns,
@@ -15,6 +17,7 @@ urlpatterns = [
     *register.urlpatterns,
     *queues.urlpatterns,
     *case.urlpatterns,
+    *customers.urlpatterns,
     *dashboard.urlpatterns,
     *regulator.urlpatterns,
     path("portal/", include("tousu.portal.urls")),

@@ -1,7 +1,11 @@
 """Writes to staff accounts: signing in, with a lockout after repeated failures.
 
 After ``MAX_FAILURES`` wrong passwords in a row an account is locked for ``LOCK_MINUTES``; a
-successful sign-in resets the count. Every refusal is an audit event (``access.denied``).
+successful sign-in resets the count. A client address with ``TOUSU_SIGN_IN_FAILURES_PER_ADDRESS``
+failures within ``TOUSU_SIGN_IN_WINDOW_MINUTES`` is refused whatever the username (password
+spraying across many accounts). Every refusal is an audit event (``access.denied``), every success
+one too (``sign_in``). Every sign-in page (the staff page and the admin's) goes through
+``auth_sign_in``.
 
 A refusal never tells whether the username exists: an unknown name gets the same message as a
 wrong password, and it is "locked" just like a real account would be, from the audit rows of its
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +31,8 @@ from tousu.accounts.models import User
 from tousu.audit.models import AuditEvent, AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import TousuError
-from tousu.common.origin import Origin
+from tousu.common.origin import Origin, client_address
+from tousu.common.ratelimit import ratelimit_count, ratelimit_hit
 
 MAX_FAILURES: Final = 5
 LOCK_MINUTES: Final = 15
@@ -37,6 +43,8 @@ UNKNOWN_NAME_MEMORY: Final = timedelta(days=1)
 
 BAD_PASSWORD: Final = "bad password"
 LOCKED: Final = "locked"
+THROTTLED: Final = "address throttled"
+ADDRESS_SCOPE: Final = "sign-in-failures-addr"
 
 
 class SignInRefused(TousuError):
@@ -65,6 +73,30 @@ class AccountLocked(SignInRefused):
             )
             % {"minutes": self.minutes_left}
         )
+
+
+class SignInThrottled(SignInRefused):
+    """Too many failed sign-ins from this client address, whatever the usernames: nobody signs in
+    from it until the window ends."""
+
+    code = "sign_in_throttled"
+    http_status = 429
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(
+            ngettext(
+                "Too many failed sign-in attempts from your network. Try again in %(minutes)s minute.",
+                "Too many failed sign-in attempts from your network. Try again in %(minutes)s minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
+        )
+
+
+def _address_window() -> int:
+    return int(settings.TOUSU_SIGN_IN_WINDOW_MINUTES) * 60
 
 
 @dataclass
@@ -127,6 +159,19 @@ def auth_sign_in(*, request: Any, username: str, password: str) -> User:
     are committed before the error is raised.
     """
     origin = Origin.from_request(request)
+    address = client_address(request)
+    limit, window = settings.TOUSU_SIGN_IN_FAILURES_PER_ADDRESS, _address_window()
+    count = ratelimit_count(ADDRESS_SCOPE, address, window=window)
+    if count.count >= limit:
+        audit_record(
+            actor=None,
+            kind=AuditKind.ACCESS_DENIED,
+            object_type="address",
+            object_id=address[:40],
+            origin=origin,
+            payload={"reason": THROTTLED, "username_key": _unknown_name_key(username)},
+        )
+        raise SignInThrottled(retry_after=count.retry_after)
     with transaction.atomic():
         now = timezone.now()
         user = User._default_manager.select_for_update().filter(**{User.USERNAME_FIELD: username}).first()
@@ -146,6 +191,9 @@ def auth_sign_in(*, request: Any, username: str, password: str) -> User:
             _deny(actor, object_id, LOCKED, origin)
         elif ok:
             state.failures = 0
+            audit_record(
+                actor=user, kind=AuditKind.SIGNED_IN, object_type="user", object_id=object_id, origin=origin
+            )
         else:
             _deny(actor, object_id, BAD_PASSWORD, origin)
             if state.fail(now):
@@ -157,6 +205,8 @@ def auth_sign_in(*, request: Any, username: str, password: str) -> User:
             user.failed_logins, user.locked_until = state.failures, state.locked_until
             user.save(update_fields=["failed_logins", "locked_until"])
     # Raised after the block: the refusal's audit rows and counters are committed.
+    if not ok:
+        ratelimit_hit(ADDRESS_SCOPE, address, limit=limit, window=window)
     if state.locked_until is not None and state.is_locked(now):
         raise AccountLocked(until=state.locked_until, now=now)
     if not ok:

@@ -5,10 +5,12 @@ from django.utils.translation import gettext_lazy
 
 from tousu.api.keys import apikey_create, apikey_forget
 from tousu.api.models import ApiKey, HubSubscription
+from tousu.audit.configadmin import AuditedConfigAdmin, config_audit, config_snapshot
+from tousu.common.origin import Origin
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedConfigAdmin):
     """Keys are created here or with `tousu apikey create`; the secret is shown once, in a message."""
 
     list_display = (
@@ -66,11 +68,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset) -> None:
         from django.utils import timezone
 
-        queryset.filter(is_active=True).update(is_active=False, revoked_at=timezone.now())
+        keys = list(queryset.filter(is_active=True))
+        before = {key.pk: config_snapshot(key) for key in keys}
+        queryset.filter(pk__in=before).update(is_active=False, revoked_at=timezone.now())
+        for key in ApiKey.objects.filter(pk__in=before):
+            config_audit(
+                actor=request.user,
+                obj=key,
+                action="revoked",
+                before=before[key.pk],
+                after=config_snapshot(key),
+                origin=Origin.from_request(request),
+            )
         apikey_forget()
 
 
 @admin.register(HubSubscription)
-class HubSubscriptionAdmin(admin.ModelAdmin):
+class HubSubscriptionAdmin(AuditedConfigAdmin):
     list_display = ("id", "endpoint", "api_key", "query", "created_at")
     readonly_fields = ("api_key", "endpoint", "query", "created_at")

@@ -12,6 +12,7 @@ class AuditKind(models.TextChoices):
     CUSTOMER_MERGED = "customer.merged", _("Customer records merged")
     CUSTOMER_BLACKLISTED = "customer.blacklisted", _("Customer blacklist changed")
     ACCESS_DENIED = "access.denied", _("Access denied")
+    SIGNED_IN = "sign_in", _("Signed in")
     CONFIG_CHANGED = "config.changed", _("Configuration changed")
 
 

@@ -42,6 +42,15 @@ def ratelimit_hit(scope: str, ident: str, *, limit: int, window: int, now: float
     )
 
 
+def ratelimit_count(scope: str, ident: str, *, window: int, now: float | None = None) -> Hit:
+    """The current window's count of ``ident`` in ``scope``, without counting a hit (``limit`` 0:
+    the caller compares)."""
+    now = time.time() if now is None else now
+    start = int(now // window) * window
+    count = int(caches[CACHE].get(f"rl:{scope}:{ident}:{start}", 0))
+    return Hit(allowed=True, count=count, limit=0, retry_after=max(1, int(start + window - now)))
+
+
 def ratelimit_reset() -> None:
     """Forget every count (tests)."""
     caches[CACHE].clear()

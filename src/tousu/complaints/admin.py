@@ -1,11 +1,12 @@
 from django.contrib import admin
 
+from tousu.audit.configadmin import AuditedConfigAdmin
 from tousu.common.admin import ReadOnlyAdmin
 from tousu.complaints.models import Category, Complaint, ComplaintEvent
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(AuditedConfigAdmin):
     list_display = [
         "code",
         "name",

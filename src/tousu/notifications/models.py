@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tousu.common.masking import mask_email, mask_phone
+from tousu.common.onetime import onetime_reveal
 
 
 class Transport(models.TextChoices):
@@ -79,7 +80,10 @@ class Notification(models.Model):
     address = models.CharField(_("address"), max_length=500, blank=True)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
     subject = models.CharField(_("subject"), max_length=200, blank=True)
-    body = models.TextField(_("body"))
+    body = models.TextField(_("body"))  # a one-time code is masked here (see ``clear_body``)
+    # Set for a message carrying a one-time code: the code is derived from it at send time
+    # (tousu.common.onetime), so the clear code is never stored.
+    secret_seed = models.CharField(_("secret seed"), max_length=64, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -103,6 +107,11 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} → {self.masked_address or self.recipient_user}"
+
+    def clear_body(self) -> str:
+        """The text as it reaches the recipient, the one-time code put back (in memory only): for
+        the transports that deliver; logs and the development outbox file keep ``body``."""
+        return onetime_reveal(self.body, self.secret_seed)
 
     @property
     def masked_address(self) -> str:

@@ -285,10 +285,12 @@ def notification_queue(
     body: str,
     language: str | None = None,
     complaint_id: int | None = None,
+    secret_seed: str = "",
 ) -> Notification | None:
     """Queue one message that no case event asks for (a portal one-time code, say) for the worker
     to deliver with the same retries. ``key`` makes it idempotent: a second call with the same key
-    queues nothing and returns None."""
+    queues nothing and returns None. A message carrying a one-time code passes its masked
+    ``body`` and the ``secret_seed`` the code derives from (``tousu.common.onetime``)."""
     if transport not in Transport.values or transport == Transport.INBOX:
         raise ValueError(f"cannot queue a {transport!r} message")
     now = timezone.now()
@@ -304,6 +306,7 @@ def notification_queue(
             language=language or settings.LANGUAGE_CODE,
             subject=subject,
             body=body,
+            secret_seed=secret_seed,
             next_attempt_at=now,
             created_at=now,
         )

@@ -63,6 +63,8 @@ _file_lock = threading.Lock()
 
 
 class FileSender:
+    """Development: logs ``body``, where a one-time code is masked (``Notification.clear_body``)."""
+
     def send(self, notification: Notification) -> str | None:
         path = settings.TOUSU_NOTIFY_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +133,7 @@ def email_message(notification: Notification) -> EmailMessage:
     the loop header, and a Message-ID fixed per notification so a repeated send is recognisable."""
     return EmailMessage(
         subject=notification.subject,
-        body=notification.body,
+        body=notification.clear_body(),
         from_email=settings.TOUSU_MAIL_FROM,
         to=[notification.address],
         headers={
@@ -203,7 +205,11 @@ class HttpSmsGateway:
 
     def send(self, notification: Notification) -> str | None:
         body = json.dumps(
-            {"to": notification.address, "text": notification.body, "reference": str(notification.pk)},
+            {
+                "to": notification.address,
+                "text": notification.clear_body(),
+                "reference": str(notification.pk),
+            },
             ensure_ascii=False,
         ).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}

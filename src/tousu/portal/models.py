@@ -9,13 +9,16 @@ from django.utils.translation import gettext_lazy as _
 class TrackingCode(models.Model):
     """One one-time code sent by SMS to the phone on record of a case, so its customer can follow
     it on the portal. Only a keyed hash of the code is stored; a code works once, until it expires,
-    and for a few wrong guesses at most. A newer code for the same case replaces the older ones."""
+    for a few wrong guesses at most, and only in the browser session that asked for it and for the
+    phone it was sent to. A newer code for the same case replaces the older ones."""
 
     complaint = models.ForeignKey(
         "complaints.Complaint", on_delete=models.CASCADE, related_name="tracking_codes"
     )
     phone = models.CharField(_("phone (E.164)"), max_length=20)
     code_hash = models.CharField(_("code hash"), max_length=64)
+    # Keyed hash of a random value kept in the session that asked: the code works in it only.
+    binding_hash = models.CharField(_("session binding hash"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"))
     expires_at = models.DateTimeField(_("expires"))
     attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)

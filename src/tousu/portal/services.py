@@ -4,7 +4,6 @@ services with ``actor=None`` (the customer is no staff user) and an ``Origin`` o
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tousu.common.onetime import MASK, onetime_code, onetime_seed
 from tousu.common.origin import Origin
 from tousu.common.phone import normalize_phone
 from tousu.complaints.choices import Channel, Level
@@ -85,6 +85,10 @@ def _hash(complaint_id: int, code: str) -> str:
     return salted_hmac(_HASH_SALT, f"{complaint_id}:{code}", algorithm="sha256").hexdigest()
 
 
+def _binding_hash(binding: str) -> str:
+    return salted_hmac(_HASH_SALT + ".binding", binding, algorithm="sha256").hexdigest()
+
+
 def _on_record(complaint: Complaint, phone_e164: str) -> bool:
     """Whether this number is the case customer's: the main number or another one on record."""
     if complaint.customer.phone == phone_e164:
@@ -101,17 +105,24 @@ def _case_by_ticket(ticket_no: str) -> Complaint | None:
     return Complaint.objects.select_related("customer").filter(ticket_no=ticket_no).first()
 
 
-def tracking_code_request(*, ticket_no: str, phone: str, language: str | None = None) -> bool:
+def tracking_code_request(*, ticket_no: str, phone: str, binding: str, language: str | None = None) -> bool:
     """Send a one-time code to ``phone`` if it is on record for the case ``ticket_no``.
 
     Returns whether a code was queued, for tests and logs only: the page answers the same either
     way, so nobody learns which tickets exist or whose number is whose. ``phone`` must already be
-    a valid number (the form checks it)."""
+    a valid number (the form checks it). ``binding`` is a random value kept in the asking browser
+    session: the code works only with it and the same phone (``tracking_code_verify``).
+
+    The code itself is never stored: the row keeps its keyed hash, the SMS row its masked text and
+    the seed the worker derives the code from when it sends (``tousu.common.onetime``)."""
+    if not binding:
+        raise ValueError("a code must be bound to a session")
     phone_e164 = normalize_phone(phone)
     complaint = _case_by_ticket(ticket_no)
     if complaint is None or not _on_record(complaint, phone_e164):
         return False
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    seed = onetime_seed()
+    code = onetime_code(seed, digits=CODE_DIGITS)
     now = timezone.now()
     minutes = settings.TOUSU_PORTAL_CODE_MINUTES
     language = language or settings.LANGUAGE_CODE
@@ -122,6 +133,7 @@ def tracking_code_request(*, ticket_no: str, phone: str, language: str | None = 
             complaint=complaint,
             phone=phone_e164,
             code_hash=_hash(complaint.pk, code),
+            binding_hash=_binding_hash(binding),
             created_at=now,
             expires_at=now + timedelta(minutes=minutes),
         )
@@ -129,7 +141,7 @@ def tracking_code_request(*, ticket_no: str, phone: str, language: str | None = 
             body = SIGNATURE.get(language, "") + _(
                 "Your code to follow complaint %(ticket_no)s is %(code)s. It is valid for %(minutes)s "
                 "minutes. Do not give it to anyone."
-            ) % {"ticket_no": complaint.ticket_no, "code": code, "minutes": minutes}
+            ) % {"ticket_no": complaint.ticket_no, "code": MASK, "minutes": minutes}
         notification_queue(
             key=f"portal-code:{row.pk}",
             template="otp",
@@ -138,6 +150,7 @@ def tracking_code_request(*, ticket_no: str, phone: str, language: str | None = 
             body=body,
             language=language,
             complaint_id=complaint.pk,
+            secret_seed=seed,
         )
     return True
 
@@ -150,10 +163,12 @@ class Verification:
     message: str = ""
 
 
-def tracking_code_verify(*, ticket_no: str, code: str) -> Verification:
+def tracking_code_verify(*, ticket_no: str, code: str, phone: str, binding: str) -> Verification:
     """Check ``code`` against the latest code sent for ``ticket_no``. A wrong code counts as an
     attempt; after ``TOUSU_PORTAL_CODE_ATTEMPTS`` of them, or once expired, the code is dead and
-    the customer asks for a new one. An unknown ticket reads like a wrong code."""
+    the customer asks for a new one. An unknown ticket reads like a wrong code, and so does a code
+    sent to another phone or asked for in another browser session (``binding``): those never
+    open the case, and do not count against the customer's own tries."""
     wrong = Verification(None, _("The code is not correct. Check the SMS and try again."))
     dead = Verification(None, _("This code has expired or was tried too often. Ask for a new code."))
     code = "".join((code or "").split())
@@ -170,6 +185,9 @@ def tracking_code_verify(*, ticket_no: str, code: str) -> Verification:
         )
         if row is None or row.expires_at <= now or row.attempts >= settings.TOUSU_PORTAL_CODE_ATTEMPTS:
             return dead
+        bound = bool(binding) and constant_time_compare(row.binding_hash, _binding_hash(binding))
+        if not bound or row.phone != normalize_phone(phone):
+            return wrong
         if not (code.isdigit() and constant_time_compare(row.code_hash, _hash(complaint.pk, code))):
             TrackingCode.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
             if row.attempts + 1 >= settings.TOUSU_PORTAL_CODE_ATTEMPTS:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -104,8 +106,54 @@ class BusinessCalendarAdmin(SlaEditorAdmin):
             sla_config_changed()
 
 
+class SlaPolicyForm(forms.ModelForm):
+    """Refuses a policy that could never work with the service's own rules, as form errors (a
+    200 page naming the fields), before anything is saved."""
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "name",
+            "clock",
+            "order",
+            "is_active",
+            "match_levels",
+            "match_channels",
+            "match_category",
+            "match_area",
+            "start_on",
+            "stop_on",
+            "pause_in",
+            "target_minutes",
+            "calendar",
+            "warn_percent",
+            "warn_lead_minutes",
+            "escalate_on_breach",
+            "reassign_department",
+            "penalty",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned  # the fields' own errors first
+        policy = copy.copy(self.instance)
+        for name, value in cleaned.items():
+            setattr(policy, name, value)
+        try:
+            sla_policy_validate(policy)
+        except TousuError as exc:
+            problems = getattr(exc, "fields", {}) or {}
+            for name, problem in problems.items():
+                self.add_error(name if name in self.fields else None, problem)
+            if not problems:
+                self.add_error(None, exc.message)
+        return cleaned
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(SlaEditorAdmin):
+    form = SlaPolicyForm
     list_display = ["name", "clock", "order", "target_minutes", "calendar", "is_active", "updated_at"]
     list_filter = ["clock", "is_active", "calendar"]
     search_fields = ["name"]
@@ -119,10 +167,12 @@ class SlaPolicyAdmin(SlaEditorAdmin):
             super().save_model(request, obj, form, change)
             return
         changes = {}
+        stored = SlaPolicy.objects.get(pk=obj.pk)
         for name in form.changed_data:
             field = SlaPolicy._meta.get_field(name)
             key = getattr(field, "attname", name)
-            if key in EDITABLE:
+            # A JSON field always reads as "changed" in the form: only values that differ count.
+            if key in EDITABLE and getattr(obj, key) != getattr(stored, key):
                 changes[key] = getattr(obj, key)
         try:
             sla_policy_update(

@@ -3,6 +3,8 @@ information, and withdrawing the complaint."""
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -58,8 +60,11 @@ def track(request: HttpRequest) -> HttpResponse:
     )
     if refused is not None:
         return too_many(request, refused)
-    tracking_code_request(ticket_no=ticket_no, phone=phone, language=translation.get_language())
-    request.session[PENDING] = {"ticket_no": ticket_no, "phone": phone}
+    binding = secrets.token_urlsafe(24)
+    tracking_code_request(
+        ticket_no=ticket_no, phone=phone, binding=binding, language=translation.get_language()
+    )
+    request.session[PENDING] = {"ticket_no": ticket_no, "phone": phone, "binding": binding}
     return redirect("portal:code")
 
 
@@ -81,7 +86,12 @@ def code(request: HttpRequest) -> HttpResponse:
     )
     if refused is not None:
         return too_many(request, refused)
-    result = tracking_code_verify(ticket_no=pending["ticket_no"], code=form.cleaned_data["code"])
+    result = tracking_code_verify(
+        ticket_no=pending["ticket_no"],
+        code=form.cleaned_data["code"],
+        phone=pending["phone"],
+        binding=pending.get("binding", ""),
+    )
     if result.complaint_id is None:
         form.add_error("code", result.message)
         return render(request, "portal/code.html", {**context, "form": form}, status=400)

@@ -83,7 +83,7 @@ class QueueFilterForm(forms.Form):
         required=False,
         min_value=MIN_PAGE_SIZE,
         max_value=MAX_PAGE_SIZE,
-        widget=forms.NumberInput(attrs={"style": "width:4.5em"}),
+        widget=forms.NumberInput(attrs={"class": "narrow-number"}),
     )
 
     def __init__(self, *args: Any, departments: list[tuple[int, str]], **kwargs: Any) -> None:

@@ -30,6 +30,13 @@ def business_duration(value: timedelta | None) -> str:
     return _("overdue %(time)s") % {"time": text} if sign else text
 
 
+@register.filter
+def can(user: object, capability: str) -> bool:
+    """``{% if user|can:"customer.merge" %}``: whether the signed-in user has this capability."""
+    check = getattr(user, "can", None)
+    return bool(check is not None and check(capability))
+
+
 @register.simple_tag(takes_context=True)
 def query_with(context: template.Context, **changes: object) -> str:
     """The current query string with some parameters replaced (for pagination and sorting links)."""

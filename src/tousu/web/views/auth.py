@@ -1,4 +1,8 @@
-"""Pages: sign-in (with the lockout after repeated failures) and sign-out."""
+"""Pages: sign-in (with the lockout after repeated failures) and sign-out.
+
+The admin's own login page (``/admin/login/``) is this same page: ``admin.site.login`` is
+``admin_login`` below, so every sign-in goes through ``auth_sign_in`` (lockout, per-address
+throttle, audit)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from tousu.accounts.services import AccountLocked, SignInRefused, auth_sign_in
+from tousu.accounts.services import AccountLocked, SignInRefused, SignInThrottled, auth_sign_in
 
 
 class SignInForm(forms.Form):
@@ -44,10 +48,11 @@ def _safe_next(request: HttpRequest) -> str:
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
-def login(request: HttpRequest) -> HttpResponse:
-    next_url = _safe_next(request)
+def login(request: HttpRequest, *, default_next: str = "") -> HttpResponse:
+    next_url = _safe_next(request) or default_next
     error = ""
     locked = False
+    status, retry_after = 200, 0
     if request.method == "POST":
         form = SignInForm(request.POST)
         if form.is_valid():
@@ -58,7 +63,9 @@ def login(request: HttpRequest) -> HttpResponse:
                     password=form.cleaned_data["password"],
                 )
             except SignInRefused as exc:
-                error, locked = exc.message, isinstance(exc, AccountLocked)
+                error, locked = exc.message, isinstance(exc, AccountLocked | SignInThrottled)
+                if isinstance(exc, SignInThrottled):
+                    status, retry_after = 429, exc.retry_after
                 # The name is kept: put the cursor in the password field for the next try.
                 form.fields["username"].widget.attrs.pop("autofocus", None)
                 form.fields["password"].widget.attrs["autofocus"] = True
@@ -67,9 +74,20 @@ def login(request: HttpRequest) -> HttpResponse:
                 return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
     else:
         form = SignInForm()
-    return render(
-        request, "web/login.html", {"form": form, "next": next_url, "error": error, "locked": locked}
+    response = render(
+        request,
+        "web/login.html",
+        {"form": form, "next": next_url, "error": error, "locked": locked},
+        status=status,
     )
+    if status == 429:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def admin_login(request: HttpRequest, extra_context: object = None) -> HttpResponse:
+    """``/admin/login/``: the staff sign-in page, returning to the administration."""
+    return login(request, default_next=resolve_url("admin:index"))
 
 
 urlpatterns: list[URLPattern] = [

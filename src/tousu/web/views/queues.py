@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -11,13 +13,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -100,13 +102,66 @@ def _actor(request: HttpRequest) -> User:
     return user
 
 
+# --- searching for a phone number without putting it in the address -------------------------------
+# The filter form is POSTed; a search text that looks like a phone number is kept in the session
+# under a random token, and the address carries ``qt=<token>`` instead (``q=`` stays for words and
+# ticket numbers). A phone number typed into a ``q=`` address is ignored, with a warning.
+
+PHONE_SEARCHES = "queue_phone_searches"  # session key: {token: text}
+MAX_PHONE_SEARCHES = 20
+_PHONE_LIKE = re.compile(r"^\+?[\d\s\-()]{7,}$")
+
+
+def _phone_like(text: str) -> bool:
+    text = text.strip()
+    return bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 7
+
+
+def _filter_data(request: HttpRequest) -> QueryDict:
+    """The filters of this GET: ``qt`` resolved from the session, a phone number in ``q`` dropped."""
+    data = request.GET.copy()
+    if _phone_like(data.get("q", "")):
+        data.pop("q")
+        messages.warning(
+            request,
+            _("Search for a phone number with the search box: it is not taken from the address."),
+        )
+    token = data.pop("qt", [""])[-1]
+    if token:
+        text = request.session.get(PHONE_SEARCHES, {}).get(token)
+        if text:
+            data["q"] = text
+    return data
+
+
+def _filters_posted(request: HttpRequest, name: str) -> HttpResponse:
+    """The filter form sent by POST: back to the queue's address, a phone number replaced by a
+    token."""
+    data = request.POST.copy()
+    data.pop("csrfmiddlewaretoken", None)
+    q = data.get("q", "").strip()
+    if _phone_like(q):
+        data.pop("q")
+        token = secrets.token_urlsafe(9)
+        kept = dict(list(request.session.get(PHONE_SEARCHES, {}).items())[-(MAX_PHONE_SEARCHES - 1) :])
+        request.session[PHONE_SEARCHES] = {**kept, token: q}
+        data["qt"] = token
+    params = QueryDict(mutable=True)
+    for key, values in data.lists():
+        kept_values = [v for v in values if v != ""]
+        if kept_values:
+            params.setlist(key, kept_values)
+    target = reverse("queue", kwargs={"name": name})
+    return redirect(f"{target}?{params.urlencode()}" if params else target)
+
+
 def _render_queue(
     request: HttpRequest, name: str, *, bulk_form: BulkActionForm | None = None, status: int = 200
 ) -> HttpResponse:
     actor = _actor(request)
     now = timezone.now()
     departments = department_choices()
-    filter_form = QueueFilterForm(request.GET, departments=departments)
+    filter_form = QueueFilterForm(_filter_data(request), departments=departments)
     filter_form.is_valid()
     found = complaint_queue_page(
         actor=actor, name=name, filters=filter_form.filters(), now=now, cap=LIST_COUNT_CAP
@@ -138,9 +193,12 @@ def _render_queue(
     return render(request, "web/queues/queue.html", context, status=status)
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def queue(request: HttpRequest, name: str) -> HttpResponse:
+    if request.method == "POST":
+        complaint_queue(actor=_actor(request), name=name)  # an unknown queue stops here
+        return _filters_posted(request, name)
     return _render_queue(request, name)
 
 

@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -191,14 +192,16 @@ def customer_card(*, actor: User, phone: str, category_id: Any, origin: Origin) 
     return card
 
 
+@require_POST
 @login_required
 def register_lookup(request: HttpRequest) -> HttpResponse:
-    """htmx: the customer card for ``phone`` (and ``category``, for the repeat warning)."""
+    """htmx: the customer card for ``phone`` (and ``category``, for the repeat warning). A POST:
+    phone numbers never travel in addresses (they end up in logs and browser history)."""
     actor = _agent(request)
     card = customer_card(
         actor=actor,
-        phone=request.GET.get("phone", ""),
-        category_id=request.GET.get("category", ""),
+        phone=request.POST.get("phone", ""),
+        category_id=request.POST.get("category", ""),
         origin=Origin.from_request(request),
     )
     return render(request, "web/register/_customer_card.html", {"card": card})
@@ -218,7 +221,7 @@ def _page(request: HttpRequest, form: RegisterForm, *, status: int = 200) -> Htt
     )
     form.fields["phone"].widget.attrs.update(
         {
-            "hx-get": reverse("register-lookup"),
+            "hx-post": reverse("register-lookup"),
             "hx-trigger": "input changed delay:300ms",
             "hx-target": "#customer-card",
             "hx-swap": "outerHTML",
@@ -296,9 +299,8 @@ def register(request: HttpRequest) -> HttpResponse:
                 "web/register/done.html",
                 {"complaint": complaint, "case_url": _case_url(complaint.pk)},
             )
-        # ``?phone=`` opens the page for a caller (a telephony screen-pop, or a link).
-        phone = request.GET.get("phone", "").strip()
-        return _page(request, RegisterForm(initial={"phone": phone} if phone else None))
+        # A number in the address (``?phone=``) is not taken: see ``register_caller``.
+        return _page(request, RegisterForm())
 
     form = RegisterForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -338,8 +340,18 @@ def register(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('register')}?done={complaint.pk}")
 
 
+@require_POST
+@login_required
+def register_caller(request: HttpRequest) -> HttpResponse:
+    """The page opened for a caller (a telephony screen-pop): ``phone`` is POSTed, never put in
+    the address."""
+    phone = request.POST.get("phone", "").strip()[:40]
+    return _page(request, RegisterForm(initial={"phone": phone} if phone else None))
+
+
 urlpatterns: list[URLPattern] = [
     path("register/", register, name="register"),
+    path("register/caller/", register_caller, name="register-caller"),
     path("register/lookup/", register_lookup, name="register-lookup"),
     path("categories/", category_search, name="category-search"),
 ]

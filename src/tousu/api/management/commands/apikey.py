@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tousu.api.keys import apikey_create, apikey_revoke
 from tousu.api.models import ApiKey, Scope
+from tousu.audit.configadmin import config_audit, config_snapshot
 from tousu.common.errors import TousuError
+from tousu.common.origin import COMMAND
 from tousu.complaints.choices import Channel
 
 
@@ -35,6 +37,14 @@ class Command(BaseCommand):
                     all_channels=options["all_channels"],
                     rate_limit=options["rate_limit"],
                 )
+                config_audit(
+                    actor=None,
+                    obj=key,
+                    action="created",
+                    before={},
+                    after=config_snapshot(key),
+                    origin=COMMAND,
+                )
                 self.stderr.write(
                     f"Created API key '{key.name}' ({key.channel}, {key.scope}). It is shown once:"
                 )
@@ -47,7 +57,21 @@ class Command(BaseCommand):
                         f"{key.prefix}  {key.name}  {channels}  {key.scope}  {state}  {key.created_at:%Y-%m-%d}"
                     )
             else:
+                found = (
+                    ApiKey.objects.filter(name=options["key"]).first()
+                    or ApiKey.objects.filter(prefix=options["key"]).first()
+                )
+                before = config_snapshot(found)
                 key = apikey_revoke(name_or_prefix=options["key"])
+                if before.get("is_active") == "True":
+                    config_audit(
+                        actor=None,
+                        obj=key,
+                        action="revoked",
+                        before=before,
+                        after=config_snapshot(key),
+                        origin=COMMAND,
+                    )
                 self.stdout.write(f"Revoked '{key.name}' ({key.prefix}).")
         except TousuError as exc:
             raise CommandError(str(exc)) from None
