@@ -86,6 +86,8 @@ def _hash(complaint_id: int, code: str) -> str:
 
 def _on_record(complaint: Complaint, phone_e164: str) -> bool:
     """Whether this number is the case customer's: the main number or another one on record."""
+    if complaint.customer is None:  # still to be identified: nobody's number is on record
+        return False
     if complaint.customer.phone == phone_e164:
         return True
     return CustomerIdentity.objects.filter(

@@ -49,6 +49,7 @@ from tousu.complaints.services._tickets import (
 )
 from tousu.complaints.services.escalation import triggered_escalation
 from tousu.complaints.states import Status
+from tousu.customers.models import Customer
 from tousu.customers.services import customer_find_or_create
 from tousu.sla.models import SlaClock
 from tousu.sla.services import sla_plan_new_case
@@ -76,9 +77,11 @@ def complaint_register(
     external_id: str = "",
     accept: bool = False,
     origin: Origin = SYSTEM,
+    customer_optional: bool = False,
 ) -> Complaint:
     """Register a complaint from any channel. The customer is found (or created) by phone,
-    e-mail or WeChat id. With ``external_id``, a second call from the same channel returns the
+    e-mail or WeChat id; with ``customer_optional`` and none of them given, the case is registered
+    without a customer, who is still to be identified (``complaint_link_customer``). With ``external_id``, a second call from the same channel returns the
     case already registered instead of a duplicate.
 
     With ``accept=True`` the case is also accepted in the same transaction (the actor needs the
@@ -158,16 +161,20 @@ def complaint_register(
     if accept:  # refuse before writing anything (the scope check needs no saved row)
         access_complaint(actor, complaint, Cap.CASE_ACCEPT)
 
-    customer = customer_find_or_create(
-        phone=phone,
-        name=customer_name,
-        email=email,
-        wechat_id=wechat_id,
-        service_number=service_number,
-        region=region,
-    )
+    customer: Customer | None = None
+    if not customer_optional or phone.strip() or email.strip() or wechat_id.strip():
+        customer = customer_find_or_create(
+            phone=phone,
+            name=customer_name,
+            email=email,
+            wechat_id=wechat_id,
+            service_number=service_number,
+            region=region,
+        )
     complaint.customer = customer
-    complaint.region_id = region.pk if region is not None else customer.region_id
+    complaint.region_id = (
+        region.pk if region is not None else (customer.region_id if customer is not None else None)
+    )
 
     # The events, in the order the two services write them, and the SLA steps they make.
     label = actor.username if actor is not None else "system"
@@ -182,7 +189,7 @@ def complaint_register(
                 "channel": channel,
                 "level": level,
                 "category": category.code,
-                "customer_blacklisted": customer.is_blacklisted,
+                "customer_blacklisted": customer is not None and customer.is_blacklisted,
                 "threatens_external": threatens_external,
                 "via": origin.via,
             },
@@ -226,9 +233,13 @@ def complaint_register(
     if any(event.pending_dispatch for event in events):
         outbox_wake_after_commit()  # after the commit, and not for every case (see _base)
 
+    # --- customer to identify: the plain ORM path (the fast paths below assume a customer) ---
+    if customer is None:
+        written = _write_plain(complaint, events, accepted if accept else None, clocks, now)
+    # --- end customer to identify ---
     # Only a message with an external id can collide with a concurrent retry: its INSERT skips
     # the duplicate instead of failing, and the case registered by the other call is returned.
-    if accept and connection.vendor == "postgresql":
+    elif accept and connection.vendor == "postgresql":
         # One statement takes the ticket number and writes the case, its events and its clocks.
         # A number this process already reserved needs no counter; otherwise the statement
         # reserves a block on the day's counter row, which stays locked until commit (every
@@ -258,6 +269,35 @@ def complaint_register(
         return _registered_before(actor, existing_id, accept)
     complaint.started_clocks = clocks
     return complaint
+
+
+def _write_plain(
+    complaint: Complaint,
+    events: list[ComplaintEvent],
+    accepted: ComplaintEvent | None,
+    clocks: list[SlaClock],
+    now: datetime,
+) -> bool:
+    """Write a new case, its events and clocks with the ORM. False when the same channel message
+    (``external_id``) was registered meanwhile by a concurrent call."""
+    if accepted is not None:
+        complaint.ticket_no = _next_ticket_no(now)
+        accepted.payload = {"ticket_no": complaint.ticket_no}
+    try:
+        with transaction.atomic():
+            complaint.save(force_insert=True)
+    except IntegrityError:
+        if not complaint.external_id:
+            raise
+        complaint.pk = None
+        return False
+    for event in events:
+        event.complaint = complaint
+    ComplaintEvent.objects.bulk_create(events)
+    for clock in clocks:
+        clock.complaint = complaint
+    SlaClock.objects.bulk_create(clocks)
+    return True
 
 
 _ACCEPTED_SQL: dict[tuple[int, int, bool, bool], str] = {}

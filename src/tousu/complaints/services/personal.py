@@ -31,7 +31,7 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
     access_complaint(actor, complaint, Cap.CUSTOMER_REVEAL)
     if field == "service_number":
         value = complaint.service_number
-    elif field in REVEALABLE_FIELDS:
+    elif field in REVEALABLE_FIELDS and complaint.customer is not None:
         value = str(getattr(complaint.customer, field))
     else:
         raise ValidationError(
