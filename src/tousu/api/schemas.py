@@ -42,6 +42,7 @@ ChannelName = Literal[
 ]
 assert set(ChannelName.__args__) == set(Channel.values)  # type: ignore[attr-defined]
 
+
 def _iso_text(value: object) -> object:
     """Dates arrive as ISO 8601 text (a number is not a date-time here, whatever pydantic allows)."""
     if value is not None and not isinstance(value, str):

@@ -213,10 +213,10 @@ def category_for(ticket_type: str) -> int | None:
 
 
 def _to_classify_id() -> int:
-    m = _load_mappings()
-    if m.to_classify is None:
-        m.to_classify = svc.category_to_classify().pk
-    return m.to_classify
+    """The "to be classified" category (created in the caller's transaction on first use, so not
+    remembered here until the next reload of the tables has seen it committed)."""
+    known = _load_mappings().to_classify
+    return known if known is not None else svc.category_to_classify().pk
 
 
 # --- attachments ---------------------------------------------------------------------------------
@@ -283,8 +283,6 @@ def ticket_create(*, key: ApiKey, data: TicketInput) -> tuple[Complaint, bool, R
     the case's customer is still to be identified."""
     require_write(key)
     category_id = category_for(data.ticket_type)
-    if category_id is None:
-        category_id = _to_classify_id()
     level = level_for(data.severity) or Level.DISSATISFIED
     party = _customer_party(data.parties)
     files, refs = _attachment_values(data.attachments)
@@ -311,6 +309,8 @@ def ticket_create(*, key: ApiKey, data: TicketInput) -> tuple[Complaint, bool, R
     if extra and extra.preferredReplyChannel:
         fields["preferred_reply_channel"] = extra.preferredReplyChannel
     with transaction.atomic():
+        if category_id is None:
+            fields["category_id"] = _to_classify_id()
         complaint = svc.complaint_register(**fields, accept=True)
         if complaint.registered_before:
             return complaint, False, None

@@ -29,6 +29,28 @@ def _party_out(flat: dict[str, Any]) -> dict[str, Any]:
     return party
 
 
+def _entity_in(item: dict[str, Any]) -> dict[str, Any]:
+    """v5's ``RelatedEntity {role, entity: {…}}`` kept in v4's flat form (one store, both views)."""
+    entity = item.get("entity")
+    if not isinstance(entity, dict):
+        return item
+    flat = {k: v for k, v in entity.items() if k != "@type"}
+    if item.get("role"):
+        flat["role"] = item["role"]
+    return flat
+
+
+def _entity_out(flat: dict[str, Any]) -> dict[str, Any]:
+    if "entity" in flat:
+        return flat
+    entity = {k: v for k, v in flat.items() if k != "role"}
+    entity.setdefault("@type", "EntityRef")
+    item: dict[str, Any] = {"@type": "RelatedEntity", "entity": entity}
+    if flat.get("role"):
+        item["role"] = flat["role"]
+    return item
+
+
 def _typed(items: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
     return [{"@type": type_, **item} for item in items]
 
@@ -52,6 +74,8 @@ def ticket_dict(
         identifiers = [{"id": complaint.external_id}]
     if identifiers:
         data["externalIdentifier"] = _typed(identifiers, "ExternalIdentifier")
+    if "relatedEntity" in data:
+        data["relatedEntity"] = [_entity_out(e) for e in data["relatedEntity"]]
     if attrs is not None and attrs.characteristic:
         data["troubleTicketCharacteristic"] = attrs.characteristic
     data["channel"] = {"@type": "ChannelRef", **data["channel"]}
@@ -100,7 +124,7 @@ def create_input(data: TroubleTicket_FVO) -> services.TicketInput:
         notes=_dump(data.note) or [],
         attachments=_dump(data.attachment) or [],
         channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else {},
-        related_entity=_dump(data.relatedEntity) or [],
+        related_entity=[_entity_in(e) for e in _dump(data.relatedEntity) or []],
         relationship=_dump(data.troubleTicketRelationship) or [],
         characteristic=_dump(data.troubleTicketCharacteristic) or [],
         external_identifier=identifiers,
@@ -123,7 +147,9 @@ def update_input(data: TroubleTicket_MVO) -> services.TicketChanges:
         notes=_dump(data.note) or [],
         attachments=_dump(data.attachment) or [],
         channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else None,
-        related_entity=_dump(data.relatedEntity),
+        related_entity=None
+        if data.relatedEntity is None
+        else [_entity_in(e) for e in _dump(data.relatedEntity) or []],
         relationship=_dump(data.troubleTicketRelationship),
         characteristic=_dump(data.troubleTicketCharacteristic),
         parties=[_party(p) for p in data.relatedParty] if data.relatedParty is not None else None,
