@@ -629,3 +629,15 @@ def test_a_case_without_customer_is_queued_and_linked_by_an_agent(tmf, client, p
     assert f'href="/cases/{case.pk}/"' not in after
     with unchanged(), pytest.raises(InvalidTransition):
         svc.complaint_link_customer(actor=agent, complaint_id=case.pk, phone="13900006666")
+
+
+def test_the_outbox_handles_a_case_without_customer(client, org):
+    from tousu.notifications.models import Notification
+    from tousu.notifications.services import outbox_dispatch
+
+    _key, token = apikey_create(name="crm", channel="app", scope="write")
+    Tmf(client, token, "v4").post(Tmf(client, token, "v4").minimal())
+    assert outbox_dispatch() > 0  # the acknowledgement event: nobody to write to, no failure
+    case = Complaint.objects.get()
+    assert not Notification.objects.filter(complaint=case, transport__in=["sms", "email"]).exists()
+    assert not ComplaintEvent.objects.filter(pending_dispatch=True).exists()

@@ -123,6 +123,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": set(),  # 50 元 limit
+        "customer_to_identify": set(),
         "all": ALL - {"other"},
     },
     "agent_other": {
@@ -134,6 +135,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": set(),
         "awaiting_customer": set(),
         "approvals": set(),
+        "customer_to_identify": set(),
         "all": {"other"},
     },
     "handler": {
@@ -145,6 +147,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": set(),
         "awaiting_customer": {"wait"},
         "approvals": set(),  # their own requests, above their limit anyway
+        "customer_to_identify": set(),
         "all": {"disp", "wait", "appr", "closed", "unb", "big"},
     },
     "handler_other": {
@@ -156,6 +159,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": set(),
         "awaiting_customer": set(),
         "approvals": set(),
+        "customer_to_identify": set(),
         "all": {"other"},
     },
     "supervisor": {
@@ -167,6 +171,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": {"appr"},  # 600 元 is above the supervisor's 500
+        "customer_to_identify": set(),
         "all": ALL,
     },
     "manager": {
@@ -178,6 +183,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": {"appr", "big"},  # no upper limit
+        "customer_to_identify": set(),
         "all": ALL,
     },
     "visitor": {
@@ -189,6 +195,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": set(),  # may not decide remedies
+        "customer_to_identify": set(),
         "all": ALL,
     },
     "inspector": {
@@ -200,6 +207,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": set(),
+        "customer_to_identify": set(),
         "all": ALL,
     },
 }
@@ -711,6 +719,7 @@ class TestCappedCounts:
             "escalated": "1",
             "awaiting_customer": "1",
             "approvals": "0",
+            "customer_to_identify": "0",
         }
 
     def test_a_queue_above_the_list_cap_says_more_and_pages_through_the_first(

@@ -247,11 +247,11 @@ def new_api(*, title: str, version: str, description: str, namespace: str) -> Ni
         auth=KeyAuth(),
         parser=TmfParser(),
     )
-    api.add_exception_handler(TousuError, _tousu_error)
-    api.add_exception_handler(RequestRefused, _refused)
-    api.add_exception_handler(NinjaValidationError, _invalid)
-    api.add_exception_handler(HttpError, _http_error)
-    api.add_exception_handler(RequestDataTooBig, _data_too_big)
-    api.add_exception_handler(Http404, _not_found)
-    api.add_exception_handler(Exception, _unexpected)
+    api.add_exception_handler(TousuError, _tousu_error)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestRefused, _refused)  # type: ignore[arg-type]
+    api.add_exception_handler(NinjaValidationError, _invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(HttpError, _http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestDataTooBig, _data_too_big)  # type: ignore[arg-type]
+    api.add_exception_handler(Http404, _not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(Exception, _unexpected)  # type: ignore[arg-type]
     return api

@@ -142,7 +142,7 @@ class Related(NamedTuple):
 
 def _attrs(complaint: Complaint) -> TicketAttributes | None:
     try:
-        return complaint.tmf  # type: ignore[attr-defined,no-any-return]
+        return complaint.tmf
     except TicketAttributes.DoesNotExist:
         return None
 

@@ -18,6 +18,8 @@ def complaint_for_display(*, actor: User, complaint_id: int, origin: Origin = SY
     """A case with its customer, for a page or API response. Checks the actor's scope and logs the
     read of the customer's personal data (masked or not, seeing whose case it is counts)."""
     complaint = access_complaint_by_id(actor, complaint_id, Cap.CASE_VIEW)
+    if complaint.customer_id is None:  # a customer still to be identified: no personal data read
+        return complaint
     audit_record(
         actor=actor,
         kind=AuditKind.PERSONAL_DATA_READ,

@@ -72,7 +72,7 @@ def portal_complaint_file(
             accept=True,
             origin=origin,
         )
-        if language and language != settings.LANGUAGE_CODE:
+        if language and language != settings.LANGUAGE_CODE and complaint.customer_id is not None:
             customer_language_set(customer_id=complaint.customer_id, language=language)
     return complaint
 
@@ -91,7 +91,7 @@ def _on_record(complaint: Complaint, phone_e164: str) -> bool:
     if complaint.customer.phone == phone_e164:
         return True
     return CustomerIdentity.objects.filter(
-        customer_id=complaint.customer_id, kind=IdentityKind.PHONE, value=phone_e164
+        customer_id=complaint.customer.pk, kind=IdentityKind.PHONE, value=phone_e164
     ).exists()
 
 

@@ -41,8 +41,8 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
         audit_record(
             actor=actor,
             kind=AuditKind.PERSONAL_DATA_REVEALED,
-            object_type="customer",
-            object_id=complaint.customer_id,
+            object_type="customer" if complaint.customer_id is not None else "complaint",
+            object_id=complaint.customer_id if complaint.customer_id is not None else complaint.pk,
             complaint_id=complaint.pk,
             field=field,
             origin=origin,

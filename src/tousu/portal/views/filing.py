@@ -81,6 +81,7 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
     # Where the outbox sends the acknowledgement: the customer's e-mail on record if they chose
     # e-mail (an address given before is kept), else their phone.
     customer = complaint.customer
+    assert customer is not None  # the portal always registers with the customer's phone
     by_email = complaint.preferred_reply_channel == ReplyChannel.EMAIL and customer.email
     request.session[FILED] = {
         "ticket_no": complaint.ticket_no,

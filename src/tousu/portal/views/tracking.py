@@ -122,7 +122,7 @@ def _case_page(
             "can_answer": complaint.status == Status.AWAITING_CUSTOMER,
             "can_withdraw": complaint.status in OPEN,
             "answer_form": answer_form or AnswerForm(),
-            "masked_phone": mask_phone(complaint.customer.phone),
+            "masked_phone": mask_phone(complaint.customer.phone) if complaint.customer else "",
             "category_name": " › ".join(
                 category_label(c) for c in (complaint.category.parent, complaint.category) if c is not None
             ),
