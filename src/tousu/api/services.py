@@ -10,6 +10,7 @@ import io
 import re
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from tousu.common.origin import Origin
 from tousu.complaints import services as svc
 from tousu.complaints.attachments import ALLOWED
 from tousu.complaints.choices import Level
-from tousu.complaints.models import Attachment, Category, Complaint
+from tousu.complaints.models import Attachment, Category, Complaint, ComplaintEvent
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
 from tousu.notifications.models import WebhookEndpoint
 
@@ -212,13 +213,6 @@ def category_for(ticket_type: str) -> int | None:
     return m.codes.get(value) or m.names.get(value)
 
 
-def _to_classify_id() -> int:
-    """The "to be classified" category (created in the caller's transaction on first use, so not
-    remembered here until the next reload of the tables has seen it committed)."""
-    known = _load_mappings().to_classify
-    return known if known is not None else svc.category_to_classify().pk
-
-
 # --- attachments ---------------------------------------------------------------------------------
 
 _EXTENSIONS = {content_type: ext for ext, (content_type, _magic) in reversed(ALLOWED.items())}
@@ -283,6 +277,8 @@ def ticket_create(*, key: ApiKey, data: TicketInput) -> tuple[Complaint, bool, R
     the case's customer is still to be identified."""
     require_write(key)
     category_id = category_for(data.ticket_type)
+    if category_id is None:
+        category_id = _load_mappings().to_classify  # None until created (below) and seen committed
     level = level_for(data.severity) or Level.DISSATISFIED
     party = _customer_party(data.parties)
     files, refs = _attachment_values(data.attachments)
@@ -308,35 +304,35 @@ def ticket_create(*, key: ApiKey, data: TicketInput) -> tuple[Complaint, bool, R
     }
     if extra and extra.preferredReplyChannel:
         fields["preferred_reply_channel"] = extra.preferredReplyChannel
-    with transaction.atomic():
+    attrs = TicketAttributes(
+        severity=data.severity,
+        ticket_type=data.ticket_type,
+        name=data.name,
+        priority=data.priority,
+        requested_resolution_date=_utc(data.requested_resolution_date, "requestedResolutionDate"),
+        channel=data.channel,
+        related_party=[p.sent for p in data.parties],
+        related_entity=data.related_entity,
+        relationship=data.relationship,
+        attachment_refs=refs,
+        characteristic=data.characteristic,
+        external_identifier=data.external_identifier,
+    )
+    fields["new_case_rows"] = [attrs]  # written with the case, in its transaction
+    notes: list[ComplaintEvent] = []
+    attachments: list[Attachment] = []
+    # One transaction: the case (with its attributes) and, when sent, the notes and files. Without
+    # those, the registration's own transaction is the only one (no savepoint: the hot path).
+    with transaction.atomic() if (data.notes or files or category_id is None) else nullcontext():
         if category_id is None:
-            fields["category_id"] = _to_classify_id()
+            fields["category_id"] = svc.category_to_classify().pk
         complaint = svc.complaint_register(**fields, accept=True)
         if complaint.registered_before:
             return complaint, False, None
-        attrs = TicketAttributes(
-            complaint=complaint,
-            severity=data.severity,
-            ticket_type=data.ticket_type,
-            name=data.name,
-            priority=data.priority,
-            requested_resolution_date=_utc(data.requested_resolution_date, "requestedResolutionDate"),
-            channel=data.channel,
-            related_party=[p.sent for p in data.parties],
-            related_entity=data.related_entity,
-            relationship=data.relationship,
-            attachment_refs=refs,
-            characteristic=data.characteristic,
-            external_identifier=data.external_identifier,
-        )
-        attrs.save(force_insert=True)
-        notes = (
-            svc.complaint_customer_notes(
+        if data.notes:
+            notes = svc.complaint_customer_notes(
                 actor=None, complaint_id=complaint.pk, notes=data.notes, origin=origin_for(key)
             )
-            if data.notes
-            else []
-        )
         attachments = _attach(key, complaint.pk, files)
     if notes or attachments:
         complaint.version, complaint.updated_at = Complaint.objects.values_list("version", "updated_at").get(

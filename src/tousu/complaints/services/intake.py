@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -78,10 +79,13 @@ def complaint_register(
     accept: bool = False,
     origin: Origin = SYSTEM,
     customer_optional: bool = False,
+    new_case_rows: Sequence[Model] = (),
 ) -> Complaint:
     """Register a complaint from any channel. The customer is found (or created) by phone,
     e-mail or WeChat id; with ``customer_optional`` and none of them given, the case is registered
-    without a customer, who is still to be identified (``complaint_link_customer``). With ``external_id``, a second call from the same channel returns the
+    without a customer, who is still to be identified (``complaint_link_customer``).
+    ``new_case_rows`` (rows of other apps with a ``complaint`` foreign key, e.g. the TMF621
+    attributes) are written with a new case, in its transaction; not for a repeated message. With ``external_id``, a second call from the same channel returns the
     case already registered instead of a duplicate.
 
     With ``accept=True`` the case is also accepted in the same transaction (the actor needs the
@@ -268,6 +272,10 @@ def complaint_register(
             raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
         return _registered_before(actor, existing_id, accept)
     complaint.started_clocks = clocks
+    if new_case_rows:  # --- rows of other apps that belong to the new case ---
+        for row in new_case_rows:
+            row.complaint = complaint  # type: ignore[attr-defined]
+            type(row)._default_manager.bulk_create([row])
     return complaint
 
 
