@@ -7,8 +7,10 @@ Steps:
    ``tousu apikey create`` a write key on the ``app`` channel (no rate limit that matters);
 2. start ``tousu serve --workers W`` (granian, WSGI) on a free loopback port;
 3. send ``--warmup`` creates, then ``--requests`` creates from ``--connections`` threads, each
-   with its own keep-alive connection (http.client), every body with its own ``externalId``, so
-   each is a new case (registered and accepted, with its ticket number and SLA clocks);
+   with its own keep-alive connection (http.client), every body a standard TMF621 body (severity
+   ``Minor``, a ticketType, name, priority, channel, a customer party) with its own
+   ``externalId``, so each is a new case (registered and accepted, with its ticket number, SLA
+   clocks and the channel's attributes);
 4. print the throughput, the median and the p95 latency, and the failures (any answer but 201).
 
 Usage, from the repository root::
@@ -94,13 +96,24 @@ class Load:
 
     def body(self, n: int) -> bytes:
         return json.dumps(
-            {
+            {  # a standard TMF621 v4 body; the contact is Tousu's extension of the party
+                "name": f"bench ticket {n}",
                 "description": f"压测工单 {n}：用户反映流量包重复扣费，要求退还。",
-                "severity": "dissatisfied",
+                "severity": "Minor",
                 "ticketType": self.category,
+                "priority": "Medium",
                 "externalId": f"{self.prefix}-{n}",
-                "relatedParty": [{"role": "customer", "name": "压测", "phone": f"1390000{n % 10000:04d}"}],
-                "tousu": {"businessType": "data", "demand": "退还费用"},
+                "channel": {"id": "app", "name": "mobile app"},
+                "relatedParty": [
+                    {
+                        "id": f"c{n % 10000}",
+                        "role": "customer",
+                        "name": "压测",
+                        "phone": f"1390000{n % 10000:04d}",
+                        "@referredType": "Individual",
+                    }
+                ],
+                "@type": "TroubleTicket",
             },
             ensure_ascii=False,
         ).encode()

@@ -71,6 +71,7 @@ def _services(c: Complaint, people: dict[str, Any], org: dict[str, Any]) -> dict
         "close": lambda **a: svc.complaint_close(**a, note="已核实"),
         "reopen": lambda **a: svc.complaint_reopen(**a, reason="用户来电反映未解决"),
         "note": lambda **a: svc.complaint_note(**a, text="内部备注"),
+        "link-customer": lambda **a: svc.complaint_link_customer(**a, phone="13900001111"),
         "escalate": lambda **a: svc.complaint_escalate(**a, reason="催办"),
         "change-level": lambda **a: svc.complaint_change_level(
             **a, level="very_dissatisfied", reason="用户情绪激动"

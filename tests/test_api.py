@@ -36,14 +36,14 @@ def _validator(definition: str) -> jsonschema.Validator:
 
 
 def assert_tmf(body: Any, definition: str = "TroubleTicket") -> None:
-    """The body conforms to the TMF621 v4 definition (the swagger in shared/tmf)."""
-    if SPEC.exists():  # test_the_tmf621_specification_is_found says when it is not
-        _validator(definition).validate(body)
+    """The body conforms to the TMF621 v4 definition (the swagger in shared/tmf); a missing
+    specification fails the test rather than skipping the check."""
+    assert SPEC.exists(), f"the TMF621 specification must be at {SPEC} (../shared/tmf beside the checkout)"
+    _validator(definition).validate(body)
 
 
 def test_the_tmf621_specification_is_found():
-    if not SPEC.exists():
-        pytest.skip(f"the TMF621 specification is not at {SPEC}: responses are not checked against it")
+    assert SPEC.exists(), f"the TMF621 specification must be at {SPEC}"
     assert "TroubleTicket" in json.loads(SPEC.read_text())["definitions"]
 
 
@@ -186,13 +186,7 @@ def test_retrieve_with_fields_and_by_database_id_before_acceptance(app, cases, k
     created = app.post(ticket()).json()
     response = app.get(f"/{created['id']}", fields="status,severity")
     assert response.status_code == 200
-    assert response.json() == {
-        "id": created["id"],
-        "href": created["href"],
-        "status": "acknowledged",
-        "severity": "dissatisfied",
-        "@type": "TousuComplaint",
-    }
+    assert response.json() == {"status": "acknowledged", "severity": "dissatisfied"}
     registered = cases.make(Status.REGISTERED, channel="app")
     by_pk = app.get(f"/{registered.pk}")
     assert by_pk.status_code == 200
@@ -223,7 +217,7 @@ def test_list_filters_sorts_pages_and_counts(app):
     assert (response["X-Total-Count"], response["X-Result-Count"]) == ("2", "2")
 
     page = app.get(sort="-creationDate", offset=1, limit=1, fields="id")
-    assert page.json() == [{"id": ids[1], "href": f"{URL}/{ids[1]}", "@type": "TousuComplaint"}]
+    assert page.json() == [{"id": ids[1]}]
     assert (page["X-Total-Count"], page["X-Result-Count"]) == ("3", "1")
 
     since = (timezone.now() - timedelta(days=1)).isoformat()
@@ -233,6 +227,7 @@ def test_list_filters_sorts_pages_and_counts(app):
     assert [t["id"] for t in older.json()] == [ids[0]]
     assert [t["id"] for t in app.get(status="acknowledged,inProgress", sort="id").json()] == ids
     assert app.get(status="closed").json() == []
+    assert app.get(status="open").json() == []  # a value nothing has: an empty list, not a 400
     for body in app.get().json():
         assert_tmf(body)
 
@@ -241,7 +236,6 @@ def test_list_filters_sorts_pages_and_counts(app):
     ("params", "field"),
     [
         ({"colour": "red"}, "colour"),
-        ({"status": "open"}, "status"),
         ({"creationDate.gt": "yesterday"}, "creationDate.gt"),
         ({"creationDate.gt": "2026-03-01T08:00:00"}, "creationDate.gt"),
         ({"severity.gt": "major"}, "severity.gt"),
@@ -323,7 +317,7 @@ def test_an_illegal_status_change_is_a_409_and_changes_nothing(app, unchanged):
 @pytest.mark.parametrize(
     ("patch", "status", "field"),
     [
-        ({"description": "改写描述"}, 400, "description"),
+        ({"description": ""}, 400, "description"),
         ({"id": "TS1"}, 400, "id"),
         ({"status": "open"}, 400, "status"),
         ({"severity": 3}, 400, "severity"),
@@ -434,13 +428,9 @@ def test_apikey_command_creates_lists_and_revokes(capsys, db):
         ("description=x", "application/x-www-form-urlencoded", 415, "unsupportedMediaType"),
         ('{"description": "x"}', "text/plain", 415, "unsupportedMediaType"),
         ('{"description": "x"}', "application/json; charset=latin-1", 415, "unsupportedMediaType"),
-        (json.dumps(ticket(severity="urgent")), "application/json", 400, "invalid"),
         (json.dumps(ticket(description=42)), "application/json", 400, "invalid"),
         (json.dumps(ticket(description="")), "application/json", 400, "invalid"),
         (json.dumps(ticket(colour="red")), "application/json", 400, "invalid"),
-        (json.dumps(ticket(ticketType="nope")), "application/json", 400, "invalid"),
-        (json.dumps(ticket(ticketType="billing")), "application/json", 400, "invalid"),  # not a leaf
-        (json.dumps(ticket(relatedParty=[])), "application/json", 400, "invalid"),
         (json.dumps(ticket(relatedParty=[{"phone": "12"}])), "application/json", 400, "invalid"),
         (json.dumps(ticket(creationDate="2099-01-01T00:00:00Z")), "application/json", 400, "invalid"),
         (json.dumps({"x": "y" * 300_000}), "application/json", 413, "payloadTooLarge"),

@@ -98,6 +98,7 @@ def test_nul_under_the_api_is_tmf_json(client, db):
         "reason": "Invalid request",
         "message": NUL_MESSAGE,
         "status": "400",
+        "@type": "Error",
     }
 
 

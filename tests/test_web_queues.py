@@ -124,6 +124,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": set(),  # 50 元 limit
+        "customer_to_identify": set(),
         "all": ALL - {"other"},
     },
     "agent_other": {
@@ -135,6 +136,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": set(),
         "awaiting_customer": set(),
         "approvals": set(),
+        "customer_to_identify": set(),
         "all": {"other"},
     },
     "handler": {
@@ -146,6 +148,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": set(),
         "awaiting_customer": {"wait"},
         "approvals": set(),  # their own requests, above their limit anyway
+        "customer_to_identify": set(),
         "all": {"disp", "wait", "appr", "closed", "unb", "big"},
     },
     "handler_other": {
@@ -157,6 +160,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": set(),
         "awaiting_customer": set(),
         "approvals": set(),
+        "customer_to_identify": set(),
         "all": {"other"},
     },
     "supervisor": {
@@ -168,6 +172,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": {"appr"},  # 600 元 is above the supervisor's 500
+        "customer_to_identify": set(),
         "all": ALL,
     },
     "manager": {
@@ -179,6 +184,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": {"appr", "big"},  # no upper limit
+        "customer_to_identify": set(),
         "all": ALL,
     },
     "visitor": {
@@ -190,6 +196,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": set(),  # may not decide remedies
+        "customer_to_identify": set(),
         "all": ALL,
     },
     "inspector": {
@@ -201,6 +208,7 @@ MEMBERSHIP: dict[str, dict[str, set[str]]] = {
         "escalated": {"major"},
         "awaiting_customer": {"wait"},
         "approvals": set(),
+        "customer_to_identify": set(),
         "all": ALL,
     },
 }
@@ -748,6 +756,7 @@ class TestCappedCounts:
             "escalated": "1",
             "awaiting_customer": "1",
             "approvals": "0",
+            "customer_to_identify": "0",
         }
 
     def test_a_queue_above_the_list_cap_says_more_and_pages_through_the_first(

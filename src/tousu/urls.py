@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from tousu.api.api import api as tmf621
+from tousu.api.routes import api_v4, api_v5
 from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
 handler500 = "tousu.common.faults.server_error"
@@ -21,7 +21,8 @@ urlpatterns = [
     *dashboard.urlpatterns,
     *regulator.urlpatterns,
     path("portal/", include("tousu.portal.urls")),
-    path("tmf-api/troubleTicket/v4/", tmf621.urls),
+    path("tmf-api/troubleTicket/v4/", api_v4.urls),
+    path("tmf-api/troubleTicket/v5/", api_v5.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tousu.api.keys import apikey_create, apikey_forget
-from tousu.api.models import ApiKey, HubSubscription
+from tousu.api.models import ApiKey, HubSubscription, SeverityMapping, TicketTypeMapping
 from tousu.audit.configadmin import AuditedConfigAdmin, config_audit, config_snapshot
 from tousu.common.origin import Origin
 
@@ -87,3 +87,22 @@ class ApiKeyAdmin(AuditedConfigAdmin):
 class HubSubscriptionAdmin(AuditedConfigAdmin):
     list_display = ("id", "endpoint", "api_key", "query", "created_at")
     readonly_fields = ("api_key", "endpoint", "query", "created_at")
+
+
+@admin.register(SeverityMapping)
+class SeverityMappingAdmin(AuditedConfigAdmin):
+    """TMF621 severity → Tousu level for new cases (compared case-insensitively)."""
+
+    list_display = ("value", "level")
+    list_filter = ("level",)
+    search_fields = ("value",)
+
+
+@admin.register(TicketTypeMapping)
+class TicketTypeMappingAdmin(AuditedConfigAdmin):
+    """TMF621 ticketType → category for new cases; no category: to be classified."""
+
+    list_display = ("value", "category")
+    search_fields = ("value",)
+    autocomplete_fields = ()
+    list_select_related = ("category", "category__parent")

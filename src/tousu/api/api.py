@@ -1,6 +1,7 @@
-"""TMF621 Trouble Ticket v4 over HTTP (django-ninja). Handlers parse, call ``services``, render
-with ``tmf``. Every refusal is a TMF630 error JSON ``{code, reason, message, status}``, made here
-in one place (``_error``)."""
+"""TMF621 Trouble Ticket over HTTP (django-ninja): what every version's API shares — the body
+parser, the key check, the error handlers. The operations are built per version by
+``tousu.api.routes`` from the version's mapping module (``tmf_v4``, ``tmf_v5``). Every refusal is
+a TMF630 error JSON ``{code, reason, message, status}``, made by ``tousu.common.tmf_errors``."""
 
 from __future__ import annotations
 
@@ -11,44 +12,21 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
-from pydantic import BaseModel, Field
 
 from tousu.api import services
 from tousu.api.keys import apikey_check
 from tousu.api.models import ApiKey
-from tousu.api.schemas import (
-    Error,
-    EventSubscription,
-    EventSubscriptionInput,
-    TroubleTicket,
-    TroubleTicketCreate,
-    TroubleTicketUpdate,
-)
-from tousu.api.tmf import (
-    BASE,
-    DATE_FILTERS,
-    FILTER_SCHEMAS,
-    FILTERABLE,
-    RESOURCE,
-    SORT_PATTERN,
-    Related,
-    list_filter,
-    list_order,
-    select_fields,
-    ticket_dict,
-    ticket_id,
-    ticket_queryset,
-)
 from tousu.common.errors import TousuError
-from tousu.common.faults import tmf_error, unavailable_response
+from tousu.common.faults import unavailable_response
 from tousu.common.ratelimit import ratelimit_hit
+from tousu.common.tmf_errors import tmf_error_response
 
 log = logging.getLogger("tousu.api")
 
@@ -170,21 +148,6 @@ def _too_big() -> RequestRefused:
     )
 
 
-api = NinjaAPI(
-    title="Tousu TMF621 Trouble Ticket API",
-    version="4.0.0",
-    description=(
-        "TM Forum TMF621 Trouble Ticket v4 over Tousu's complaint cases. Tousu's own fields travel "
-        "in the `tousu` object of a `TousuComplaint` (`@baseType` TroubleTicket)."
-    ),
-    urls_namespace="tmf621",
-    openapi_url="/openapi.json",
-    docs_url="/docs",
-    auth=KeyAuth(),
-    parser=TmfParser(),
-)
-
-
 def _error(
     request: HttpRequest,
     status: int,
@@ -193,7 +156,7 @@ def _error(
     message: str,
     fields: dict[str, str] | None = None,
 ) -> HttpResponse:
-    return tmf_error(status, code, reason, message, fields)
+    return tmf_error_response(status, code, reason, message, fields)
 
 
 _REASONS = {
@@ -204,7 +167,6 @@ _REASONS = {
 }
 
 
-@api.exception_handler(TousuError)
 def _tousu_error(request: HttpRequest, exc: TousuError) -> HttpResponse:
     fields = getattr(exc, "fields", None)
     return _error(
@@ -212,7 +174,6 @@ def _tousu_error(request: HttpRequest, exc: TousuError) -> HttpResponse:
     )
 
 
-@api.exception_handler(RequestRefused)
 def _refused(request: HttpRequest, exc: RequestRefused) -> HttpResponse:
     response = _error(request, exc.status, exc.code, exc.reason, exc.message)
     if isinstance(exc, RateLimited):
@@ -230,7 +191,6 @@ def _loc(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
-@api.exception_handler(NinjaValidationError)
 def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     fields: dict[str, str] = {}
     for err in exc.errors:
@@ -245,7 +205,6 @@ def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     return _error(request, 400, "invalid", "Invalid request", message, fields)
 
 
-@api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     cause = exc.__cause__
     if isinstance(cause, RequestRefused):
@@ -265,187 +224,42 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(request, exc.status_code, "error", _REASONS.get(exc.status_code, "Error"), str(exc))
 
 
-@api.exception_handler(RequestDataTooBig)
 def _data_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _refused(request, _too_big())
 
 
-@api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 404, "not_found", "Not found", _("No such resource."))
 
 
-@api.exception_handler(OperationalError)
-@api.exception_handler(InterfaceError)
 def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     return unavailable_response(request, exc)  # 503, Retry-After, logged once a minute
 
 
-@api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("TMF621 API: unexpected error on %s %s", request.method, request.path)
     return _error(request, 500, "internal", "Internal error", _("Something went wrong on our side."))
 
 
-# --- responses -----------------------------------------------------------------------------------
-
-ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 429: Error}
-
-
-def _json(data: Any, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
-
-
-def _render(request: HttpRequest, pk: int, fields: str | None, status: int = 200) -> JsonResponse:
-    complaint = ticket_queryset().get(pk=pk)
-    response = _json(select_fields(ticket_dict(complaint), fields), status)
-    if status == 201:
-        response["Location"] = f"{RESOURCE}/{ticket_id(complaint)}"
-    return response
-
-
-class ListParams(BaseModel):
-    fields: str | None = Field(
-        default=None, max_length=500, description="Attributes to return, comma-separated."
+def new_api(*, title: str, version: str, description: str, namespace: str) -> NinjaAPI:
+    """A TMF621 API of one version: key auth, the JSON parser and every error as TMF630 JSON."""
+    api = NinjaAPI(
+        title=title,
+        version=version,
+        description=description,
+        urls_namespace=namespace,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        auth=KeyAuth(),
+        parser=TmfParser(),
     )
-    offset: int = Field(default=0, ge=0, le=1_000_000)
-    limit: int = Field(default=20, ge=1, le=100)
-    sort: str | None = Field(
-        default=None,
-        max_length=200,
-        pattern=SORT_PATTERN,
-        description="e.g. -creationDate,severity (leading - descends).",
-    )
-
-
-class FieldsParam(BaseModel):
-    fields: str | None = Field(default=None, max_length=500)
-
-
-def _filter_parameters() -> list[dict[str, Any]]:
-    params = []
-    for name in FILTERABLE:
-        params.append({"name": name, "in": "query", "required": False, "schema": FILTER_SCHEMAS[name]})
-    for name in DATE_FILTERS:
-        for op in ("gt", "gte", "lt", "lte"):
-            params.append(
-                {
-                    "name": f"{name}.{op}",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string", "format": "date-time"},
-                }
-            )
-    return params
-
-
-@api.get(
-    "/troubleTicket",
-    response={200: list[TroubleTicket], **ERRORS},
-    tags=["troubleTicket"],
-    summary="List or find trouble tickets",
-    openapi_extra={"parameters": _filter_parameters()},
-)
-def list_tickets(request: HttpRequest, params: Query[ListParams]) -> HttpResponse:
-    key: ApiKey = request.auth  # type: ignore[attr-defined]
-    query = [(k, v) for k, values in request.GET.lists() for v in values]
-    q = list_filter(query) & services.key_cases_q(key)
-    order = list_order(params.sort)
-    base = ticket_queryset().filter(q)
-    total = base.count()
-    page = list(base.order_by(*order)[params.offset : params.offset + params.limit])
-    response = _json([select_fields(ticket_dict(c), params.fields) for c in page])
-    response["X-Total-Count"] = str(total)
-    response["X-Result-Count"] = str(len(page))
-    return response
-
-
-@api.get(
-    "/troubleTicket/{id}",
-    response={200: TroubleTicket, **ERRORS},
-    tags=["troubleTicket"],
-    summary="Retrieve a trouble ticket",
-)
-def get_ticket(request: HttpRequest, id: str, params: Query[FieldsParam]) -> HttpResponse:
-    complaint = services.case_lookup(request.auth, id)  # type: ignore[attr-defined]
-    return _render(request, complaint.pk, params.fields)
-
-
-@api.post(
-    "/troubleTicket",
-    response={201: TroubleTicket, 200: TroubleTicket, 413: Error, 415: Error, **ERRORS},
-    tags=["troubleTicket"],
-    summary="Create a trouble ticket (200 with the existing one for a known externalId)",
-)
-def create_ticket(request: HttpRequest, payload: TroubleTicketCreate) -> HttpResponse:
-    complaint, created = services.ticket_create(key=request.auth, data=payload)  # type: ignore[attr-defined]
-    if not created:
-        return _render(request, complaint.pk, None, 200)
-    # A new case is rendered from what the service wrote (its customer and category are loaded):
-    # only its clocks are read back.
-    response = _json(ticket_dict(complaint, related=Related.new(complaint)), 201)
-    response["Location"] = f"{RESOURCE}/{ticket_id(complaint)}"
-    return response
-
-
-@api.patch(
-    "/troubleTicket/{id}",
-    response={200: TroubleTicket, 413: Error, 415: Error, **ERRORS},
-    tags=["troubleTicket"],
-    summary="Update a trouble ticket (JSON merge-patch)",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/merge-patch+json": {
-                    "schema": {"$ref": "#/components/schemas/TroubleTicketUpdate"}
-                },
-                "application/json": {"schema": {"$ref": "#/components/schemas/TroubleTicketUpdate"}},
-            },
-            "required": True,
-        }
-    },
-)
-def patch_ticket(request: HttpRequest, id: str, payload: TroubleTicketUpdate) -> HttpResponse:
-    key: ApiKey = request.auth  # type: ignore[attr-defined]
-    complaint = services.case_lookup(key, id)
-    complaint = services.ticket_update(key=key, complaint=complaint, data=payload)
-    return _render(request, complaint.pk, None)
-
-
-@api.delete(
-    "/troubleTicket/{id}",
-    response={204: None, **ERRORS},
-    tags=["troubleTicket"],
-    summary="Delete (withdraw) a trouble ticket nobody has worked on yet; admin keys only",
-)
-def delete_ticket(request: HttpRequest, id: str) -> HttpResponse:
-    key: ApiKey = request.auth  # type: ignore[attr-defined]
-    services.ticket_delete(key=key, complaint=services.case_lookup(key, id))
-    return HttpResponse(status=204)
-
-
-@api.post(
-    "/hub",
-    response={201: EventSubscription, 413: Error, 415: Error, **ERRORS},
-    tags=["events subscription"],
-    summary="Register a listener",
-)
-def hub_create(request: HttpRequest, payload: EventSubscriptionInput) -> HttpResponse:
-    sub, secret = services.hub_subscribe(key=request.auth, data=payload)  # type: ignore[attr-defined]
-    body: dict[str, Any] = {"id": str(sub.pk), "callback": sub.endpoint.url, "secret": secret}
-    if sub.query:
-        body["query"] = sub.query
-    response = _json(body, 201)
-    response["Location"] = f"{BASE}/hub/{sub.pk}"
-    return response
-
-
-@api.delete(
-    "/hub/{id}",
-    response={204: None, **ERRORS},
-    tags=["events subscription"],
-    summary="Unregister a listener",
-)
-def hub_delete(request: HttpRequest, id: str) -> HttpResponse:
-    services.hub_unsubscribe(key=request.auth, subscription_id=id)  # type: ignore[attr-defined]
-    return HttpResponse(status=204)
+    api.add_exception_handler(TousuError, _tousu_error)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestRefused, _refused)  # type: ignore[arg-type]
+    api.add_exception_handler(NinjaValidationError, _invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(HttpError, _http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestDataTooBig, _data_too_big)  # type: ignore[arg-type]
+    api.add_exception_handler(Http404, _not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
+    api.add_exception_handler(InterfaceError, _database_unavailable)  # type: ignore[arg-type]
+    api.add_exception_handler(Exception, _unexpected)  # type: ignore[arg-type]
+    return api

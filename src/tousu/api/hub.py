@@ -17,9 +17,9 @@ from tousu.api.tmf import (
     event_type_for,
     hub_query_matches,
     hub_query_parse,
-    ticket_dict,
     ticket_queryset,
 )
+from tousu.api.tmf_v4 import ticket_dict
 from tousu.complaints.models import ComplaintEvent
 from tousu.notifications.models import Notification, Transport
 

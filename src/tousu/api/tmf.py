@@ -1,15 +1,20 @@
-"""Tousu cases as TMF621 v4 TroubleTickets: one place for the resource, its list filters and the
-hub's event envelopes (used by the API responses and by the webhook fan-out alike).
+"""Tousu cases as TMF621 TroubleTickets, the part every version shares: the resource's common
+attributes, its list filters and the hub's event envelopes. ``tmf_v4`` and ``tmf_v5`` add what
+each version shapes differently (party references, external ids, ``@type``).
 
 Mapping (see README, "TMF621 API"):
 
 - ``id``: the ticket number once accepted, else the case's database id.
-- ``severity`` ↔ level; ``ticketType`` ↔ category code; ``status`` from ``states.TMF_STATUS``.
-- ``expectedResolutionDate``: the due time of the reply clock (the regulator's answer clock for
-  referrals); ``resolutionDate``: when the customer was answered.
-- ``relatedParty``: the customer, masked; ``note``: the replies given (never internal notes);
-  ``attachment``: evidence metadata.
-- ``tousu``: Tousu's own fields (``@type`` TousuComplaint, ``@baseType`` TroubleTicket).
+- ``severity``, ``ticketType``, ``name``, ``priority``, ``channel``, ``relatedEntity``…: as the
+  client sent them (``TicketAttributes``); Tousu's level and category, mapped from them through
+  the mapping tables, are in the ``tousu`` extension. Cases filed on the pages show their level
+  and category code instead.
+- ``status`` from ``states.TMF_STATUS``; ``expectedResolutionDate``: the due time of the reply
+  clock (the regulator's answer clock for referrals); ``resolutionDate``: when the customer was
+  answered.
+- ``relatedParty``: the customer, masked (or, while still to be identified, the party the client
+  sent); ``note``: the customer's notes and the replies given (never internal notes);
+  ``attachment``: evidence metadata and the links the client sent.
 """
 
 from __future__ import annotations
@@ -25,17 +30,15 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Department
+from tousu.api.models import TicketAttributes
 from tousu.common.errors import ValidationError
 from tousu.common.masking import mask_name, mask_phone
-from tousu.complaints.choices import Level
-from tousu.complaints.models import Attachment, Complaint, Reply
+from tousu.complaints.events import EventKind
+from tousu.complaints.models import Attachment, Complaint, ComplaintEvent, Reply
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
 from tousu.sla.calendars import CalendarSpec, business_time_between
 from tousu.sla.models import BusinessCalendar, ClockKind, SlaClock
 
-BASE = "/tmf-api/troubleTicket/v4"
-RESOURCE = f"{BASE}/troubleTicket"
-SCHEMA_LOCATION = f"{BASE}/openapi.json#/components/schemas/TroubleTicket"
 ANSWER_CLOCKS = (ClockKind.REGULATOR_ANSWER, ClockKind.REPLY)
 
 # TMF status → the Tousu statuses it stands for (for list filters).
@@ -56,8 +59,15 @@ def ticket_id(complaint: Complaint) -> str:
 
 def ticket_queryset() -> QuerySet[Complaint]:
     """Cases with everything the resource shows, in a fixed number of queries."""
-    return Complaint.objects.select_related("customer", "category", "lead_department").prefetch_related(
+    return Complaint.objects.select_related(
+        "customer", "category", "lead_department", "tmf"
+    ).prefetch_related(
         "cooperating_departments",
+        Prefetch(
+            "events",
+            queryset=ComplaintEvent.objects.filter(kind=EventKind.CUSTOMER_NOTE).order_by("created_at", "id"),
+            to_attr="customer_notes",
+        ),
         Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
         Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id")),
@@ -97,6 +107,8 @@ class Related(NamedTuple):
     replies: Sequence[Reply]
     attachments: Sequence[Attachment]
     cooperating: Sequence[Department]
+    notes: Sequence[ComplaintEvent] = ()
+    attrs: TicketAttributes | None = None
 
     @classmethod
     def of(cls, complaint: Complaint) -> Related:
@@ -106,17 +118,33 @@ class Related(NamedTuple):
             list(complaint.replies.all()),
             list(complaint.attachments.all()),
             list(complaint.cooperating_departments.all()),
+            list(getattr(complaint, "customer_notes", None) or []),
+            _attrs(complaint),
         )
 
     @classmethod
-    def new(cls, complaint: Complaint) -> Related:
-        """A case created a moment ago: no replies, attachments or cooperating departments yet, and
-        its clocks as the service started them (read back only when it did not say)."""
+    def new(
+        cls,
+        complaint: Complaint,
+        *,
+        attrs: TicketAttributes | None = None,
+        notes: Sequence[ComplaintEvent] = (),
+        attachments: Sequence[Attachment] = (),
+    ) -> Related:
+        """A case created a moment ago: no replies or cooperating departments yet, and its clocks
+        as the service started them (read back only when it did not say)."""
         if complaint.started_clocks is not None:
             clocks = sorted(complaint.started_clocks, key=lambda c: c.started_at)
         else:
             clocks = list(SlaClock.objects.filter(complaint_id=complaint.pk).order_by("started_at", "id"))
-        return cls(clocks, [], [], [])
+        return cls(clocks, [], list(attachments), [], list(notes), attrs)
+
+
+def _attrs(complaint: Complaint) -> TicketAttributes | None:
+    try:
+        return complaint.tmf
+    except TicketAttributes.DoesNotExist:
+        return None
 
 
 def _clocks(clocks: Sequence[SlaClock], now: datetime) -> list[dict[str, Any]]:
@@ -144,62 +172,98 @@ def _expected_resolution(clocks: Sequence[SlaClock]) -> datetime | None:
     return None
 
 
-def ticket_dict(
-    complaint: Complaint, *, now: datetime | None = None, related: Related | None = None
-) -> dict[str, Any]:
-    """The TroubleTicket for ``complaint`` (loaded through ``ticket_queryset``, or with its
-    ``related`` rows given). Absent values are left out rather than sent as null, as TMF's schema
-    types them as strings."""
-    now = now or timezone.now()
-    related = related or Related.of(complaint)
-    tid = ticket_id(complaint)
+CUSTOMER_ROLE = "customer"
+
+
+def customer_party(complaint: Complaint) -> dict[str, Any] | None:
+    """The case's customer as a related party (masked), or None while still to be identified."""
     customer = complaint.customer
-    party: dict[str, Any] = {
-        "id": str(customer.pk),
-        "role": "customer",
-        "@referredType": "Individual",
-    }
+    if customer is None:
+        return None
+    party: dict[str, Any] = {"id": str(customer.pk), "role": CUSTOMER_ROLE}
     if customer.name:
         party["name"] = mask_name(customer.name)
+    if customer.phone:
+        party["phone"] = mask_phone(customer.phone)
+    return party
+
+
+def sent_parties(attrs: TicketAttributes | None, *, with_customer: bool) -> list[dict[str, Any]]:
+    """The related parties the channel sent, as sent (contact fields were never kept); the
+    customer's own entry only while the case's customer is not identified."""
+    parties = list(attrs.related_party) if attrs is not None else []
+    if with_customer:
+        return parties
+    return [p for p in parties if str(p.get("role") or "").lower() != CUSTOMER_ROLE]
+
+
+def ticket_core(
+    complaint: Complaint, *, resource: str, now: datetime | None = None, related: Related | None = None
+) -> dict[str, Any]:
+    """The attributes both versions show the same way (each version's module adds its own):
+    the client's ``severity``, ``ticketType``, ``name``… as sent, Tousu's own in ``tousu``."""
+    now = now or timezone.now()
+    related = related or Related.of(complaint)
+    attrs = related.attrs
+    tid = ticket_id(complaint)
     category = complaint.category
+    notes = [
+        {
+            "id": str(event.payload.get("id") or f"note-{event.pk}"),
+            "author": str(event.payload.get("author") or "customer"),
+            "date": event.payload.get("date") or _iso(event.created_at),
+            "text": event.payload.get("text", ""),
+            "@type": "Note",
+        }
+        for event in related.notes
+    ]
+    notes += [
+        {
+            "id": f"reply-{reply.pk}",
+            "author": "operator",
+            "date": _iso(reply.replied_at),
+            "text": reply.content,
+            "@type": "Note",
+        }
+        for reply in related.replies
+    ]
+    attachments: list[dict[str, Any]] = [
+        {
+            "id": str(a.pk),
+            "name": a.original_name,
+            "mimeType": a.content_type,
+            "size": {"amount": a.size, "units": "bytes"},
+            "attachmentType": "evidence",
+            "@type": "Attachment",
+        }
+        for a in related.attachments
+    ]
+    if attrs is not None:
+        attachments += attrs.attachment_refs
     data: dict[str, Any] = {
         "id": tid,
-        "href": f"{RESOURCE}/{tid}",
-        "externalId": complaint.external_id or None,
-        "name": complaint.ticket_no or None,
+        "href": f"{resource}/{tid}",
+        "name": (attrs.name if attrs is not None else "") or None,
         "description": complaint.description,
-        "severity": complaint.level,
-        "ticketType": category.code,
+        "severity": (attrs.severity if attrs is not None else "") or complaint.level,
+        "ticketType": (attrs.ticket_type if attrs is not None else "") or category.code,
+        "priority": (attrs.priority if attrs is not None else "") or None,
         "status": TMF_STATUS[Status(complaint.status)].value,
         "statusChangeDate": _iso(complaint.status_changed_at),
         "creationDate": _iso(complaint.registered_at),
         "lastUpdate": _iso(complaint.updated_at),
+        "requestedResolutionDate": _iso(attrs.requested_resolution_date) if attrs is not None else None,
         "expectedResolutionDate": _iso(_expected_resolution(related.clocks)),
         "resolutionDate": _iso(complaint.replied_at),
-        "channel": {"id": complaint.channel, "name": complaint.channel, "@referredType": "Channel"},
-        "relatedParty": [party],
-        "note": [
-            {
-                "id": f"reply-{reply.pk}",
-                "author": "operator",
-                "date": _iso(reply.replied_at),
-                "text": reply.content,
-                "@type": "Reply",
-            }
-            for reply in related.replies
-        ],
-        "attachment": [
-            {
-                "id": str(a.pk),
-                "name": a.original_name,
-                "mimeType": a.content_type,
-                "size": {"amount": a.size, "units": "bytes"},
-                "attachmentType": "evidence",
-            }
-            for a in related.attachments
-        ],
+        "channel": (attrs.channel if attrs is not None else None)
+        or {"id": complaint.channel, "name": complaint.channel},
+        "note": notes,
+        "attachment": attachments,
+        "relatedEntity": (attrs.related_entity if attrs is not None else None) or None,
+        "troubleTicketRelationship": (attrs.relationship if attrs is not None else None) or None,
         "tousu": {
             "ticketNumber": complaint.ticket_no,
+            "customerToIdentify": complaint.customer_id is None,
             "status": complaint.status,
             "category": category.code,
             "categoryName": category.name,
@@ -215,12 +279,7 @@ def ticket_dict(
             "version": complaint.version,
             "slaClocks": _clocks(related.clocks, now),
         },
-        "@type": "TousuComplaint",
-        "@baseType": "TroubleTicket",
-        "@schemaLocation": SCHEMA_LOCATION,
     }
-    if customer.phone:
-        party["phone"] = mask_phone(customer.phone)
     tousu = data["tousu"]
     if tousu["ticketNumber"] is None:
         del tousu["ticketNumber"]
@@ -229,15 +288,15 @@ def ticket_dict(
     return {k: v for k, v in data.items() if v is not None}
 
 
-ALWAYS = ("id", "href", "@type")
-
-
 def select_fields(ticket: dict[str, Any], fields: str | None) -> dict[str, Any]:
-    """TMF630 attribute selection: ``fields=status,severity`` keeps those (and id, href, @type)."""
+    """TMF630 attribute selection: ``fields=status,severity`` returns exactly those first-level
+    attributes (``fields=none``: nothing but ``id`` and ``href``)."""
     if not fields:
         return ticket
     wanted = {f.strip() for f in fields.split(",") if f.strip()}
-    return {k: v for k, v in ticket.items() if k in wanted or k in ALWAYS}
+    if wanted == {"none"}:
+        wanted = {"id", "href"}
+    return {k: v for k, v in ticket.items() if k in wanted}
 
 
 # --- list filters (TMF630) ---------------------------------------------------------------------
@@ -249,8 +308,10 @@ _DATE_FIELDS = {
     "resolutionDate": "replied_at",
 }
 _TEXT_FIELDS = {
-    "severity": "level",
-    "ticketType": "category__code",
+    "severity": "tmf__severity",
+    "ticketType": "tmf__ticket_type",
+    "name": "tmf__name",
+    "priority": "tmf__priority",
     "externalId": "external_id",
     "channel.id": "channel",
     "id": "ticket_no",
@@ -275,15 +336,18 @@ def _one_or_more(values: Iterable[str]) -> str:
     return f"^({alternatives})(,({alternatives}))*$"
 
 
+# Cases created before their channel's attributes were kept (or on the pages) show Tousu's own
+# level and category code as severity and ticketType, and are filtered by them.
+_FALLBACK = {"severity": "level", "ticketType": "category__code"}
+
 # What each filter accepts, for the OpenAPI document.
 FILTER_SCHEMAS: Mapping[str, dict[str, str]] = {
     **{name: {"type": "string", "format": "date-time"} for name in _DATE_FIELDS},
-    "severity": {
-        "type": "string",
-        "pattern": _one_or_more(["dissatisfied", "very_dissatisfied", "major", "crisis"]),
-    },
-    "status": {"type": "string", "pattern": _one_or_more(TmfStatus.values)},
+    "severity": {"type": "string"},
+    "status": {"type": "string", "description": "One or more of: " + ", ".join(TmfStatus.values)},
     "ticketType": {"type": "string"},
+    "name": {"type": "string"},
+    "priority": {"type": "string"},
     "externalId": {"type": "string"},
     "channel.id": {"type": "string"},
     "id": {"type": "string"},
@@ -313,7 +377,8 @@ def _date(param: str, raw: str) -> datetime:
 
 def list_filter(params: Iterable[tuple[str, str]]) -> Q:
     """The filter for query parameters ``attr=value[,value…]`` (one of several values) and
-    ``attr.op=value`` with op gt, gte, lt, lte, eq (dates). Unknown attributes are refused."""
+    ``attr.op=value`` with op gt, gte, lt, lte, eq (dates). Unknown attributes are refused; a
+    value nothing has (an unknown status, severity…) simply matches nothing."""
     q = Q()
     for param, raw in params:
         if param in RESERVED:
@@ -335,28 +400,19 @@ def list_filter(params: Iterable[tuple[str, str]]) -> Q:
             if op != "eq":
                 raise _bad(param, _("'%(attr)s' is compared for equality only.") % {"attr": attr})
             values = [v.strip() for v in raw.split(",") if v.strip()]
-            if not values and attr not in ("status", "severity"):
+            if not values:
                 continue  # an empty value filters nothing
-            if attr == "severity" and (not values or set(values) - set(Level.values)):
-                raise _bad(
-                    param,
-                    _("'%(value)s' is not a severity; use one of: %(allowed)s.")
-                    % {"value": raw[:40], "allowed": ", ".join(Level.values)},
-                )
-            if attr == "status" and not values:
-                values = [raw]
             if attr == "status":
-                unknown = [v for v in values if v not in TMF_TO_STATUSES]
-                if unknown:
-                    raise _bad(
-                        param,
-                        _("'%(value)s' is not a TMF621 status; use one of: %(allowed)s.")
-                        % {"value": unknown[0], "allowed": ", ".join(TMF_TO_STATUSES)},
-                    )
-                q &= Q(status__in=[s for v in values for s in TMF_TO_STATUSES[v]])
+                q &= Q(status__in=[s for v in values for s in TMF_TO_STATUSES.get(v, [])])
             elif attr == "id":
                 numeric = [int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 12]
                 q &= Q(ticket_no__in=values) | Q(pk__in=numeric, ticket_no__isnull=True)
+            elif attr in _FALLBACK:
+                sent = Q(**{f"{_TEXT_FIELDS[attr]}__in": values})
+                own = Q(**{f"{_FALLBACK[attr]}__in": values}) & (
+                    Q(tmf__isnull=True) | Q(**{_TEXT_FIELDS[attr]: ""})
+                )
+                q &= sent | own
             else:
                 q &= Q(**{f"{_TEXT_FIELDS[attr]}__in": values})
         else:
@@ -399,7 +455,9 @@ INFORMATION_REQUIRED = "TroubleTicketInformationRequiredEvent"
 EVENT_TYPES = (CREATE, STATUS_CHANGE, ATTRIBUTE_CHANGE, RESOLVED, INFORMATION_REQUIRED)
 
 # Case events that change attributes other than the status.
-_ATTRIBUTE_KINDS = frozenset({"level_changed", "escalated", "assigned"})
+_ATTRIBUTE_KINDS = frozenset(
+    {"level_changed", "escalated", "assigned", "description_amended", "customer_linked", "ticket_updated"}
+)
 
 
 def event_type_for(kind: str, from_status: str, to_status: str) -> str | None:

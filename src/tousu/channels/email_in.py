@@ -316,7 +316,8 @@ def _new_case(
     )
     # Someone who writes without a word of Chinese gets their messages in English, unless they chose.
     if (
-        not CJK_RE.search(description)
+        complaint.customer_id is not None
+        and not CJK_RE.search(description)
         and not CustomerLanguage.objects.filter(customer_id=complaint.customer_id).exists()
     ):
         customer_language_set(customer_id=complaint.customer_id, language="en")

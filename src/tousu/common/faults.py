@@ -17,12 +17,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template import loader
 from django.utils.translation import gettext as _
+
+from tousu.common.tmf_errors import tmf_error_response
 
 log = logging.getLogger("tousu.faults")
 
@@ -37,19 +38,8 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-def tmf_error(
-    status: int, code: str, reason: str, message: str, fields: dict[str, str] | None = None
-) -> HttpResponse:
-    """The TMF630 error body (``code``, ``reason``, ``message``, ``status``): the one builder the API
-    and these middlewares share."""
-    body: dict[str, Any] = {"code": code, "reason": reason, "message": message, "status": str(status)}
-    if fields:
-        body["fields"] = fields
-    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
-
-
 def _api_error(request: HttpRequest, status: int, code: str, reason: str, message: str) -> HttpResponse:
-    return tmf_error(status, code, reason, message)
+    return tmf_error_response(status, code, reason, message)
 
 
 # --- NUL characters -------------------------------------------------------------------------------

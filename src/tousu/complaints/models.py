@@ -93,9 +93,13 @@ class Complaint(models.Model):
 
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    # Empty while the customer is still to be identified (a TMF621 ticket sent without a contact):
+    # the "customer to identify" queue lists those cases; ``complaint_link_customer`` fills it.
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="complaints",
         db_index=False,  # complaint_customer_idx leads with it

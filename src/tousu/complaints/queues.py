@@ -44,6 +44,7 @@ QUEUES: Final[Mapping[str, Promise]] = {
     "escalated": gettext_lazy("Escalated"),
     "awaiting_customer": gettext_lazy("Awaiting customer"),
     "approvals": gettext_lazy("Approvals for me"),
+    "customer_to_identify": gettext_lazy("Customer to identify"),
     "all": gettext_lazy("All cases"),
 }
 
@@ -120,6 +121,8 @@ def queue_q(*, actor: User, name: str, now: datetime) -> Q:
         return Q(status=Status.AWAITING_CUSTOMER)
     if name == "approvals":
         return _approvals_q(actor)
+    if name == "customer_to_identify":  # filed without a contact (TMF621): link the customer
+        return _open() & Q(customer__isnull=True)
     if name == "all":
         return Q()
     raise NotFound(_("No such queue: %(name)s.") % {"name": name})

@@ -27,6 +27,8 @@ def complaint_for_display(*, actor: User, complaint_id: int, origin: Origin = SY
     """A case with its customer, for a page or API response. Checks the actor's scope and logs the
     read of the customer's personal data (masked or not, seeing whose case it is counts)."""
     complaint = access_complaint_by_id(actor, complaint_id, Cap.CASE_VIEW)
+    if complaint.customer_id is None:  # a customer still to be identified: no personal data read
+        return complaint
     audit_record(
         actor=actor,
         kind=AuditKind.PERSONAL_DATA_READ,
@@ -79,6 +81,7 @@ ACTION_SLUGS = (
     "close",
     "reopen",
     "note",
+    "link-customer",
     "escalate",
     "change-level",
     "reclassify",
@@ -152,6 +155,7 @@ def complaint_available_actions(
             Status.REOPENED in nxt and may(Cap.CASE_REOPEN) and (status != Status.CLOSED or supervises())
         ),
         "note": lambda: may(Cap.CASE_NOTE),
+        "link-customer": lambda: complaint.customer_id is None and may(Cap.CASE_HANDLE),
         "escalate": lambda: can_escalate(status, complaint.escalation_level) and may(Cap.CASE_ESCALATE),
         "change-level": lambda: is_open and may(Cap.CASE_HANDLE),
         "reclassify": lambda: is_open and actor is not None and may(Cap.CASE_HANDLE),

@@ -66,6 +66,8 @@ def _customer_address(event: ComplaintEvent, template: str) -> tuple[str, str] |
     goes out by the channel it was given on (a reply given by phone or in person is not sent)."""
     complaint = event.complaint
     customer = complaint.customer
+    if customer is None:  # filed without a contact (TMF621): nobody to write to yet
+        return None
     channel = complaint.preferred_reply_channel
     if template == "reply":
         channel = event.payload.get("channel") or channel

@@ -73,7 +73,7 @@ def portal_complaint_file(
             origin=origin,
             contact_verified=False,  # anybody may type anybody's number here
         )
-        if language and language != settings.LANGUAGE_CODE:
+        if language and language != settings.LANGUAGE_CODE and complaint.customer_id is not None:
             customer_language_set(customer_id=complaint.customer_id, language=language)
     return complaint
 
@@ -91,10 +91,12 @@ def _binding_hash(binding: str) -> str:
 
 def _on_record(complaint: Complaint, phone_e164: str) -> bool:
     """Whether this number is the case customer's: the main number or another one on record."""
+    if complaint.customer is None:  # still to be identified: nobody's number is on record
+        return False
     if complaint.customer.phone == phone_e164:
         return True
     return CustomerIdentity.objects.filter(
-        customer_id=complaint.customer_id, kind=IdentityKind.PHONE, value=phone_e164
+        customer_id=complaint.customer.pk, kind=IdentityKind.PHONE, value=phone_e164
     ).exists()
 
 

@@ -37,6 +37,10 @@ class EventKind(models.TextChoices):
     THREAT_FLAGGED = "threat_flagged", _("Threatens regulator, media or court")
     SLA_WARNING = "sla_warning", _("Deadline approaching")
     SLA_BREACHED = "sla_breached", _("Deadline missed")
+    CUSTOMER_NOTE = "customer_note", _("Note from the customer")
+    DESCRIPTION_AMENDED = "description_amended", _("Description amended")
+    CUSTOMER_LINKED = "customer_linked", _("Customer identified")
+    TICKET_UPDATED = "ticket_updated", _("Ticket details updated by the channel")
 
 
 # Events that someone must be told about; the worker turns them into notifications.

@@ -13,6 +13,14 @@ from tousu.complaints.services.closing import (
     complaint_withdraw,
     return_visit_record,
 )
+from tousu.complaints.services.details import (
+    TO_CLASSIFY,
+    category_to_classify,
+    complaint_amend_description,
+    complaint_customer_notes,
+    complaint_link_customer,
+    complaint_record_channel_update,
+)
 from tousu.complaints.services.escalation import (
     complaint_change_level,
     complaint_escalate,
@@ -36,20 +44,26 @@ from tousu.complaints.services.transition import complaint_transition
 
 __all__ = [
     "OUTBOX_CHANNEL",
+    "TO_CLASSIFY",
     "attachment_add",
+    "category_to_classify",
     "complaint_accept",
+    "complaint_amend_description",
     "complaint_assign",
     "complaint_change_level",
     "complaint_close",
     "complaint_customer_answer",
+    "complaint_customer_notes",
     "complaint_dispatch",
     "complaint_escalate",
     "complaint_events_record",
     "complaint_flag_threat",
     "complaint_investigate",
+    "complaint_link_customer",
     "complaint_note",
     "complaint_propose_plan",
     "complaint_reclassify",
+    "complaint_record_channel_update",
     "complaint_register",
     "complaint_reject",
     "complaint_reopen",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from tousu.complaints.services._base import (
 )
 from tousu.complaints.services.escalation import triggered_escalation
 from tousu.complaints.states import Status
+from tousu.customers.models import Customer
 from tousu.customers.services import customer_find_or_create
 from tousu.sla.services import sla_plan_new_case
 
@@ -68,11 +70,17 @@ def complaint_register(
     accept: bool = False,
     origin: Origin = SYSTEM,
     contact_verified: bool = True,
+    customer_optional: bool = False,
+    new_case_rows: Sequence[Model] = (),
 ) -> Complaint:
     """Register a complaint from any channel. The customer is found (or created) by phone,
-    e-mail or WeChat id. With ``external_id``, a second call from the same channel returns the
-    case already registered instead of a duplicate. ``contact_verified=False`` (the portal): the
-    details given change no existing customer; the e-mail stays on the case (``contact_email``).
+    e-mail or WeChat id; with ``customer_optional`` and none of them given, the case is registered
+    without a customer, who is still to be identified (``complaint_link_customer``).
+    ``contact_verified=False`` (the portal): the details given change no existing customer; the
+    e-mail stays on the case (``contact_email``). ``new_case_rows`` (rows of other apps with a
+    ``complaint`` foreign key, e.g. the TMF621 attributes) are written with a new case, in its
+    transaction; not for a repeated message. With ``external_id``, a second call from the same
+    channel returns the case already registered instead of a duplicate.
 
     With ``accept=True`` the case is also accepted in the same transaction (the actor needs the
     right to accept it): the record is exactly what ``complaint_register`` then
@@ -155,18 +163,22 @@ def complaint_register(
     if accept and actor is not None:
         access_complaint(actor, complaint, Cap.CASE_ACCEPT, origin=origin)
 
-    customer = customer_find_or_create(
-        phone=phone,
-        name=customer_name,
-        email=email,
-        wechat_id=wechat_id,
-        service_number=service_number,
-        region=region,
-        verified=contact_verified,
-    )
+    customer: Customer | None = None
+    if not customer_optional or phone.strip() or email.strip() or wechat_id.strip():
+        customer = customer_find_or_create(
+            phone=phone,
+            name=customer_name,
+            email=email,
+            wechat_id=wechat_id,
+            service_number=service_number,
+            region=region,
+            verified=contact_verified,
+        )
     complaint.contact_email = email.strip().lower()  # checked by customer_find_or_create
     complaint.customer = customer
-    complaint.region_id = region.pk if region is not None else customer.region_id
+    complaint.region_id = (
+        region.pk if region is not None else (customer.region_id if customer is not None else None)
+    )
 
     # The events, in the order the two services write them, and the SLA steps they make.
     label = actor.username if actor is not None else origin.label
@@ -182,7 +194,7 @@ def complaint_register(
                 "channel": channel,
                 "level": level,
                 "category": category.code,
-                "customer_blacklisted": customer.is_blacklisted,
+                "customer_blacklisted": customer is not None and customer.is_blacklisted,
                 "threatens_external": threatens_external,
                 "via": origin.via,
             },
@@ -250,6 +262,10 @@ def complaint_register(
             raise IntegrityError(f"complaint {channel}/{external_id} was neither written nor found")
         return _registered_before(actor, existing_id, accept, origin)
     complaint.started_clocks = clocks
+    if new_case_rows:  # --- rows of other apps that belong to the new case ---
+        for row in new_case_rows:
+            row.complaint = complaint  # type: ignore[attr-defined]
+            type(row)._default_manager.bulk_create([row])
     return complaint
 
 

@@ -31,7 +31,7 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
     access_complaint(actor, complaint, Cap.CUSTOMER_REVEAL, origin=origin)
     if field == "service_number":
         value = complaint.service_number
-    elif field in REVEALABLE_FIELDS:
+    elif field in REVEALABLE_FIELDS and complaint.customer is not None:
         value = str(getattr(complaint.customer, field))
     else:
         raise ValidationError(
@@ -41,8 +41,8 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
         audit_record(
             actor=actor,
             kind=AuditKind.PERSONAL_DATA_REVEALED,
-            object_type="customer",
-            object_id=complaint.customer_id,
+            object_type="customer" if complaint.customer_id is not None else "complaint",
+            object_id=complaint.customer_id if complaint.customer_id is not None else complaint.pk,
             complaint_id=complaint.pk,
             field=field,
             origin=origin,

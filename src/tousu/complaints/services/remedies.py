@@ -88,7 +88,7 @@ def remedy_exposure(complaint: Complaint, *, adding: Decimal = Decimal(0)) -> De
     cases if that is more. Splitting a remedy into small ones therefore dodges no limit."""
     exposure = _money_total(Q(complaint_id=complaint.pk)) + adding
     days = settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS
-    if days:
+    if days and complaint.customer_id is not None:
         since = timezone.now() - timedelta(days=days)
         customer_total = _money_total(
             Q(complaint__customer_id=complaint.customer_id, requested_at__gte=since)
@@ -105,7 +105,7 @@ def remedy_within_authority(user: User | None, complaint: Complaint, *, adding: 
 def _lock_customer(complaint: Complaint) -> None:
     """With a per-customer window, lock the customer row (after the case row, always in this
     order), so two remedies on two of their cases cannot both pass the limit at once."""
-    if settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS:
+    if settings.TOUSU_REMEDY_CUSTOMER_WINDOW_DAYS and complaint.customer_id is not None:
         Customer.objects.select_for_update().filter(pk=complaint.customer_id).values_list("pk").first()
 
 

@@ -94,6 +94,7 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
     # Where the outbox sends the acknowledgement: the customer's e-mail on record if they chose
     # e-mail (an address given before is kept), else the one given with this filing, else their phone.
     customer = complaint.customer
+    assert customer is not None  # the portal always registers with the customer's phone
     email = customer.email or complaint.contact_email
     by_email = complaint.preferred_reply_channel == ReplyChannel.EMAIL and email
     request.session[FILED] = {

@@ -133,7 +133,7 @@ def _case_page(
             "can_answer": "answer" in actions,
             "can_withdraw": "withdraw" in actions,
             "answer_form": answer_form or AnswerForm(),
-            "masked_phone": mask_phone(complaint.customer.phone),
+            "masked_phone": mask_phone(complaint.customer.phone) if complaint.customer else "",
             "category_name": " › ".join(
                 category_label(c) for c in (complaint.category.parent, complaint.category) if c is not None
             ),

@@ -156,6 +156,15 @@ class NoteForm(CaseActionForm):
     text = _text(_("Internal note"), rows=3, help_text=_("Never shown to the customer."))
 
 
+class LinkCustomerForm(CaseActionForm):
+    """The customer of a case filed without a contact: found (or created) by phone, e-mail or WeChat id."""
+
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    customer_name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    email = forms.EmailField(label=_("E-mail"), max_length=254, required=False)
+    wechat_id = forms.CharField(label=_("WeChat id"), max_length=64, required=False)
+
+
 class RequestInfoForm(CaseActionForm):
     question = _text(
         _("Question to the customer"), help_text=_("The case's clocks pause until the customer answers.")

@@ -65,6 +65,7 @@ from tousu.web.forms.case import (
     EscalateForm,
     FlagThreatForm,
     InvestigateForm,
+    LinkCustomerForm,
     NoteForm,
     PlanForm,
     ReclassifyForm,
@@ -138,6 +139,17 @@ def _investigate(c: Call) -> str:
 def _note(c: Call) -> str:
     svc.complaint_note(**c.common(), text=c.data["text"])
     return _("Note added.")
+
+
+def _link_customer(c: Call) -> str:
+    complaint = svc.complaint_link_customer(
+        **c.versioned(),
+        phone=c.data["phone"],
+        customer_name=c.data["customer_name"],
+        email=c.data["email"],
+        wechat_id=c.data["wechat_id"],
+    )
+    return _("Customer of case %(case)s identified.") % {"case": complaint}
 
 
 def _request_info(c: Call) -> str:
@@ -268,6 +280,7 @@ ACTIONS: dict[str, Action] = {
         Action("close", gettext_lazy("Close"), CloseForm, _close),
         Action("reopen", gettext_lazy("Reopen"), ReopenForm, _reopen),
         Action("note", gettext_lazy("Internal note"), NoteForm, _note),
+        Action("link-customer", gettext_lazy("Identify the customer"), LinkCustomerForm, _link_customer),
         Action("escalate", gettext_lazy("Escalate"), EscalateForm, _escalate),
         Action("change-level", gettext_lazy("Change level"), ChangeLevelForm, _change_level),
         Action("reclassify", gettext_lazy("Reclassify"), ReclassifyForm, _reclassify),
@@ -537,6 +550,8 @@ def timeline_rows(events: Iterable[ComplaintEvent], department_names: dict[str, 
 
 def _history(user: User, complaint: Complaint) -> tuple[list[Complaint], list[Complaint]]:
     """The customer's other cases this user may see: the open ones, and those of the last 90 days."""
+    if complaint.customer_id is None:  # still to be identified: no other cases to show
+        return [], []
     since = timezone.now() - timedelta(days=HISTORY_DAYS)
     others = list(
         complaints_visible_to(actor=user)

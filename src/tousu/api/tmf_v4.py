@@ -1,0 +1,98 @@
+"""TMF621 **v4** shapes: the TroubleTicket as v4 draws it (flat party references, ``externalId``,
+``@type`` TousuComplaint extending TroubleTicket) and the v4 request bodies read into the
+version-neutral input of ``tousu.api.services``. Everything else is shared (``tmf``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tousu.api import services
+from tousu.api.schemas import RelatedPartyIn, TroubleTicketCreate, TroubleTicketUpdate
+from tousu.api.tmf import Related, customer_party, sent_parties, ticket_core
+from tousu.complaints.models import Complaint
+
+VERSION = "v4"
+BASE = "/tmf-api/troubleTicket/v4"
+RESOURCE = f"{BASE}/troubleTicket"
+SCHEMA_LOCATION = f"{BASE}/openapi.json#/components/schemas/TroubleTicket"
+SUBSCRIPTION_EXTRA: dict[str, Any] = {}
+
+
+def ticket_dict(
+    complaint: Complaint, *, now: datetime | None = None, related: Related | None = None
+) -> dict[str, Any]:
+    """The v4 TroubleTicket for ``complaint`` (loaded through ``ticket_queryset``, or with its
+    ``related`` rows given). Absent values are left out rather than sent as null."""
+    related = related or Related.of(complaint)
+    data = ticket_core(complaint, resource=RESOURCE, now=now, related=related)
+    parties = []
+    customer = customer_party(complaint)
+    if customer is not None:
+        parties.append({**customer, "@referredType": "Individual"})
+    parties += sent_parties(related.attrs, with_customer=customer is None)
+    if parties:
+        data["relatedParty"] = parties
+    if complaint.external_id:
+        data["externalId"] = complaint.external_id
+    data["channel"] = {"@referredType": "Channel", **data["channel"]}
+    data["@type"] = "TousuComplaint"
+    data["@baseType"] = "TroubleTicket"
+    data["@schemaLocation"] = SCHEMA_LOCATION
+    return data
+
+
+def _party(p: RelatedPartyIn) -> services.PartyInput:
+    sent = p.model_dump(by_alias=True, exclude_none=True, exclude={"phone", "email", "wechatId"})
+    return services.PartyInput(
+        role=p.role or "", sent=sent, phone=p.phone or "", email=p.email or "", wechat_id=p.wechatId or ""
+    )
+
+
+def _dump(items: list[Any] | None) -> list[dict[str, Any]] | None:
+    if items is None:
+        return None
+    return [i.model_dump(by_alias=True, exclude_none=True, mode="json") for i in items]
+
+
+def create_input(data: TroubleTicketCreate) -> services.TicketInput:
+    """A v4 create body as the version-neutral input."""
+    return services.TicketInput(
+        description=data.description,
+        severity=data.severity,
+        ticket_type=data.ticketType,
+        external_id=(data.externalId or "").strip(),
+        name=data.name or "",
+        priority=data.priority or "",
+        received_at=data.creationDate,
+        requested_resolution_date=data.requestedResolutionDate,
+        parties=[_party(p) for p in data.relatedParty],
+        notes=_dump(data.note) or [],
+        attachments=_dump(data.attachment) or [],
+        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else {},
+        related_entity=_dump(data.relatedEntity) or [],
+        relationship=_dump(data.troubleTicketRelationship) or [],
+        tousu=data.tousu,
+    )
+
+
+def update_input(data: TroubleTicketUpdate) -> services.TicketChanges:
+    """A v4 merge-patch as the version-neutral changes (only the attributes it names)."""
+    sent = data.model_fields_set
+    return services.TicketChanges(
+        status=data.status,
+        status_change_reason=data.statusChangeReason,
+        severity=data.severity,
+        ticket_type=data.ticketType,
+        name=data.name if "name" in sent else None,
+        description=data.description,
+        priority=data.priority if "priority" in sent else None,
+        requested_resolution_date=data.requestedResolutionDate,
+        notes=_dump(data.note) or [],
+        attachments=_dump(data.attachment) or [],
+        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else None,
+        related_entity=_dump(data.relatedEntity),
+        relationship=_dump(data.troubleTicketRelationship),
+        parties=[_party(p) for p in data.relatedParty] if data.relatedParty is not None else None,
+        tousu=data.tousu,
+    )

@@ -1,0 +1,157 @@
+"""TMF621 **v5** shapes: the TroubleTicket as v5 draws it (``@type`` on every object,
+``relatedParty[].partyOrPartyRole``, ``externalIdentifier[]``, ``troubleTicketCharacteristic``)
+and the v5 request bodies read into the version-neutral input of ``tousu.api.services``.
+Everything else is shared (``tmf``); related parties are kept in v4's flat form and drawn here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tousu.api import services
+from tousu.api.schemas_v5 import RelatedPartyIn, TroubleTicket_FVO, TroubleTicket_MVO
+from tousu.api.tmf import Related, customer_party, sent_parties, ticket_core
+from tousu.complaints.models import Complaint
+
+VERSION = "v5"
+BASE = "/tmf-api/troubleTicket/v5"
+RESOURCE = f"{BASE}/troubleTicket"
+SUBSCRIPTION_EXTRA: dict[str, Any] = {"@type": "Hub"}
+
+
+def _party_out(flat: dict[str, Any]) -> dict[str, Any]:
+    """A related party kept in v4's flat form, drawn as v5's ``RelatedPartyRefOrPartyRoleRef``."""
+    ref = {k: v for k, v in flat.items() if k != "role"}
+    ref.setdefault("@type", "PartyRef")
+    party: dict[str, Any] = {"@type": "RelatedPartyRefOrPartyRoleRef", "partyOrPartyRole": ref}
+    if flat.get("role"):
+        party["role"] = flat["role"]
+    return party
+
+
+def _entity_in(item: dict[str, Any]) -> dict[str, Any]:
+    """v5's ``RelatedEntity {role, entity: {…}}`` kept in v4's flat form (one store, both views)."""
+    entity = item.get("entity")
+    if not isinstance(entity, dict):
+        return item
+    flat = {k: v for k, v in entity.items() if k != "@type"}
+    if item.get("role"):
+        flat["role"] = item["role"]
+    return flat
+
+
+def _entity_out(flat: dict[str, Any]) -> dict[str, Any]:
+    if "entity" in flat:
+        return flat
+    entity = {k: v for k, v in flat.items() if k != "role"}
+    entity.setdefault("@type", "EntityRef")
+    item: dict[str, Any] = {"@type": "RelatedEntity", "entity": entity}
+    if flat.get("role"):
+        item["role"] = flat["role"]
+    return item
+
+
+def _typed(items: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [{"@type": type_, **item} for item in items]
+
+
+def ticket_dict(
+    complaint: Complaint, *, now: datetime | None = None, related: Related | None = None
+) -> dict[str, Any]:
+    """The v5 TroubleTicket for ``complaint`` (as ``tmf_v4.ticket_dict``)."""
+    related = related or Related.of(complaint)
+    attrs = related.attrs
+    data = ticket_core(complaint, resource=RESOURCE, now=now, related=related)
+    parties = []
+    customer = customer_party(complaint)
+    if customer is not None:
+        parties.append(_party_out({**customer, "@referredType": "Individual"}))
+    parties += [_party_out(p) for p in sent_parties(attrs, with_customer=customer is None)]
+    if parties:
+        data["relatedParty"] = parties
+    identifiers = list(attrs.external_identifier) if attrs is not None else []
+    if not identifiers and complaint.external_id:
+        identifiers = [{"id": complaint.external_id}]
+    if identifiers:
+        data["externalIdentifier"] = _typed(identifiers, "ExternalIdentifier")
+    if "relatedEntity" in data:
+        data["relatedEntity"] = [_entity_out(e) for e in data["relatedEntity"]]
+    if attrs is not None and attrs.characteristic:
+        data["troubleTicketCharacteristic"] = attrs.characteristic
+    data["channel"] = {"@type": "ChannelRef", **data["channel"]}
+    data["attachment"] = [
+        a if "@type" in a else {"@type": "AttachmentRef" if a.get("url") else "Attachment", **a}
+        for a in data["attachment"]
+    ]
+    data["@type"] = "TroubleTicket"
+    return data
+
+
+def _party(p: RelatedPartyIn) -> services.PartyInput:
+    ref = p.partyOrPartyRole
+    sent: dict[str, Any] = {}
+    if ref is not None:
+        sent = ref.model_dump(by_alias=True, exclude_none=True, exclude={"phone", "email", "wechatId"})
+    if p.role:
+        sent["role"] = p.role
+    return services.PartyInput(
+        role=p.role or "",
+        sent=sent,
+        phone=(ref.phone if ref else None) or "",
+        email=(ref.email if ref else None) or "",
+        wechat_id=(ref.wechatId if ref else None) or "",
+    )
+
+
+def _dump(items: list[Any] | None) -> list[dict[str, Any]] | None:
+    if items is None:
+        return None
+    return [i.model_dump(by_alias=True, exclude_none=True, mode="json") for i in items]
+
+
+def create_input(data: TroubleTicket_FVO) -> services.TicketInput:
+    """A v5 create body as the version-neutral input."""
+    identifiers = _dump(data.externalIdentifier) or []
+    return services.TicketInput(
+        description=data.description,
+        severity=data.severity,
+        ticket_type=data.ticketType,
+        external_id=identifiers[0]["id"].strip() if identifiers else "",
+        name=data.name or "",
+        priority=data.priority or "",
+        requested_resolution_date=data.requestedResolutionDate,
+        parties=[_party(p) for p in data.relatedParty],
+        notes=_dump(data.note) or [],
+        attachments=_dump(data.attachment) or [],
+        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else {},
+        related_entity=[_entity_in(e) for e in _dump(data.relatedEntity) or []],
+        relationship=_dump(data.troubleTicketRelationship) or [],
+        characteristic=_dump(data.troubleTicketCharacteristic) or [],
+        external_identifier=identifiers,
+        tousu=data.tousu,
+    )
+
+
+def update_input(data: TroubleTicket_MVO) -> services.TicketChanges:
+    """A v5 merge-patch as the version-neutral changes (only the attributes it names)."""
+    sent = data.model_fields_set
+    return services.TicketChanges(
+        status=data.status,
+        status_change_reason=data.statusChangeReason,
+        severity=data.severity,
+        ticket_type=data.ticketType,
+        name=data.name if "name" in sent else None,
+        description=data.description,
+        priority=data.priority if "priority" in sent else None,
+        requested_resolution_date=data.requestedResolutionDate,
+        notes=_dump(data.note) or [],
+        attachments=_dump(data.attachment) or [],
+        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else None,
+        related_entity=None
+        if data.relatedEntity is None
+        else [_entity_in(e) for e in _dump(data.relatedEntity) or []],
+        relationship=_dump(data.troubleTicketRelationship),
+        characteristic=_dump(data.troubleTicketCharacteristic),
+        parties=[_party(p) for p in data.relatedParty] if data.relatedParty is not None else None,
+        tousu=data.tousu,
+    )
