@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "tousu.channels",
     "tousu.api",
     "tousu.portal",
+    "tousu.triage",
     "tousu.ops",
     "tousu.web",
 ]
