@@ -1,0 +1,58 @@
+"""Which classifier answers: the active trained version, else the one shipped in the package.
+
+Works without a migrated database (``tousu classify`` on a fresh clone): any database error
+falls back to the shipped model.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from tousu.triage import engine
+from tousu.triage.models import ModelVersion
+
+_lock = threading.Lock()
+_cache: dict[str, engine.Classifier] = {}
+
+MODELS_DIR = "triage/models"
+
+
+def models_dir() -> Path:
+    return Path(settings.DATA_DIR) / MODELS_DIR
+
+
+def active_version() -> ModelVersion | None:
+    try:
+        return ModelVersion.objects.filter(is_active=True).first()
+    except DatabaseError:
+        return None
+
+
+def load_version(row: ModelVersion) -> engine.Classifier:
+    with _lock:
+        model = _cache.get(row.version)
+        if model is None:
+            model = engine.Classifier.load(Path(settings.DATA_DIR) / row.file)
+            model.meta["version"] = row.version
+            _cache.clear()
+            _cache[row.version] = model
+        return model
+
+
+def current_classifier() -> engine.Classifier:
+    """The classifier in force: the active trained version, else the shipped model."""
+    row = active_version()
+    if row is not None:
+        try:
+            return load_version(row)
+        except (OSError, ValueError):
+            pass  # the file is gone or unreadable: answer with the shipped model rather than fail
+    return engine.shipped()
+
+
+def current_version_label() -> str:
+    return str(current_classifier().meta.get("version", "shipped"))
