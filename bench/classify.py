@@ -14,7 +14,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from tousu.triage import engine  # noqa: E402
+from tousu.triage import engine
 
 
 def main() -> None:

@@ -120,7 +120,11 @@ class Classifier:
         texts = [e.text for e in examples]
         step("features")
         vectorizer = TfidfVectorizer(
-            analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=40000,
+            analyzer="char",
+            ngram_range=(1, 3),
+            min_df=2,
+            sublinear_tf=True,
+            max_features=40000,
             dtype=np.float32,
         )
         x = sparse.hstack([vectorizer.fit_transform(texts), _rules_matrix(texts)]).tocsr()
@@ -136,7 +140,9 @@ class Classifier:
             clf.coef_ = clf.coef_.astype(np.float32)
             clf.intercept_ = clf.intercept_.astype(np.float32)
             models.append(clf)
-        return cls(vectorizer, *models, meta={"format": FORMAT, "trained_on": len(examples), **(meta or {})})
+        leaf, level, escalation = models
+        info = {"format": FORMAT, "trained_on": len(examples), **(meta or {})}
+        return cls(vectorizer, leaf, level, escalation, meta=info)
 
     # -- prediction ------------------------------------------------------------------------------
     def _features(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -191,7 +197,12 @@ class Classifier:
         cols, vals = cols[keep], vals[keep]
         if not len(cols):
             return []
-        contrib = vals * self.leaf.coef_[leaf_idx, cols]
+        coef = self.leaf.coef_
+        if coef.shape[0] == 1:  # two classes: one row of weights, for the second class
+            weights = coef[0, cols] if leaf_idx == 1 else -coef[0, cols]
+        else:
+            weights = coef[leaf_idx, cols]
+        contrib = vals * weights
         order = np.argsort(-contrib)
         words: list[str] = []
         for j in order:
@@ -230,11 +241,9 @@ class Classifier:
     def loads(cls, blob: bytes) -> Classifier:
         # Only files that Tousu wrote itself (the shipped model, or `tousu train` under
         # TOUSU_DATA_DIR) are ever loaded here.
-        state = pickle.loads(zlib.decompress(blob))  # noqa: S301
+        state = pickle.loads(zlib.decompress(blob))
         if state.get("format") != FORMAT:
             raise ValueError("unknown model format")
-        if hasattr(state["vectorizer"], "_stop_words_id"):
-            pass
         return cls(state["vectorizer"], state["leaf"], state["level"], state["escalation"], state["meta"])
 
     @classmethod
@@ -245,13 +254,27 @@ class Classifier:
 def scores(examples: Sequence[Example], preds: Sequence[Prediction]) -> dict[str, float]:
     return {
         "category_f1": round(
-            float(f1_score([e.subcategory.split("-")[0] for e in examples], [p.category for p in preds],
-                           average="macro")), 4),
+            float(
+                f1_score(
+                    [e.subcategory.split("-")[0] for e in examples],
+                    [p.category for p in preds],
+                    average="macro",
+                )
+            ),
+            4,
+        ),
         "subcategory_f1": round(
-            float(f1_score([e.subcategory for e in examples], [p.subcategory for p in preds], average="macro")), 4),
-        "level_f1": round(float(f1_score([e.level for e in examples], [p.level for p in preds], average="macro")), 4),
+            float(
+                f1_score([e.subcategory for e in examples], [p.subcategory for p in preds], average="macro")
+            ),
+            4,
+        ),
+        "level_f1": round(
+            float(f1_score([e.level for e in examples], [p.level for p in preds], average="macro")), 4
+        ),
         "escalation_f1": round(
-            float(f1_score([int(e.escalation_risk) for e in examples], [int(p.escalates) for p in preds])), 4),
+            float(f1_score([int(e.escalation_risk) for e in examples], [int(p.escalates) for p in preds])), 4
+        ),
         "n": len(examples),
     }
 

@@ -32,7 +32,9 @@ class ModelVersion(models.Model):
         verbose_name = _("classifier version")
         verbose_name_plural = _("classifier versions")
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="triage_one_active_model")
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="triage_one_active_model"
+            )
         ]
 
     def __str__(self) -> str:

@@ -48,7 +48,9 @@ def training_examples() -> list[tuple[int, engine.Example]]:
     rows = (
         Complaint.objects.filter(status=Status.CLOSED)
         .annotate(was_escalated=Exists(escalated))
-        .values_list("id", "description", "demand", "category__code", "level", "threatens_external", "was_escalated")
+        .values_list(
+            "id", "description", "demand", "category__code", "level", "threatens_external", "was_escalated"
+        )
         .order_by("id")
     )
     return [
@@ -111,7 +113,9 @@ def model_activate(*, version: str, actor: User | None) -> ModelVersion:
         raise NotFound(f"No classifier version '{version}'.")
     if not (Path(settings.DATA_DIR) / row.file).is_file():
         raise ValidationError(f"The file of version '{version}' is missing; it cannot be activated.")
-    previous = list(ModelVersion.objects.select_for_update().filter(is_active=True).values_list("version", flat=True))
+    previous = list(
+        ModelVersion.objects.select_for_update().filter(is_active=True).values_list("version", flat=True)
+    )
     ModelVersion.objects.filter(Q(is_active=True) & ~Q(pk=row.pk)).update(is_active=False)
     row.is_active = True
     row.activated_at = timezone.now()
@@ -133,7 +137,9 @@ def model_deactivate_all(*, actor: User | None) -> None:
     """Back to the model shipped with Tousu."""
     if actor is not None and not actor.can(Cap.CONFIG_EDIT):
         raise PermissionDenied("Only an administrator may switch the classifier.")
-    previous = list(ModelVersion.objects.select_for_update().filter(is_active=True).values_list("version", flat=True))
+    previous = list(
+        ModelVersion.objects.select_for_update().filter(is_active=True).values_list("version", flat=True)
+    )
     if not previous:
         return
     ModelVersion.objects.filter(is_active=True).update(is_active=False)
