@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from tousu.audit.models import AuditEvent, AuditKind
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
 from tousu.complaints.states import Status
+from tousu.ops.seed import CATEGORIES
 from tousu.triage import engine, rules, selectors
 from tousu.triage.models import ModelVersion
 from tousu.triage.services import _better_or_equal, model_activate, model_deactivate_all, model_train
@@ -45,6 +46,12 @@ def test_corpus_has_the_guide_columns_and_a_fixed_held_out_fifth():
     assert all(r["subcategory"].split("-")[0] == r["category"] for r in rows)
     # the held-out rows never appear in training, not even as the same text
     assert not {r["text"] for r in test} & {r["text"] for r in rows if r["split"] == "train"}
+
+
+def test_corpus_labels_are_codes_of_the_bootstrap_category_tree():
+    tree = {top for top, *_rest, leaves in CATEGORIES if not leaves}
+    tree |= {leaf[0] for *_head, leaves in CATEGORIES for leaf in leaves}
+    assert {r["subcategory"] for r in engine.corpus_rows()} == tree
 
 
 def test_shipped_model_meets_the_targets_on_the_held_out_split():

@@ -429,6 +429,11 @@ def _compose(leaf: str, situation: str, rng: random.Random) -> tuple[str, str, i
     return _noise(text, rng), LEVELS[level], esc, channel
 
 
+def _code(leaf: str) -> str:
+    """The category-tree code: 其他 has no leaves in the tree, so its kinds are all ``other``."""
+    return "other" if leaf.startswith("other") else leaf
+
+
 def _in_test(key: str) -> bool:
     return int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 5 == 0
 
@@ -453,7 +458,7 @@ def build() -> list[dict[str, str]]:
                     {
                         "text": text,
                         "category": leaf.split("-")[0],
-                        "subcategory": leaf,
+                        "subcategory": _code(leaf),
                         "level": level,
                         "escalation_risk": str(esc),
                         "channel": channel,
@@ -465,7 +470,7 @@ def build() -> list[dict[str, str]]:
             {
                 "text": text,
                 "category": leaf.split("-")[0],
-                "subcategory": leaf,
+                "subcategory": _code(leaf),
                 "level": level,
                 "escalation_risk": str(esc),
                 "channel": channel,

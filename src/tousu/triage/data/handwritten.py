@@ -295,7 +295,7 @@ HANDWRITTEN: list[tuple[str, str, str, int, str]] = [
     ("我名下突然多了一张卡，不是我办的，要求立即注销并查清楚是谁办的", "business-real-name", V, 0, "hotline"),
     (
         "靓号每月最低消费188，当时办的时候营业员说只是前两年，现在说是永久的",
-        "business-contract",
+        "business-opaque-policy",
         D,
         0,
         "store",

@@ -352,7 +352,7 @@ SITUATIONS: dict[str, list[str]] = {
         "号码被要求重新实名认证，人脸识别一直失败",
         "孩子的电话手表卡实名要求太麻烦",
     ],
-    "business-contract": [
+    "business-opaque-policy": [
         "当初签的合约机说两年，现在说是三年",
         "靓号被要求每月最低消费{amount}元，办理时没人说",
         "合约机分期还没结束就被要求一次性付清",
