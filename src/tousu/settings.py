@@ -335,3 +335,12 @@ LOGGING = {
     },
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Triage (automatic classification, see README "Triage"): cases registered without an agent (API,
+# portal, e-mail) and regulator referrals get the model's category and level when its confidence
+# (percent) reaches TOUSU_TRIAGE_AUTO_CONFIDENCE, else they wait in the "to classify" queue; an
+# escalation risk (percent) at or above TOUSU_TRIAGE_ESCALATION_RISK escalates the case one level
+# (101 = never). The worker reads registrations older than TOUSU_TRIAGE_LAG_SECONDS.
+TOUSU_TRIAGE_AUTO_CONFIDENCE = env_int("TOUSU_TRIAGE_AUTO_CONFIDENCE", 60, minimum=0, maximum=101)
+TOUSU_TRIAGE_ESCALATION_RISK = env_int("TOUSU_TRIAGE_ESCALATION_RISK", 85, minimum=0, maximum=101)
+TOUSU_TRIAGE_LAG_SECONDS = env_int("TOUSU_TRIAGE_LAG_SECONDS", 2, minimum=0, maximum=3600)

@@ -36,6 +36,7 @@ class EventKind(models.TextChoices):
     THREAT_FLAGGED = "threat_flagged", _("Threatens regulator, media or court")
     SLA_WARNING = "sla_warning", _("Deadline approaching")
     SLA_BREACHED = "sla_breached", _("Deadline missed")
+    CLASSIFIED = "classified", _("Classified (category and level)")
 
 
 # Events that someone must be told about; the worker turns them into notifications.

@@ -136,7 +136,12 @@ CATEGORIES: list[tuple[str, str, str, str, str, str, list[tuple[str, str, str, s
             ("business-unauthorised-change", "擅自变更业务", "Changes without consent", None),
             ("business-cancel", "退订销户难", "Cannot cancel or close", None),
             ("business-real-name", "实名制问题", "Real-name registration", None),
-            ("business-marketing", "营销骚扰", "Marketing calls and messages", RegulatorGroup.MARKETING_BILLING),
+            (
+                "business-marketing",
+                "营销骚扰",
+                "Marketing calls and messages",
+                RegulatorGroup.MARKETING_BILLING,
+            ),
             (
                 "business-fraud-suspension",
                 "涉诈关停申诉",

@@ -39,3 +39,62 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}{' (active)' if self.is_active else ''}"
+
+
+class Outcome(models.TextChoices):
+    APPLIED = "applied", _("Applied automatically")
+    QUEUED = "queued", _("To classify")
+    SUGGESTED = "suggested", _("Suggested to the agent")
+    CONFIRMED = "confirmed", _("Confirmed by staff")
+    CORRECTED = "corrected", _("Corrected by staff")
+    SKIPPED = "skipped", _("Not classified (registered by staff)")
+
+
+class Classification(models.Model):
+    """What the classifier said about one case, and what became of it."""
+
+    complaint = models.OneToOneField(
+        "complaints.Complaint", verbose_name=_("case"), on_delete=models.CASCADE, related_name="+"
+    )
+    model_version = models.CharField(_("model version"), max_length=40)
+    category = models.CharField(_("category"), max_length=60)
+    subcategory = models.CharField(_("sub-category"), max_length=60)
+    level = models.CharField(_("level"), max_length=20)
+    escalation_risk = models.FloatField(_("escalation risk"))
+    confidence = models.FloatField(_("confidence"))
+    explanation = models.TextField(_("explanation"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, db_index=True)
+    created_at = models.DateTimeField(_("classified"))
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    chosen_category = models.CharField(_("chosen category"), max_length=60, blank=True)
+    chosen_level = models.CharField(_("chosen level"), max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("classification")
+        verbose_name_plural = _("classifications")
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id}: {self.subcategory} / {self.level} ({self.outcome})"
+
+
+class EventCursor(models.Model):
+    """How far one consumer of the case event log has read (ARCHITECTURE: own cursor per consumer)."""
+
+    consumer = models.CharField(_("consumer"), max_length=40, primary_key=True)
+    last_event_id = models.BigIntegerField(_("last event id"), default=0)
+
+    class Meta:
+        verbose_name = _("event cursor")
+        verbose_name_plural = _("event cursors")
+
+    def __str__(self) -> str:
+        return f"{self.consumer} @ {self.last_event_id}"

@@ -11,9 +11,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import QuerySet
 
+from tousu.accounts.models import User
+from tousu.complaints.access import visible_complaints_q
+from tousu.complaints.models import Complaint
+from tousu.complaints.states import OPEN
 from tousu.triage import engine
-from tousu.triage.models import ModelVersion
+from tousu.triage.models import Classification, ModelVersion, Outcome
 
 _lock = threading.Lock()
 _cache: dict[str, engine.Classifier] = {}
@@ -56,3 +61,13 @@ def current_classifier() -> engine.Classifier:
 
 def current_version_label() -> str:
     return str(current_classifier().meta.get("version", "shipped"))
+
+
+def to_classify(user: User) -> QuerySet[Classification]:
+    """The "to classify" queue: cases the model was not sure enough about, that ``user`` may see."""
+    return (
+        Classification.objects.filter(outcome=Outcome.QUEUED)
+        .filter(complaint__in=Complaint.objects.filter(visible_complaints_q(user)).filter(status__in=OPEN))
+        .select_related("complaint", "complaint__category")
+        .order_by("created_at", "id")
+    )

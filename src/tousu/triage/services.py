@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from tousu.accounts.models import User
@@ -22,11 +24,14 @@ from tousu.accounts.roles import Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.complaints.access import access_complaint
+from tousu.complaints.choices import Channel
 from tousu.complaints.events import EventKind
-from tousu.complaints.models import Complaint, ComplaintEvent
-from tousu.complaints.states import Status
+from tousu.complaints.models import Category, Complaint, ComplaintEvent
+from tousu.complaints.services import complaint_change_level, complaint_escalate, complaint_events_record
+from tousu.complaints.states import OPEN, Status
 from tousu.triage import engine, selectors
-from tousu.triage.models import ModelVersion
+from tousu.triage.models import Classification, EventCursor, ModelVersion, Outcome
 
 MIN_TRAINING_CASES = 20
 SCORE_KEYS = ("category_f1", "level_f1", "escalation_f1")
@@ -151,3 +156,209 @@ def model_deactivate_all(*, actor: User | None) -> None:
         field="is_active",
         payload={"activated": "shipped", "previous": previous},
     )
+
+
+# -- classification of cases -------------------------------------------------------------------------
+INTAKE_CURSOR = "triage_intake"
+LEVEL_ORDER = {level: i for i, level in enumerate(engine.LEVELS)}
+
+
+def _case_text(complaint: Complaint) -> str:
+    return f"{complaint.description} {complaint.demand}".strip()
+
+
+def _leaf(code: str) -> Category | None:
+    return Category.objects.filter(code=code, is_active=True, children__isnull=True).first()
+
+
+@transaction.atomic
+def triage_reclassify(
+    *,
+    actor: User | None,
+    complaint_id: int,
+    category_code: str,
+    level: str,
+    reason: str,
+    payload: dict[str, Any] | None = None,
+) -> Complaint:
+    """Set an open case's category (a leaf of the tree) and raise its level, with a "classified"
+    event. A thin wrapper, to be pointed at ``complaint_reclassify`` once it exists; the level goes
+    through ``complaint_change_level`` (its event, and the escalation the level rules call for).
+    A level is never lowered here."""
+    complaint = (
+        Complaint.objects.select_for_update().select_related("category").filter(pk=complaint_id).first()
+    )
+    if complaint is None:
+        raise NotFound(f"No case {complaint_id}.")
+    access_complaint(actor, complaint, Cap.CASE_DISPATCH)
+    if complaint.status not in OPEN:
+        raise ValidationError(f"Case {complaint} is no longer open; it cannot be reclassified.")
+    category = _leaf(category_code)
+    if category is None:
+        raise ValidationError(
+            f"'{category_code}' is not an active leaf category.", fields={"category": "unknown category"}
+        )
+    if level not in LEVEL_ORDER:
+        raise ValidationError(f"'{level}' is not a level.", fields={"level": "unknown level"})
+    previous_code = complaint.category.code
+    now = timezone.now()
+    if category.pk != complaint.category_id:
+        Complaint.objects.filter(pk=complaint.pk).update(
+            category=category, version=F("version") + 1, updated_at=now
+        )
+        complaint.refresh_from_db()
+    complaint_events_record(
+        rows=[
+            (
+                complaint,
+                EventKind.CLASSIFIED,
+                {
+                    "from_category": previous_code,
+                    "to_category": category.code,
+                    "from_level": complaint.level,
+                    "to_level": max(complaint.level, level, key=LEVEL_ORDER.__getitem__),
+                    "reason": reason,
+                    **(payload or {}),
+                },
+            )
+        ],
+        actor=actor,
+    )
+    if LEVEL_ORDER[level] > LEVEL_ORDER.get(complaint.level, 0):
+        complaint = complaint_change_level(actor=actor, complaint_id=complaint.pk, level=level, reason=reason)
+    return complaint
+
+
+def _prediction_payload(pred: engine.Prediction, version: str) -> dict[str, Any]:
+    return {
+        "model_version": version,
+        "subcategory": pred.subcategory,
+        "level": pred.level,
+        "escalation_risk": round(pred.escalation_risk, 3),
+        "confidence": pred.confidence,
+        "explanation": pred.explanation,
+    }
+
+
+def _classification(
+    complaint: Complaint, pred: engine.Prediction, version: str, outcome: str
+) -> Classification:
+    return Classification(
+        complaint=complaint,
+        model_version=version,
+        category=pred.category,
+        subcategory=pred.subcategory,
+        level=pred.level,
+        escalation_risk=round(pred.escalation_risk, 3),
+        confidence=pred.confidence,
+        explanation=pred.explanation,
+        outcome=outcome,
+        created_at=timezone.now(),
+    )
+
+
+def _escalate_for_risk(complaint: Complaint, pred: engine.Prediction) -> None:
+    threshold = settings.TOUSU_TRIAGE_ESCALATION_RISK / 100
+    complaint.refresh_from_db(fields=["escalation_level", "status"])
+    if pred.escalation_risk < threshold or complaint.escalation_level > 0 or complaint.status not in OPEN:
+        return
+    complaint_escalate(
+        actor=None,
+        complaint_id=complaint.pk,
+        reason=f"越级风险 {pred.escalation_risk:.2f}：{pred.explanation}"[:500],
+        trigger="triage_risk",
+    )
+
+
+def triage_case(complaint: Complaint, pred: engine.Prediction, version: str) -> Classification:
+    """Classify one case that came in without an agent: apply the prediction when confident
+    enough, else queue the case for staff; escalate it when the escalation risk is high."""
+    threshold = settings.TOUSU_TRIAGE_AUTO_CONFIDENCE / 100
+    leaf = _leaf(pred.subcategory)
+    if pred.confidence >= threshold and leaf is not None:
+        triage_reclassify(
+            actor=None,
+            complaint_id=complaint.pk,
+            category_code=pred.subcategory,
+            level=pred.level,
+            reason=f"自动分类（置信度 {pred.confidence:.2f}）：{pred.explanation}"[:500],
+            payload=_prediction_payload(pred, version),
+        )
+        outcome = Outcome.APPLIED
+    else:
+        outcome = Outcome.QUEUED
+    row = _classification(complaint, pred, version, outcome)
+    row.save()
+    _escalate_for_risk(complaint, pred)
+    return row
+
+
+def triage_intake(*, batch: int = 100) -> int:
+    """Worker job: classify the cases registered since the last run that no agent registered
+    (API, portal, e-mail) and the regulator referrals. Reads the event log with its own cursor;
+    returns how many registrations it read."""
+    horizon = timezone.now() - timedelta(seconds=settings.TOUSU_TRIAGE_LAG_SECONDS)
+    with transaction.atomic():
+        EventCursor.objects.get_or_create(consumer=INTAKE_CURSOR)
+        cursor = EventCursor.objects.select_for_update().get(consumer=INTAKE_CURSOR)
+        events = list(
+            ComplaintEvent.objects.filter(
+                pk__gt=cursor.last_event_id, kind=EventKind.REGISTERED, created_at__lte=horizon
+            )
+            .order_by("id")
+            .values_list("id", "complaint_id", "actor_id")[:batch]
+        )
+        if not events:
+            return 0
+        cursor.last_event_id = events[-1][0]
+        cursor.save(update_fields=["last_event_id"])
+        by_id = {c.pk: c for c in Complaint.objects.filter(pk__in=[e[1] for e in events])}
+        done = set(
+            Classification.objects.filter(complaint_id__in=by_id).values_list("complaint_id", flat=True)
+        )
+        todo = [
+            by_id[cid]
+            for _eid, cid, actor_id in events
+            if cid in by_id
+            and cid not in done
+            and by_id[cid].status in OPEN
+            and (actor_id is None or by_id[cid].channel == Channel.REGULATOR)
+        ]
+        if todo:
+            model = selectors.current_classifier()
+            version = str(model.meta.get("version", "shipped"))
+            for complaint, pred in zip(todo, model.predict_many([_case_text(c) for c in todo]), strict=True):
+                triage_case(complaint, pred, version)
+    return len(events)
+
+
+@transaction.atomic
+def classification_decide(*, actor: User, complaint_id: int, category_id: int, level: str) -> Classification:
+    """Staff classify a case from the "to classify" queue (or correct an automatic one)."""
+    row = Classification.objects.select_for_update().filter(complaint_id=complaint_id).first()
+    if row is None or row.outcome not in (Outcome.QUEUED, Outcome.APPLIED):
+        raise NotFound("This case is not waiting to be classified.")
+    category = Category.objects.filter(pk=category_id).first()
+    if category is None:
+        raise ValidationError("No such category.", fields={"category": "unknown category"})
+    triage_reclassify(
+        actor=actor,
+        complaint_id=complaint_id,
+        category_code=category.code,
+        level=level,
+        reason="人工分类",
+        payload={
+            "model_version": row.model_version,
+            "suggested": row.subcategory,
+            "suggested_level": row.level,
+        },
+    )
+    row.outcome = (
+        Outcome.CONFIRMED if (category.code, level) == (row.subcategory, row.level) else Outcome.CORRECTED
+    )
+    row.decided_at = timezone.now()
+    row.decided_by = actor
+    row.chosen_category = category.code
+    row.chosen_level = level
+    row.save(update_fields=["outcome", "decided_at", "decided_by", "chosen_category", "chosen_level"])
+    return row
