@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tousu.api.api import api as tmf621
+from tousu.triage import views as triage_views
 from tousu.web.views import auth, case, dashboard, home, queues, register, regulator
 
 admin.site.site_header = "Tousu 投诉管理"
@@ -11,6 +12,7 @@ urlpatterns = [
     *home.urlpatterns,
     *auth.urlpatterns,
     *register.urlpatterns,
+    *triage_views.urlpatterns,
     *queues.urlpatterns,
     *case.urlpatterns,
     *dashboard.urlpatterns,

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from tousu.triage.models import ModelVersion
+from tousu.triage.models import Classification, ModelVersion
 from tousu.triage.services import model_activate, model_deactivate_all
 
 
@@ -26,3 +26,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def back_to_shipped(self, request, queryset):
         model_deactivate_all(actor=request.user)
         self.message_user(request, _("The shipped model is in force."))
+
+
+@admin.register(Classification)
+class ClassificationAdmin(admin.ModelAdmin):
+    list_display = [
+        "complaint",
+        "subcategory",
+        "level",
+        "confidence",
+        "escalation_risk",
+        "outcome",
+        "created_at",
+    ]
+    list_filter = ["outcome", "model_version"]
+    readonly_fields = [f.name for f in Classification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -7,15 +7,17 @@ falls back to the shipped model.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import QuerySet
 
-from tousu.accounts.models import User
+from tousu.accounts.models import Department, User
 from tousu.complaints.access import visible_complaints_q
-from tousu.complaints.models import Complaint
+from tousu.complaints.choices import Level
+from tousu.complaints.models import Category, Complaint
 from tousu.complaints.states import OPEN
 from tousu.triage import engine
 from tousu.triage.models import Classification, ModelVersion, Outcome
@@ -70,4 +72,37 @@ def to_classify(user: User) -> QuerySet[Classification]:
         .filter(complaint__in=Complaint.objects.filter(visible_complaints_q(user)).filter(status__in=OPEN))
         .select_related("complaint", "complaint__category")
         .order_by("created_at", "id")
+    )
+
+
+@dataclass
+class Suggestion:
+    prediction: engine.Prediction
+    version: str
+    category: Category | None  # the suggested leaf, when the tree has it
+    department: Department | None
+
+    @property
+    def level_label(self) -> str:
+        return str(Level(self.prediction.level).label)
+
+    @property
+    def risk_high(self) -> bool:
+        return self.prediction.escalation_risk >= settings.TOUSU_TRIAGE_ESCALATION_RISK / 100
+
+
+def suggestion_for(text: str) -> Suggestion:
+    """What the classifier proposes for a text: one query for the leaf and its department."""
+    model = current_classifier()
+    pred = model.predict(text)
+    category = (
+        Category.objects.filter(code=pred.subcategory, is_active=True)
+        .select_related("default_department", "parent")
+        .first()
+    )
+    return Suggestion(
+        prediction=pred,
+        version=str(model.meta.get("version", "shipped")),
+        category=category,
+        department=category.default_department if category is not None else None,
     )

@@ -8,7 +8,7 @@ force on the same held-out slice of cases, and activates the new one only when i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -361,4 +361,66 @@ def classification_decide(*, actor: User, complaint_id: int, category_id: int, l
     row.chosen_category = category.code
     row.chosen_level = level
     row.save(update_fields=["outcome", "decided_at", "decided_by", "chosen_category", "chosen_level"])
+    return row
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0.0 <= number <= 1.0 else None
+
+
+@transaction.atomic
+def triage_suggestion_record(
+    *, actor: User, complaint: Complaint, data: Mapping[str, Any]
+) -> Classification | None:
+    """Record what the registration page suggested beside what the agent chose (a "classified"
+    event and a classification row), so production accuracy is measured and `tousu train` learns
+    from it. Without a (well-formed) suggestion in ``data`` nothing is recorded."""
+    suggested = str(data.get("suggested_category", ""))[:60]
+    level = str(data.get("suggested_level", ""))
+    risk, confidence = _float(data.get("suggested_risk")), _float(data.get("suggested_confidence"))
+    if not suggested or level not in LEVEL_ORDER or risk is None or confidence is None:
+        return None
+    case = Complaint.objects.select_for_update().select_related("category").get(pk=complaint.pk)
+    if Classification.objects.filter(complaint=case).exists():
+        return None
+    version = str(data.get("suggested_version", ""))[:40] or "shipped"
+    chosen = (case.category.code, case.level)
+    row = Classification.objects.create(
+        complaint=case,
+        model_version=version,
+        category=suggested.split("-")[0],
+        subcategory=suggested,
+        level=level,
+        escalation_risk=risk,
+        confidence=confidence,
+        outcome=Outcome.CONFIRMED if chosen == (suggested, level) else Outcome.CORRECTED,
+        created_at=timezone.now(),
+        decided_at=timezone.now(),
+        decided_by=actor,
+        chosen_category=chosen[0],
+        chosen_level=chosen[1],
+    )
+    complaint_events_record(
+        rows=[
+            (
+                case,
+                EventKind.CLASSIFIED,
+                {
+                    "model_version": version,
+                    "suggested": suggested,
+                    "suggested_level": level,
+                    "escalation_risk": risk,
+                    "confidence": confidence,
+                    "chosen": chosen[0],
+                    "chosen_level": chosen[1],
+                    "outcome": row.outcome,
+                },
+            )
+        ],
+        actor=actor,
+    )
     return row

@@ -41,6 +41,8 @@ from tousu.complaints.services import (
 )
 from tousu.complaints.states import OPEN
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
+from tousu.triage.services import triage_suggestion_record
+from tousu.triage.views import triage_attrs
 from tousu.web.forms.register import RegisterForm
 
 HISTORY_DAYS = 90
@@ -225,6 +227,7 @@ def _page(request: HttpRequest, form: RegisterForm, *, status: int = 200) -> Htt
             "hx-sync": "this:replace",
         }
     )
+    form.fields["description"].widget.attrs.update(triage_attrs())  # the classifier's suggestion
     return render(
         request,
         "web/register/register.html",
@@ -309,6 +312,7 @@ def register(request: HttpRequest) -> HttpResponse:
         error = refused.error
         return _page(request, form, status=400 if isinstance(error, ValidationError) else error.http_status)
 
+    triage_suggestion_record(actor=actor, complaint=complaint, data=request.POST)  # suggested vs chosen
     # Evidence after the case exists: a refused file is reported, the case stays registered.
     for upload in form.cleaned_data["attachments"]:
         try:
