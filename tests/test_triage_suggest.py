@@ -26,8 +26,8 @@ def test_suggestion_names_category_level_department_risk_and_why(client, people,
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(SUGGEST, {"description": OUTAGE, "demand": "尽快修复"}, **EN)
     assert response.status_code == 200
-    # session, user, the active model version, the leaf with its department
-    assert len(ctx.captured_queries) == 4, [q["sql"] for q in ctx.captured_queries]
+    # session, user, the active model version, the leaf, the routing rules
+    assert len(ctx.captured_queries) == 5, [q["sql"] for q in ctx.captured_queries]
     html = unescape(response.content.decode())
     assert 'id="triage-suggestion"' in html
     assert "网络类 › 网络中断" in html

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from tousu.triage.models import Classification, ModelVersion
+from tousu.triage.models import Classification, ModelVersion, RoutingRule
 from tousu.triage.services import model_activate, model_deactivate_all
 
 
@@ -47,3 +47,10 @@ class ClassificationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ["category", "region", "business_type", "department", "priority", "is_active"]
+    list_filter = ["is_active", "business_type", "department"]
+    list_editable = ["department", "priority", "is_active"]

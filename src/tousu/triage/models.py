@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from tousu.complaints.choices import BusinessType
+
 
 class ModelVersion(models.Model):
     version = models.CharField(_("version"), max_length=40, unique=True)
@@ -98,3 +100,33 @@ class EventCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} @ {self.last_event_id}"
+
+
+class RoutingRule(models.Model):
+    """Which department leads a case: category × region × business type → department. An empty
+    field matches anything; the most specific active rule wins (then the lowest priority number);
+    without a rule, the category's default department (the leaf's, else its parent's)."""
+
+    category = models.ForeignKey(
+        "complaints.Category", verbose_name=_("category"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    region = models.ForeignKey(
+        "accounts.Region", verbose_name=_("region"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    business_type = models.CharField(
+        _("business type"), max_length=20, choices=BusinessType.choices, blank=True, default=""
+    )
+    department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("department"), on_delete=models.PROTECT
+    )
+    priority = models.PositiveSmallIntegerField(_("priority"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        parts = [str(self.category or "*"), str(self.region or "*"), self.business_type or "*"]
+        return " × ".join(parts) + f" → {self.department}"

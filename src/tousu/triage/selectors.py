@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from tousu.accounts.models import Department, User
 from tousu.complaints.access import visible_complaints_q
@@ -20,7 +20,7 @@ from tousu.complaints.choices import Level
 from tousu.complaints.models import Category, Complaint
 from tousu.complaints.states import OPEN
 from tousu.triage import engine
-from tousu.triage.models import Classification, ModelVersion, Outcome
+from tousu.triage.models import Classification, ModelVersion, Outcome, RoutingRule
 
 _lock = threading.Lock()
 _cache: dict[str, engine.Classifier] = {}
@@ -91,8 +91,8 @@ class Suggestion:
         return self.prediction.escalation_risk >= settings.TOUSU_TRIAGE_ESCALATION_RISK / 100
 
 
-def suggestion_for(text: str) -> Suggestion:
-    """What the classifier proposes for a text: one query for the leaf and its department."""
+def suggestion_for(text: str, region_id: int | None = None, business_type: str = "") -> Suggestion:
+    """What the classifier proposes for a text: one query for the leaf, one for the routing rules."""
     model = current_classifier()
     pred = model.predict(text)
     category = (
@@ -104,5 +104,42 @@ def suggestion_for(text: str) -> Suggestion:
         prediction=pred,
         version=str(model.meta.get("version", "shipped")),
         category=category,
-        department=category.default_department if category is not None else None,
+        department=route(category, region_id, business_type),
     )
+
+
+def route(
+    category: Category | None, region_id: int | None = None, business_type: str = ""
+) -> Department | None:
+    """The lead department for a case: the most specific matching routing rule, else the
+    category's default department (the leaf's, else its parent's). One query for the rules."""
+    if category is None:
+        return None
+    ids = [category.pk] + ([category.parent_id] if category.parent_id else [])
+    rules = (
+        RoutingRule.objects.filter(is_active=True)
+        .filter(
+            Q(category_id__in=ids) | Q(category__isnull=True),
+            Q(region_id=region_id) | Q(region__isnull=True),
+            Q(business_type=business_type) | Q(business_type=""),
+        )
+        .select_related("department")
+    )
+
+    def specificity(rule: RoutingRule) -> tuple[int, int, int, int]:
+        on_leaf = 2 if rule.category_id == category.pk else (1 if rule.category_id else 0)
+        return (
+            -(on_leaf + (rule.region_id is not None) + bool(rule.business_type)),
+            -on_leaf,
+            rule.priority,
+            rule.pk,
+        )
+
+    best = min(rules, key=specificity, default=None)
+    if best is not None:
+        return best.department
+    if category.default_department_id:
+        return category.default_department
+    if category.parent_id and category.parent is not None:
+        return category.parent.default_department
+    return None

@@ -28,7 +28,12 @@ from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import Channel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Category, Complaint, ComplaintEvent
-from tousu.complaints.services import complaint_change_level, complaint_escalate, complaint_events_record
+from tousu.complaints.services import (
+    complaint_change_level,
+    complaint_dispatch,
+    complaint_escalate,
+    complaint_events_record,
+)
 from tousu.complaints.states import OPEN, Status
 from tousu.triage import engine, selectors
 from tousu.triage.models import Classification, EventCursor, ModelVersion, Outcome
@@ -270,6 +275,20 @@ def _escalate_for_risk(complaint: Complaint, pred: engine.Prediction) -> None:
     )
 
 
+def triage_route(*, actor: User | None, complaint_id: int) -> Complaint | None:
+    """Dispatch an accepted, not yet routed case to the department the routing rules name
+    (through ``complaint_dispatch``). Returns None when there is nothing to do."""
+    complaint = Complaint.objects.select_related("category").get(pk=complaint_id)
+    if complaint.status != Status.ACCEPTED or complaint.lead_department_id is not None:
+        return None
+    department = selectors.route(complaint.category, complaint.region_id, complaint.business_type)
+    if department is None:
+        return None
+    return complaint_dispatch(
+        actor=actor, complaint_id=complaint.pk, lead_department_id=department.pk, note="按分拣规则派单"
+    )
+
+
 def triage_case(complaint: Complaint, pred: engine.Prediction, version: str) -> Classification:
     """Classify one case that came in without an agent: apply the prediction when confident
     enough, else queue the case for staff; escalate it when the escalation risk is high."""
@@ -290,6 +309,8 @@ def triage_case(complaint: Complaint, pred: engine.Prediction, version: str) -> 
     row = _classification(complaint, pred, version, outcome)
     row.save()
     _escalate_for_risk(complaint, pred)
+    if outcome == Outcome.APPLIED:
+        triage_route(actor=None, complaint_id=complaint.pk)
     return row
 
 
@@ -361,6 +382,7 @@ def classification_decide(*, actor: User, complaint_id: int, category_id: int, l
     row.chosen_category = category.code
     row.chosen_level = level
     row.save(update_fields=["outcome", "decided_at", "decided_by", "chosen_category", "chosen_level"])
+    triage_route(actor=actor, complaint_id=complaint_id)
     return row
 
 

@@ -26,7 +26,7 @@ def triage_attrs() -> dict[str, str]:
         "hx-trigger": "input changed delay:400ms",
         "hx-target": "#triage-suggestion",
         "hx-swap": "outerHTML",
-        "hx-include": "#id_description, #id_demand",
+        "hx-include": "#id_description, #id_demand, #id_business_type",
         "hx-sync": "this:replace",
     }
 
@@ -39,7 +39,10 @@ def suggest(request: HttpRequest) -> HttpResponse:
     if not user.can(Cap.CASE_REGISTER):
         raise PermissionDenied(_("Your role may not register complaints."))
     text = f"{request.POST.get('description', '')} {request.POST.get('demand', '')}".strip()[:4000]
-    suggestion = suggestion_for(text) if len(text) >= MIN_CHARS else None
+    region = request.POST.get("region", "")
+    business_type = request.POST.get("business_type", "")[:20]
+    region_id = int(region) if region.isdigit() else None
+    suggestion = suggestion_for(text, region_id, business_type) if len(text) >= MIN_CHARS else None
     return render(request, "triage/_suggestion.html", {"suggestion": suggestion})
 
 
