@@ -35,7 +35,9 @@ def test_most_specific_rule_wins_then_the_category_default(org):
     RoutingRule.objects.create(category=outage, region=rural, department=d["legal"])
     assert route(outage, rural.pk) == d["legal"]  # leaf × region beats leaf
     assert route(outage, org["urban"].pk) == d["management"]
-    RoutingRule.objects.create(category=outage, region=rural, business_type="broadband", department=d["billing"])
+    RoutingRule.objects.create(
+        category=outage, region=rural, business_type="broadband", department=d["billing"]
+    )
     assert route(outage, rural.pk, "broadband") == d["billing"]
     assert route(outage, rural.pk, "mobile") == d["legal"]
     RoutingRule.objects.filter(department=d["billing"]).update(is_active=False)

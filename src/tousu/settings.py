@@ -344,3 +344,8 @@ LOGGING = {
 TOUSU_TRIAGE_AUTO_CONFIDENCE = env_int("TOUSU_TRIAGE_AUTO_CONFIDENCE", 60, minimum=0, maximum=101)
 TOUSU_TRIAGE_ESCALATION_RISK = env_int("TOUSU_TRIAGE_ESCALATION_RISK", 85, minimum=0, maximum=101)
 TOUSU_TRIAGE_LAG_SECONDS = env_int("TOUSU_TRIAGE_LAG_SECONDS", 2, minimum=0, maximum=3600)
+# A new case of a customer with an open case, or one registered in the last
+# TOUSU_TRIAGE_REPEAT_DAYS days, on a similar issue is linked to it as a repeat (重复投诉); the same
+# text again through another channel within TOUSU_TRIAGE_DUPLICATE_MINUTES is offered as a duplicate.
+TOUSU_TRIAGE_REPEAT_DAYS = env_int("TOUSU_TRIAGE_REPEAT_DAYS", 30, minimum=0, maximum=3650)
+TOUSU_TRIAGE_DUPLICATE_MINUTES = env_int("TOUSU_TRIAGE_DUPLICATE_MINUTES", 10, minimum=0, maximum=1440)

@@ -37,6 +37,7 @@ class EventKind(models.TextChoices):
     SLA_WARNING = "sla_warning", _("Deadline approaching")
     SLA_BREACHED = "sla_breached", _("Deadline missed")
     CLASSIFIED = "classified", _("Classified (category and level)")
+    LINKED = "linked", _("Linked to an earlier case (repeat or duplicate)")
 
 
 # Events that someone must be told about; the worker turns them into notifications.

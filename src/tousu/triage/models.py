@@ -130,3 +130,33 @@ class RoutingRule(models.Model):
     def __str__(self) -> str:
         parts = [str(self.category or "*"), str(self.region or "*"), self.business_type or "*"]
         return " × ".join(parts) + f" → {self.department}"
+
+
+class LinkKind(models.TextChoices):
+    REPEAT = "repeat", _("Repeat complaint")
+    DUPLICATE = "duplicate", _("Duplicate submission")
+    MERGED = "merged", _("Merged duplicate")
+
+
+class CaseLink(models.Model):
+    """A new case (``case``) tied to an earlier one (``earlier``): a repeat complaint (重复投诉) of
+    the same customer on a similar issue, or the same text submitted again through another channel."""
+
+    case = models.ForeignKey(
+        "complaints.Complaint", verbose_name=_("case"), on_delete=models.CASCADE, related_name="+"
+    )
+    earlier = models.ForeignKey(
+        "complaints.Complaint", verbose_name=_("earlier case"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=LinkKind.choices)
+    similarity = models.FloatField(_("similarity"), default=0.0)
+    created_at = models.DateTimeField(_("linked"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("case link")
+        verbose_name_plural = _("case links")
+        constraints = [models.UniqueConstraint(fields=["case", "earlier"], name="triage_one_link_per_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.earlier_id} ({self.kind})"

@@ -33,10 +33,11 @@ from tousu.complaints.services import (
     complaint_dispatch,
     complaint_escalate,
     complaint_events_record,
+    complaint_withdraw,
 )
 from tousu.complaints.states import OPEN, Status
 from tousu.triage import engine, selectors
-from tousu.triage.models import Classification, EventCursor, ModelVersion, Outcome
+from tousu.triage.models import CaseLink, Classification, EventCursor, LinkKind, ModelVersion, Outcome
 
 MIN_TRAINING_CASES = 20
 SCORE_KEYS = ("category_f1", "level_f1", "escalation_f1")
@@ -333,7 +334,10 @@ def triage_intake(*, batch: int = 100) -> int:
             return 0
         cursor.last_event_id = events[-1][0]
         cursor.save(update_fields=["last_event_id"])
-        by_id = {c.pk: c for c in Complaint.objects.filter(pk__in=[e[1] for e in events])}
+        by_id = {
+            c.pk: c
+            for c in Complaint.objects.filter(pk__in=[e[1] for e in events]).select_related("category")
+        }
         done = set(
             Classification.objects.filter(complaint_id__in=by_id).values_list("complaint_id", flat=True)
         )
@@ -345,10 +349,17 @@ def triage_intake(*, batch: int = 100) -> int:
             and by_id[cid].status in OPEN
             and (actor_id is None or by_id[cid].channel == Channel.REGULATOR)
         ]
+        model = selectors.current_classifier()
+        version = str(model.meta.get("version", "shipped"))
+        repeats = set()
+        for _eid, cid, _actor in events:
+            if cid in by_id and any(link.kind == LinkKind.REPEAT for link in triage_links(by_id[cid], model)):
+                repeats.add(cid)
         if todo:
-            model = selectors.current_classifier()
-            version = str(model.meta.get("version", "shipped"))
             for complaint, pred in zip(todo, model.predict_many([_case_text(c) for c in todo]), strict=True):
+                if complaint.pk in repeats:  # the customer's history: a repeat is an escalation risk
+                    pred.escalation_risk = max(pred.escalation_risk, engine.ESCALATION_FLOOR)
+                    pred.signals = [*pred.signals, "repeat"] if "repeat" not in pred.signals else pred.signals
                 triage_case(complaint, pred, version)
     return len(events)
 
@@ -446,3 +457,122 @@ def triage_suggestion_record(
         actor=actor,
     )
     return row
+
+
+# -- repeats and duplicates ------------------------------------------------------------------------------
+REPEAT_SIMILARITY = 0.25
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum()).lower()
+
+
+def _similarity(model: engine.Classifier, a: str, b: str) -> float:
+    x = model.vectorizer.transform([a, b])
+    return float((x[0] @ x[1].T).toarray()[0, 0])
+
+
+def triage_links(complaint: Complaint, model: engine.Classifier) -> list[CaseLink]:
+    """Link a new case to the same customer's earlier cases: an exact resubmission through another
+    channel within minutes is a duplicate (offered for merging); an open or recent case on a
+    similar issue (same top-level category, or similar words) is a repeat (重复投诉)."""
+    now = timezone.now()
+    recent = complaint.registered_at - timedelta(days=settings.TOUSU_TRIAGE_REPEAT_DAYS)
+    earlier = list(
+        Complaint.objects.filter(
+            customer_id=complaint.customer_id, registered_at__lte=complaint.registered_at
+        )
+        .exclude(pk=complaint.pk)
+        .filter(Q(status__in=OPEN) | Q(registered_at__gte=recent))
+        .select_related("category")
+        .order_by("-registered_at", "-id")[:20]
+    )
+    if not earlier:
+        return []
+    text, top = _case_text(complaint), complaint.category.code.split("-")[0]
+    links = []
+    window = timedelta(minutes=settings.TOUSU_TRIAGE_DUPLICATE_MINUTES)
+    for other in earlier:
+        similarity = _similarity(model, text, _case_text(other))
+        if (
+            other.channel != complaint.channel
+            and complaint.registered_at - other.registered_at <= window
+            and _norm(complaint.description) == _norm(other.description)
+        ):
+            kind = LinkKind.DUPLICATE
+        elif similarity >= REPEAT_SIMILARITY or other.category.code.split("-")[0] == top:
+            kind = LinkKind.REPEAT
+        else:
+            continue
+        links.append(
+            CaseLink(
+                case=complaint, earlier=other, kind=kind, similarity=round(similarity, 3), created_at=now
+            )
+        )
+    if not links:
+        return []
+    CaseLink.objects.bulk_create(links, ignore_conflicts=True)
+    locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    complaint_events_record(
+        rows=[
+            (
+                locked,
+                EventKind.LINKED,
+                {
+                    "kind": link.kind,
+                    "earlier": link.earlier_id,
+                    "earlier_ticket": link.earlier.ticket_no or "",
+                    "similarity": link.similarity,
+                    "label": "重复投诉" if link.kind == LinkKind.REPEAT else "重复提交",
+                },
+            )
+            for link in links
+        ]
+    )
+    return links
+
+
+def repeat_of(complaint_id: int) -> list[CaseLink]:
+    return list(CaseLink.objects.filter(case_id=complaint_id).select_related("earlier").order_by("id"))
+
+
+@transaction.atomic
+def triage_duplicate_merge(*, actor: User, complaint_id: int) -> Complaint:
+    """Merge a duplicate submission into the first case: the duplicate is withdrawn with a note
+    naming the first case, the first case gets a "linked" event, both keep their events, audited."""
+    link = (
+        CaseLink.objects.select_for_update()
+        .filter(case_id=complaint_id, kind=LinkKind.DUPLICATE)
+        .select_related("earlier", "case")
+        .first()
+    )
+    if link is None:
+        raise NotFound("This case is not a duplicate waiting to be merged.")
+    access_complaint(actor, link.earlier, Cap.CASE_WITHDRAW)
+    first = link.earlier
+    duplicate = complaint_withdraw(
+        actor=actor, complaint_id=complaint_id, reason=f"重复提交，已合并至案件 {first.ticket_no or first.pk}"
+    )
+    locked_first = Complaint.objects.select_for_update().get(pk=first.pk)
+    complaint_events_record(
+        rows=[
+            (
+                locked_first,
+                EventKind.LINKED,
+                {"kind": LinkKind.MERGED, "merged": duplicate.pk, "merged_ticket": duplicate.ticket_no or ""},
+            )
+        ],
+        actor=actor,
+    )
+    link.kind = LinkKind.MERGED
+    link.save(update_fields=["kind"])
+    audit_record(
+        actor=actor,
+        kind=AuditKind.CONFIG_CHANGED,
+        object_type="complaints.complaint",
+        object_id=duplicate.pk,
+        complaint_id=duplicate.pk,
+        field="merged_into",
+        payload={"merged_into": first.pk},
+    )
+    return duplicate
