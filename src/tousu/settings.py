@@ -349,3 +349,8 @@ TOUSU_TRIAGE_LAG_SECONDS = env_int("TOUSU_TRIAGE_LAG_SECONDS", 2, minimum=0, max
 # text again through another channel within TOUSU_TRIAGE_DUPLICATE_MINUTES is offered as a duplicate.
 TOUSU_TRIAGE_REPEAT_DAYS = env_int("TOUSU_TRIAGE_REPEAT_DAYS", 30, minimum=0, maximum=3650)
 TOUSU_TRIAGE_DUPLICATE_MINUTES = env_int("TOUSU_TRIAGE_DUPLICATE_MINUTES", 10, minimum=0, maximum=1440)
+# Outage clusters: TOUSU_TRIAGE_CLUSTER_SIZE network complaints from one region within
+# TOUSU_TRIAGE_CLUSTER_MINUTES open a major incident (crisis from TOUSU_TRIAGE_CRISIS_SIZE).
+TOUSU_TRIAGE_CLUSTER_SIZE = env_int("TOUSU_TRIAGE_CLUSTER_SIZE", 10, minimum=2, maximum=100000)
+TOUSU_TRIAGE_CLUSTER_MINUTES = env_int("TOUSU_TRIAGE_CLUSTER_MINUTES", 30, minimum=1, maximum=1440)
+TOUSU_TRIAGE_CRISIS_SIZE = env_int("TOUSU_TRIAGE_CRISIS_SIZE", 50, minimum=2, maximum=100000)

@@ -23,7 +23,7 @@ from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
 from tousu.sla.sweeper import sla_breach, sla_warn
-from tousu.triage.services import triage_intake
+from tousu.triage.services import triage_clusters, triage_intake
 
 log = logging.getLogger("tousu.worker")
 
@@ -35,6 +35,7 @@ JOBS: list[tuple[str, Job]] = [
     ("deliver", notifications_deliver),
     ("email_in", email_poll),
     ("triage", triage_intake),  # classify cases that came in without an agent
+    ("clusters", triage_clusters),  # outage clusters → major incidents
 ]
 
 

@@ -160,3 +160,31 @@ class CaseLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} → {self.earlier_id} ({self.kind})"
+
+
+class Incident(models.Model):
+    """A major incident (群体性投诉): network complaints from one region over the threshold within
+    the window. It groups the children's cases; later cases of the same region join it while open."""
+
+    region = models.ForeignKey("accounts.Region", verbose_name=_("region"), on_delete=models.PROTECT)
+    category = models.CharField(_("category"), max_length=60, default="network")
+    level = models.CharField(_("level"), max_length=20, default="major")
+    title = models.CharField(_("title"), max_length=200)
+    opened_at = models.DateTimeField(_("opened"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    cases = models.ManyToManyField(
+        "complaints.Complaint", verbose_name=_("cases"), related_name="+", blank=True
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("major incident")
+        verbose_name_plural = _("major incidents")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_level_label(self) -> str:
+        from tousu.complaints.choices import Level
+
+        return str(Level(self.level).label)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from tousu.accounts.models import User
-from tousu.accounts.roles import Cap
+from tousu.accounts.models import Region, User
+from tousu.accounts.roles import Cap, Role
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
@@ -36,8 +36,17 @@ from tousu.complaints.services import (
     complaint_withdraw,
 )
 from tousu.complaints.states import OPEN, Status
+from tousu.notifications.models import DeliveryStatus, Notification, Transport
 from tousu.triage import engine, selectors
-from tousu.triage.models import CaseLink, Classification, EventCursor, LinkKind, ModelVersion, Outcome
+from tousu.triage.models import (
+    CaseLink,
+    Classification,
+    EventCursor,
+    Incident,
+    LinkKind,
+    ModelVersion,
+    Outcome,
+)
 
 MIN_TRAINING_CASES = 20
 SCORE_KEYS = ("category_f1", "level_f1", "escalation_f1")
@@ -576,3 +585,92 @@ def triage_duplicate_merge(*, actor: User, complaint_id: int) -> Complaint:
         payload={"merged_into": first.pk},
     )
     return duplicate
+
+
+# -- outage clusters -----------------------------------------------------------------------------------
+def _network_q() -> Q:
+    return Q(category__code="network") | Q(category__parent__code="network")
+
+
+def _alert(incident: Incident, count: int, now: datetime) -> int:
+    """Tell the network department and the supervisors (their inbox)."""
+    users = User.objects.filter(is_active=True).filter(
+        Q(role=Role.SUPERVISOR) | Q(role=Role.MANAGER) | Q(department__code="network")
+    )
+    subject = f"群体性投诉：{incident.region.name} 网络类 {count} 件（{incident.get_level_label()}）"
+    body = f"{incident.title}。请网络运维部核查故障并统一回复。"
+    rows = [
+        Notification(
+            key=f"incident:{incident.pk}:{incident.level}:inbox:{user.pk}",
+            complaint=None,
+            template="triage_incident",
+            transport=Transport.INBOX,
+            recipient_user=user,
+            subject=subject,
+            body=body,
+            status=DeliveryStatus.SENT,
+            next_attempt_at=now,
+            created_at=now,
+            sent_at=now,
+        )
+        for user in users
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _join(incident: Incident, complaints: list[Complaint]) -> None:
+    incident.cases.add(*complaints)
+    locked = list(
+        Complaint.objects.select_for_update().filter(pk__in=[c.pk for c in complaints]).order_by("pk")
+    )
+    complaint_events_record(
+        rows=[
+            (c, EventKind.LINKED, {"kind": "incident", "incident": incident.pk, "label": "群体性投诉"})
+            for c in locked
+        ]
+    )
+
+
+def triage_clusters() -> int:
+    """Worker job: open a major incident when network complaints from one region exceed the
+    threshold within the window; later cases of that region join the open incident. Returns how
+    many cases joined an incident."""
+    now = timezone.now()
+    since = now - timedelta(minutes=settings.TOUSU_TRIAGE_CLUSTER_MINUTES)
+    joined = 0
+    with transaction.atomic():
+        EventCursor.objects.get_or_create(consumer="triage_clusters")
+        EventCursor.objects.select_for_update().get(consumer="triage_clusters")  # one worker at a time
+        member_ids = Incident.cases.through.objects.values("complaint_id")
+        candidates = list(
+            Complaint.objects.filter(
+                _network_q(), registered_at__gte=since, status__in=OPEN, region__isnull=False
+            )
+            .exclude(pk__in=member_ids)
+            .order_by("registered_at", "id")
+        )
+        by_region: dict[int, list[Complaint]] = {}
+        for c in candidates:
+            by_region.setdefault(c.region_id, []).append(c)  # type: ignore[arg-type]
+        for region_id, group in by_region.items():
+            incident = Incident.objects.filter(region_id=region_id, closed_at__isnull=True).first()
+            if incident is None:
+                if len(group) < settings.TOUSU_TRIAGE_CLUSTER_SIZE:
+                    continue
+                region = Region.objects.get(pk=region_id)
+                incident = Incident.objects.create(
+                    region=region,
+                    level="major",
+                    title=f"{region.name} 网络故障群体性投诉",
+                    opened_at=now,
+                )
+            _join(incident, group)
+            joined += len(group)
+            size = incident.cases.count()
+            level = "crisis" if size >= settings.TOUSU_TRIAGE_CRISIS_SIZE else "major"
+            if level != incident.level:
+                incident.level = level
+                incident.save(update_fields=["level"])
+            _alert(incident, size, now)
+    return joined
