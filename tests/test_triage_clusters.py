@@ -83,3 +83,59 @@ def test_cluster_opens_an_incident_links_alerts_and_grows(cases, org, people):
     assert set(later) <= set(incident.cases.all())
     assert Incident.objects.count() == 1
     assert Notification.objects.filter(recipient_user=people["supervisor"]).count() == 2
+
+
+def test_supervisor_replies_to_every_linked_customer_and_closes(cases, org, people, unchanged):
+    from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+    from tousu.complaints import services as svc
+    from tousu.complaints.models import Complaint, Reply
+    from tousu.complaints.states import Status
+    from tousu.triage.services import incident_close, incident_reply_all
+
+    children = [
+        svc.complaint_accept(actor=people["agent"], complaint_id=c.pk)
+        for c in _outage(cases, org, 3, org["urban"])
+    ]
+    svc.complaint_dispatch(
+        actor=people["agent"], complaint_id=children[1].pk, lead_department_id=org["dept"]["network"].pk
+    )
+    triage_clusters()
+    incident = Incident.objects.get()
+    text = "经核查为光缆故障，已于今日修复，给您带来不便深表歉意。"
+
+    with unchanged(), pytest.raises(PermissionDenied):
+        incident_reply_all(actor=people["agent"], incident_id=incident.pk, content=text)
+    with unchanged(), pytest.raises(ValidationError):
+        incident_reply_all(actor=people["supervisor"], incident_id=incident.pk, content="  ")
+    with unchanged(), pytest.raises(NotFound):
+        incident_reply_all(actor=people["supervisor"], incident_id=incident.pk + 1, content=text)
+
+    assert incident_reply_all(actor=people["supervisor"], incident_id=incident.pk, content=text) == {
+        "replied": 3,
+        "skipped": 0,
+    }
+    for child in children:
+        child = Complaint.objects.get(pk=child.pk)
+        assert child.status == Status.REPLIED
+        assert child.lead_department == org["dept"]["network"]
+        assert Reply.objects.get(complaint=child).content == text
+        kinds = list(
+            ComplaintEvent.objects.filter(complaint=child).order_by("id").values_list("kind", flat=True)
+        )
+        assert kinds[-1] == EventKind.REPLIED
+        assert {EventKind.DISPATCHED, EventKind.PLAN_PROPOSED, EventKind.LINKED} <= set(kinds)
+
+    # replied cases close after their return visit: one visited, two not yet
+    svc.return_visit_record(
+        actor=people["visitor"], complaint_id=children[0].pk, reached=True, resolved=True, satisfaction=5
+    )
+    with unchanged(), pytest.raises(PermissionDenied):
+        incident_close(actor=people["handler_other"], incident_id=incident.pk)
+    assert incident_close(actor=people["supervisor"], incident_id=incident.pk) == {
+        "closed": 1,
+        "left_open": 2,
+    }
+    incident.refresh_from_db()
+    assert incident.closed_at is not None
+    assert Complaint.objects.get(pk=children[0].pk).status == Status.CLOSED
+    assert Complaint.objects.get(pk=children[1].pk).status == Status.REPLIED

@@ -23,16 +23,20 @@ from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap, Role
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
-from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.common.errors import NotFound, PermissionDenied, TousuError, ValidationError
 from tousu.complaints.access import access_complaint
 from tousu.complaints.choices import Channel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Category, Complaint, ComplaintEvent
 from tousu.complaints.services import (
     complaint_change_level,
+    complaint_close,
     complaint_dispatch,
     complaint_escalate,
     complaint_events_record,
+    complaint_investigate,
+    complaint_propose_plan,
+    complaint_reply,
     complaint_withdraw,
 )
 from tousu.complaints.states import OPEN, Status
@@ -674,3 +678,77 @@ def triage_clusters() -> int:
                 incident.save(update_fields=["level"])
             _alert(incident, size, now)
     return joined
+
+
+def _incident_for(actor: User, incident_id: int) -> Incident:
+    if not actor.can(Cap.CASE_SUPERVISE):
+        raise PermissionDenied("Only a supervisor acts on a whole incident.")
+    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    if incident is None:
+        raise NotFound(f"No incident {incident_id}.")
+    return incident
+
+
+@transaction.atomic
+def incident_reply_all(
+    *, actor: User, incident_id: int, content: str, channel: str = "sms"
+) -> dict[str, int]:
+    """Send one reply to every open case of the incident, each through the case services (so each
+    child gets its own dispatch/investigation/plan/reply events). All or nothing."""
+    incident = _incident_for(actor, incident_id)
+    content = (content or "").strip()
+    if not content:
+        raise ValidationError("Write the reply to send to every customer.", fields={"content": "required"})
+    network = Category.objects.filter(code="network").select_related("default_department").first()
+    replied = skipped = 0
+    deadline = timezone.now() + timedelta(days=1)
+    for child in incident.cases.filter(status__in=OPEN).select_related("category").order_by("id"):
+        status = child.status
+        if status in (Status.ACCEPTED, Status.REOPENED):
+            department = selectors.route(child.category, child.region_id, child.business_type) or (
+                network.default_department if network else None
+            )
+            if department is None:
+                skipped += 1
+                continue
+            complaint_dispatch(
+                actor=actor, complaint_id=child.pk, lead_department_id=department.pk, note=incident.title
+            )
+            status = Status.DISPATCHED
+        if status in (Status.DISPATCHED, Status.AWAITING_CUSTOMER):
+            complaint_investigate(actor=actor, complaint_id=child.pk, note=incident.title)
+            status = Status.INVESTIGATING
+        if status == Status.INVESTIGATING:
+            complaint_propose_plan(
+                actor=actor,
+                complaint_id=child.pk,
+                kind="immediate",
+                measures=content,
+                responsible_id=actor.pk,
+                deadline=deadline,
+            )
+            status = Status.PLAN_PROPOSED
+        if status != Status.PLAN_PROPOSED:
+            skipped += 1  # awaiting a remedy approval, or already replied
+            continue
+        complaint_reply(actor=actor, complaint_id=child.pk, channel=channel, content=content)
+        replied += 1
+    return {"replied": replied, "skipped": skipped}
+
+
+@transaction.atomic
+def incident_close(*, actor: User, incident_id: int, note: str = "") -> dict[str, int]:
+    """Close the incident and every child case the lifecycle lets close now (each through
+    ``complaint_close``); the others stay open and are counted."""
+    incident = _incident_for(actor, incident_id)
+    closed = left_open = 0
+    for child in incident.cases.filter(status__in=OPEN).order_by("id"):
+        try:
+            with transaction.atomic():
+                complaint_close(actor=actor, complaint_id=child.pk, note=note or incident.title)
+            closed += 1
+        except TousuError:
+            left_open += 1
+    incident.closed_at = timezone.now()
+    incident.save(update_fields=["closed_at"])
+    return {"closed": closed, "left_open": left_open}
