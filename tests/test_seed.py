@@ -169,7 +169,7 @@ def test_seed_reference_creates_departments_users_categories_and_limits():
     top = Category.objects.filter(parent__isnull=True)
     assert set(top.values_list("code", flat=True)) == TOP_LEVEL
     leaves = Category.objects.filter(parent__isnull=False)
-    assert leaves.count() == 16
+    assert leaves.count() == 27
     assert not Category.objects.filter(parent__parent__isnull=False).exists()  # two levels only
     assert all(leaf.code.startswith(leaf.parent.code + "-") for leaf in leaves.select_related("parent"))
     assert all(c.default_department is not None for c in Category.objects.all())
@@ -183,7 +183,7 @@ def test_seed_reference_creates_departments_users_categories_and_limits():
 def test_seed_organisation_creates_no_users():
     departments = seed_organisation()
     assert set(departments) == DEPARTMENTS
-    assert Category.objects.count() == 21
+    assert Category.objects.count() == 32
     assert ApprovalLimit.objects.count() == len(DEFAULT_APPROVAL_LIMITS)
     assert not User.objects.exists()
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "tousu.channels",
     "tousu.api",
     "tousu.portal",
+    "tousu.triage",
     "tousu.ops",
     "tousu.web",
 ]
@@ -375,3 +376,22 @@ LOGGING = {
     },
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Triage (automatic classification, see README "Triage"): cases registered without an agent (API,
+# portal, e-mail) and regulator referrals get the model's category and level when its confidence
+# (percent) reaches TOUSU_TRIAGE_AUTO_CONFIDENCE, else they wait in the "to classify" queue; an
+# escalation risk (percent) at or above TOUSU_TRIAGE_ESCALATION_RISK escalates the case one level
+# (101 = never). The worker reads registrations older than TOUSU_TRIAGE_LAG_SECONDS.
+TOUSU_TRIAGE_AUTO_CONFIDENCE = env_int("TOUSU_TRIAGE_AUTO_CONFIDENCE", 60, minimum=0, maximum=101)
+TOUSU_TRIAGE_ESCALATION_RISK = env_int("TOUSU_TRIAGE_ESCALATION_RISK", 85, minimum=0, maximum=101)
+TOUSU_TRIAGE_LAG_SECONDS = env_int("TOUSU_TRIAGE_LAG_SECONDS", 2, minimum=0, maximum=3600)
+# A new case of a customer with an open case, or one registered in the last
+# TOUSU_TRIAGE_REPEAT_DAYS days, on a similar issue is linked to it as a repeat (重复投诉); the same
+# text again through another channel within TOUSU_TRIAGE_DUPLICATE_MINUTES is offered as a duplicate.
+TOUSU_TRIAGE_REPEAT_DAYS = env_int("TOUSU_TRIAGE_REPEAT_DAYS", 30, minimum=0, maximum=3650)
+TOUSU_TRIAGE_DUPLICATE_MINUTES = env_int("TOUSU_TRIAGE_DUPLICATE_MINUTES", 10, minimum=0, maximum=1440)
+# Outage clusters: TOUSU_TRIAGE_CLUSTER_SIZE network complaints from one region within
+# TOUSU_TRIAGE_CLUSTER_MINUTES open a major incident (crisis from TOUSU_TRIAGE_CRISIS_SIZE).
+TOUSU_TRIAGE_CLUSTER_SIZE = env_int("TOUSU_TRIAGE_CLUSTER_SIZE", 10, minimum=2, maximum=100000)
+TOUSU_TRIAGE_CLUSTER_MINUTES = env_int("TOUSU_TRIAGE_CLUSTER_MINUTES", 30, minimum=1, maximum=1440)
+TOUSU_TRIAGE_CRISIS_SIZE = env_int("TOUSU_TRIAGE_CRISIS_SIZE", 50, minimum=2, maximum=100000)

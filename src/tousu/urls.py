@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tousu.api.routes import api_v4, api_v5
+from tousu.triage import views as triage_views
 from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
 handler500 = "tousu.common.faults.server_error"
@@ -15,6 +16,7 @@ urlpatterns = [
     *home.urlpatterns,
     *auth.urlpatterns,
     *register.urlpatterns,
+    *triage_views.urlpatterns,
     *queues.urlpatterns,
     *case.urlpatterns,
     *customers.urlpatterns,

@@ -30,7 +30,7 @@ class Origin:
     @property
     def kind(self) -> str:
         """What sort of principal acts: ``web``, ``api`` (``api:<key name>``), ``portal``, ``email``,
-        ``regulator``, ``worker``, ``command`` or ``system``."""
+        ``regulator``, ``worker``, ``triage``, ``command`` or ``system``."""
         return self.via.split(":", 1)[0]
 
     @property
@@ -55,3 +55,5 @@ COMMAND = Origin(via="command")
 WORKER = Origin(via="worker")
 EMAIL = Origin(via="email")
 REGULATOR = Origin(via="regulator")
+TRIAGE = Origin(via="triage")  # the classifier, in the worker: classification, routing, risk
+PORTAL = Origin(via="portal")

@@ -71,6 +71,11 @@ PRINCIPAL_CAPS: dict[str, frozenset[Cap]] = {
     "regulator": frozenset({Cap.CASE_VIEW, Cap.CASE_REGISTER, Cap.CASE_ESCALATE}),
     # The worker's SLA sweep: escalation and the reassignment a policy asks for.
     "worker": frozenset({Cap.CASE_VIEW, Cap.CASE_ESCALATE, Cap.CASE_DISPATCH}),
+    # The classifier in the worker (``tousu.triage``): the level it predicts, the lead department its
+    # routing rules name, the escalation a high risk calls for, links noted on the timeline.
+    "triage": frozenset(
+        {Cap.CASE_VIEW, Cap.CASE_HANDLE, Cap.CASE_DISPATCH, Cap.CASE_ESCALATE, Cap.CASE_NOTE}
+    ),
     "system": frozenset({Cap.CASE_VIEW, Cap.CASE_ESCALATE}),
     "command": frozenset({Cap.CASE_VIEW}),
     "web": frozenset(),  # a web page always has a signed-in user

@@ -86,6 +86,9 @@ CATEGORIES: list[tuple[str, str, str, str, str, str, list[tuple[str, str, str, s
             ("billing-missed-charge", "漏收", "Missed charge", None),
             ("billing-unclear", "解释不清", "Unclear explanation", None),
             ("billing-huge-bill", "高额账单", "Unusually high bill", None),
+            ("billing-sp-charge", "增值业务扣费", "Value-added service charges", None),
+            ("billing-refund", "退费充值未到账", "Refund or recharge not credited", None),
+            ("billing-roaming", "漫游费用", "Roaming charges", None),
         ],
     ),
     (
@@ -99,6 +102,8 @@ CATEGORIES: list[tuple[str, str, str, str, str, str, list[tuple[str, str, str, s
             ("service-slow-response", "响应慢", "Slow response", None),
             ("service-attitude", "服务态度差", "Bad attitude", None),
             ("service-ineffective", "处理不力", "Ineffective resolution", None),
+            ("service-installer", "装维服务", "Installers and field visits", None),
+            ("service-accessibility", "适老化与无障碍", "Elderly and disabled access", None),
         ],
     ),
     (
@@ -113,6 +118,8 @@ CATEGORIES: list[tuple[str, str, str, str, str, str, list[tuple[str, str, str, s
             ("network-speed", "网速慢", "Slow speed", None),
             ("network-outage", "网络中断", "Outage", None),
             ("network-dropped-calls", "掉话", "Dropped calls", None),
+            ("network-iptv", "IPTV故障", "IPTV faults", None),
+            ("network-hazard", "设施安全隐患", "Network equipment hazards", None),
         ],
     ),
     (
@@ -126,6 +133,15 @@ CATEGORIES: list[tuple[str, str, str, str, str, str, list[tuple[str, str, str, s
             ("business-wrong-processing", "办理错误", "Wrong processing", None),
             ("business-opaque-policy", "政策不透明", "Opaque policy", RegulatorGroup.MARKETING_BILLING),
             ("business-portability", "携号转网", "Number portability", None),
+            ("business-unauthorised-change", "擅自变更业务", "Changes without consent", None),
+            ("business-cancel", "退订销户难", "Cannot cancel or close", None),
+            ("business-real-name", "实名制问题", "Real-name registration", None),
+            (
+                "business-marketing",
+                "营销骚扰",
+                "Marketing calls and messages",
+                RegulatorGroup.MARKETING_BILLING,
+            ),
             (
                 "business-fraud-suspension",
                 "涉诈关停申诉",

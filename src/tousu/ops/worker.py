@@ -24,6 +24,7 @@ from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.complaints.services.deadlines import sla_breach, sla_warn
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
+from tousu.triage.services import triage_clusters, triage_intake
 
 log = logging.getLogger("tousu.worker")
 
@@ -34,6 +35,8 @@ JOBS: list[tuple[str, Job]] = [
     ("outbox", partial(outbox_dispatch, fanouts=[tmf_fanout])),  # + the TMF621 hub's webhooks
     ("deliver", notifications_deliver),
     ("email_in", email_poll),
+    ("triage", triage_intake),  # classify cases that came in without an agent
+    ("clusters", triage_clusters),  # outage clusters → major incidents
 ]
 
 

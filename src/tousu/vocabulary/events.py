@@ -41,6 +41,8 @@ class EventKind(models.TextChoices):
     DESCRIPTION_AMENDED = "description_amended", _("Description amended")
     CUSTOMER_LINKED = "customer_linked", _("Customer identified")
     TICKET_UPDATED = "ticket_updated", _("Ticket details updated by the channel")
+    CLASSIFIED = "classified", _("Classified (category and level)")
+    LINKED = "linked", _("Linked to an earlier case (repeat or duplicate)")
 
 
 # Events that someone must be told about; the worker turns them into notifications.

@@ -43,6 +43,8 @@ from tousu.complaints.services import (
 )
 from tousu.complaints.states import OPEN
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
+from tousu.triage.services import triage_suggestion_record
+from tousu.triage.views import triage_attrs
 from tousu.web.forms.register import RegisterForm
 
 HISTORY_DAYS = 90
@@ -229,6 +231,7 @@ def _page(request: HttpRequest, form: RegisterForm, *, status: int = 200) -> Htt
             "hx-sync": "this:replace",
         }
     )
+    form.fields["description"].widget.attrs.update(triage_attrs())  # the classifier's suggestion
     return render(
         request,
         "web/register/register.html",
@@ -337,6 +340,7 @@ def register(request: HttpRequest) -> HttpResponse:
         return _page(request, form, status=exc.http_status)
     for warning in not_attached:
         messages.warning(request, warning)
+    triage_suggestion_record(actor=actor, complaint=complaint, data=request.POST)  # suggested vs chosen
     return redirect(f"{reverse('register')}?done={complaint.pk}")
 
 

@@ -1,0 +1,145 @@
+"""Which classifier answers: the active trained version, else the one shipped in the package.
+
+Works without a migrated database (``tousu classify`` on a fresh clone): any database error
+falls back to the shipped model.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Q, QuerySet
+
+from tousu.accounts.models import Department, User
+from tousu.complaints.access import visible_complaints_q
+from tousu.complaints.choices import Level
+from tousu.complaints.models import Category, Complaint
+from tousu.complaints.states import OPEN
+from tousu.triage import engine
+from tousu.triage.models import Classification, ModelVersion, Outcome, RoutingRule
+
+_lock = threading.Lock()
+_cache: dict[str, engine.Classifier] = {}
+
+MODELS_DIR = "triage/models"
+
+
+def models_dir() -> Path:
+    return Path(settings.DATA_DIR) / MODELS_DIR
+
+
+def active_version() -> ModelVersion | None:
+    try:
+        return ModelVersion.objects.filter(is_active=True).first()
+    except DatabaseError:
+        return None
+
+
+def load_version(row: ModelVersion) -> engine.Classifier:
+    with _lock:
+        model = _cache.get(row.version)
+        if model is None:
+            model = engine.Classifier.load(Path(settings.DATA_DIR) / row.file)
+            model.meta["version"] = row.version
+            _cache.clear()
+            _cache[row.version] = model
+        return model
+
+
+def current_classifier() -> engine.Classifier:
+    """The classifier in force: the active trained version, else the shipped model."""
+    row = active_version()
+    if row is not None:
+        try:
+            return load_version(row)
+        except (OSError, ValueError):
+            pass  # the file is gone or unreadable: answer with the shipped model rather than fail
+    return engine.shipped()
+
+
+def current_version_label() -> str:
+    return str(current_classifier().meta.get("version", "shipped"))
+
+
+def to_classify(user: User) -> QuerySet[Classification]:
+    """The "to classify" queue: cases the model was not sure enough about, that ``user`` may see."""
+    return (
+        Classification.objects.filter(outcome=Outcome.QUEUED)
+        .filter(complaint__in=Complaint.objects.filter(visible_complaints_q(user)).filter(status__in=OPEN))
+        .select_related("complaint", "complaint__category")
+        .order_by("created_at", "id")
+    )
+
+
+@dataclass
+class Suggestion:
+    prediction: engine.Prediction
+    version: str
+    category: Category | None  # the suggested leaf, when the tree has it
+    department: Department | None
+
+    @property
+    def level_label(self) -> str:
+        return str(Level(self.prediction.level).label)
+
+    @property
+    def risk_high(self) -> bool:
+        return self.prediction.escalation_risk >= settings.TOUSU_TRIAGE_ESCALATION_RISK / 100
+
+
+def suggestion_for(text: str, region_id: int | None = None, business_type: str = "") -> Suggestion:
+    """What the classifier proposes for a text: one query for the leaf, one for the routing rules."""
+    model = current_classifier()
+    pred = model.predict(text)
+    category = (
+        Category.objects.filter(code=pred.subcategory, is_active=True)
+        .select_related("default_department", "parent")
+        .first()
+    )
+    return Suggestion(
+        prediction=pred,
+        version=str(model.meta.get("version", "shipped")),
+        category=category,
+        department=route(category, region_id, business_type),
+    )
+
+
+def route(
+    category: Category | None, region_id: int | None = None, business_type: str = ""
+) -> Department | None:
+    """The lead department for a case: the most specific matching routing rule, else the
+    category's default department (the leaf's, else its parent's). One query for the rules."""
+    if category is None:
+        return None
+    ids = [category.pk] + ([category.parent_id] if category.parent_id else [])
+    rules = (
+        RoutingRule.objects.filter(is_active=True)
+        .filter(
+            Q(category_id__in=ids) | Q(category__isnull=True),
+            Q(region_id=region_id) | Q(region__isnull=True),
+            Q(business_type=business_type) | Q(business_type=""),
+        )
+        .select_related("department")
+    )
+
+    def specificity(rule: RoutingRule) -> tuple[int, int, int, int]:
+        on_leaf = 2 if rule.category_id == category.pk else (1 if rule.category_id else 0)
+        return (
+            -(on_leaf + (rule.region_id is not None) + bool(rule.business_type)),
+            -on_leaf,
+            rule.priority,
+            rule.pk,
+        )
+
+    best = min(rules, key=specificity, default=None)
+    if best is not None:
+        return best.department
+    if category.default_department_id:
+        return category.default_department
+    if category.parent_id and category.parent is not None:
+        return category.parent.default_department
+    return None
