@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "tousu.channels",
     "tousu.api",
     "tousu.portal",
+    "tousu.analytics",
     "tousu.ops",
     "tousu.web",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from tousu.analytics.services import analytics_consume
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
@@ -33,6 +34,7 @@ JOBS: list[tuple[str, Job]] = [
     ("outbox", partial(outbox_dispatch, fanouts=[tmf_fanout])),  # + the TMF621 hub's webhooks
     ("deliver", notifications_deliver),
     ("email_in", email_poll),
+    ("analytics", analytics_consume),  # the rollups, from the event log with their own cursor
 ]
 
 
