@@ -25,7 +25,7 @@ from tousu.complaints.models import Category, Complaint
 PERIOD_KINDS: Final = ("day", "week", "month", "quarter", "year")
 DIMENSIONS: Final = ("region_id", "category_id", "channel", "department_id", "level", "business_type")
 # Roles that read every department's figures; handlers read their own department's.
-ALL_DEPARTMENTS: Final = frozenset({Role.MANAGER, Role.SUPERVISOR, Role.ADMIN, Role.INSPECTOR})
+ALL_DEPARTMENTS: Final = frozenset({Role.MANAGER, Role.SUPERVISOR})
 DEPARTMENT_ONLY: Final = frozenset({Role.HANDLER})
 
 
