@@ -44,6 +44,10 @@ class KpiRow:
     drill: str
 
     @property
+    def digits(self) -> int:
+        return 0 if self.unit == "" else 2
+
+    @property
     def change(self) -> float | None:
         if self.value is None or self.previous is None:
             return None
@@ -174,7 +178,8 @@ def key_phrases(texts: list[str], top: int = 30) -> list[str]:
     import jieba.analyse
 
     jieba.setLogLevel(60)
-    return [w for w in jieba.analyse.extract_tags("\n".join(texts), topK=top) if len(w) >= 2]
+    words = jieba.analyse.extract_tags("\n".join(texts), topK=top * 2)
+    return [w for w in words if len(w) >= 2 and any("\u4e00" <= ch <= "\u9fff" for ch in w)][:top]
 
 
 def _phrases(period: Period, filters: Filters) -> list[Row]:
