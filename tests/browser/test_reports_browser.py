@@ -43,6 +43,10 @@ def test_a_manager_reads_the_report_drills_down_and_finds_no_accessibility_viola
     assert page.inner_text("#case-count") == "2"
     assert violations(page) == []
 
+    page.goto(f"{live_server.url}/reports/causes/")
+    assert page.locator("#phrases tbody tr").count() >= 1
+    assert violations(page) == []
+
     page.goto(f"{live_server.url}/reports/regulator/")
     assert page.locator("#groups tbody tr").count() == 3
     assert violations(page) == []

@@ -80,8 +80,12 @@ def report_page(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(request.get_full_path())
     period = parse_period(request.GET)
     filters = report_scope(user, parse_filters(request.GET))
-    report = build_report(period, filters)
-    if request.GET.get("format") == "xlsx":
+    export = request.GET.get("format") == "xlsx"
+    # Key phrases read the period's descriptions: on their own page (and in the export), so the
+    # KPI page itself reads only the rollups.
+    causes = request.resolver_match is not None and request.resolver_match.url_name == "reports-causes"
+    report = build_report(period, filters, phrases=export or causes)
+    if export:
         out = io.BytesIO()
         report_xlsx(report, out)
         response = HttpResponse(out.getvalue(), content_type=XLSX)
@@ -122,7 +126,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
             unit="‱",
         ),
     }
-    return render(request, "analytics/report.html", context)
+    return render(request, "analytics/causes.html" if causes else "analytics/report.html", context)
 
 
 @require_GET
@@ -226,6 +230,7 @@ def drill_page(request: HttpRequest) -> HttpResponseBase:
 
 urlpatterns: list[URLPattern] = [
     path("reports/", report_page, name="reports"),
+    path("reports/causes/", report_page, name="reports-causes"),
     path("reports/regulator/", regulator_page, name="reports-regulator"),
     path("reports/cases/", drill_page, name="reports-cases"),
 ]
