@@ -25,6 +25,7 @@ from tousu.analytics.selectors import (
     rollup_sums,
     rollup_trend,
     subscribers_average,
+    subscribers_by_region,
 )
 from tousu.complaints.choices import BusinessType, Channel, Level, RegulatorGroup
 from tousu.complaints.models import Category
@@ -142,8 +143,9 @@ def _breakdown(period: Period, filters: Filters, dimension: str, labels: dict[An
 
 def _regions(period: Period, filters: Filters) -> list[Row]:
     rows = _breakdown(period, filters, "region_id", {**_names(Region), 0: "未填地区"})
+    by_region = subscribers_by_region(period)
     for row in rows:
-        subscribers = subscribers_average(period, Filters(region_id=row.key)) if row.key else 0
+        subscribers = by_region.get(row.key, 0)
         row.values["subscribers"] = subscribers
         row.values["per_10k"] = _rate("per_10k", {"accepted": row.values["accepted"]}, subscribers)
     rows.sort(key=lambda r: (-(r.values["per_10k"] or 0), -r.values["accepted"]))

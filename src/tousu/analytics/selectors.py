@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Final
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
@@ -154,48 +155,54 @@ def _in_period(period: Period) -> Q:
     return Q(day__gte=period.start, day__lt=period.end)
 
 
+def _summed(qs: QuerySet[Any, Any], group: str | None = None) -> list[tuple[Any, dict[str, int]]]:
+    """Every fact summed over ``qs``'s rows (grouped by the column ``group``), in one statement.
+
+    The ORM would build 51 ``Sum`` expressions for each query; the statement is written here
+    from the queryset's own FROM and WHERE instead (about 10 ms less per query)."""
+    inner, params = qs.order_by().values("pk").query.sql_with_params()
+    tail = inner[inner.index(" FROM ") :]
+    qn = connection.ops.quote_name
+    sums = ", ".join(f"SUM({qn(f)})" for f in FACT_FIELDS)
+    if group is None:
+        sql = f"SELECT NULL, {sums}{tail}"
+    else:
+        sql = f"SELECT {qn(group)}, {sums}{tail} GROUP BY {qn(group)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [(row[0], {f: int(v or 0) for f, v in zip(FACT_FIELDS, row[1:], strict=True)}) for row in rows]
+
+
 def rollup_sums(period: Period, filters: Filters) -> dict[str, int]:
     """Every fact summed over the period and filters."""
-    row = (
-        DailyRollup.objects.filter(_in_period(period), filters.q())
-        .order_by()
-        .aggregate(**{f: Sum(f) for f in FACT_FIELDS})
-    )
-    return {f: int(row[f] or 0) for f in FACT_FIELDS}
+    rows = _summed(DailyRollup.objects.filter(_in_period(period), filters.q()))
+    return rows[0][1] if rows else dict.fromkeys(FACT_FIELDS, 0)
 
 
 def rollup_breakdown(period: Period, filters: Filters, dimension: str) -> dict[Any, dict[str, int]]:
     """Facts summed per value of one dimension (``category_id``, ``top_category_id``,
     ``regulator_group``, ``region_id``, ``channel``, …), over the period and filters."""
     group = "category_id" if dimension in ("top_category_id", "regulator_group") else dimension
-    rows = (
-        DailyRollup.objects.filter(_in_period(period), filters.q())
-        .order_by()
-        .values(group)
-        .annotate(**{f: Sum(f) for f in FACT_FIELDS})
-    )
+    if group not in DIMENSIONS:
+        raise ValidationError(_("Unknown dimension."), fields={"dimension": "unknown"})
+    rows = _summed(DailyRollup.objects.filter(_in_period(period), filters.q()), group)
     out: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FACT_FIELDS, 0))
     mapping: dict[int, Any] = {}
     if dimension == "top_category_id":
         mapping = {pk: parent or pk for pk, parent in Category.objects.values_list("pk", "parent_id")}
     elif dimension == "regulator_group":
         mapping = dict(Category.objects.values_list("pk", "regulator_group"))
-    for row in rows:
-        key = mapping.get(row[group], row[group]) if mapping else row[group]
-        bucket = out[key]
+    for key, values in rows:
+        bucket = out[mapping.get(key, key) if mapping else key]
         for f in FACT_FIELDS:
-            bucket[f] += int(row[f] or 0)
+            bucket[f] += values[f]
     return dict(out)
 
 
 def rollup_trend(period: Period, filters: Filters) -> list[tuple[date, dict[str, int]]]:
     """The period's facts per day (day, week, month) or per month (quarter, year), in order."""
-    rows = (
-        DailyRollup.objects.filter(_in_period(period), filters.q())
-        .order_by()
-        .values("day")
-        .annotate(**{f: Sum(f) for f in FACT_FIELDS})
-    )
+    rows = _summed(DailyRollup.objects.filter(_in_period(period), filters.q()), "day")
     monthly = period.kind in ("quarter", "year")
     steps: list[date] = []
     if monthly:
@@ -206,11 +213,22 @@ def rollup_trend(period: Period, filters: Filters) -> list[tuple[date, dict[str,
             steps.append(day)
             day += timedelta(days=1)
     out: dict[date, dict[str, int]] = {s: dict.fromkeys(FACT_FIELDS, 0) for s in steps}
-    for row in rows:
-        key = row["day"].replace(day=1) if monthly else row["day"]
+    for day_value, values in rows:
+        day = day_value if isinstance(day_value, date) else date.fromisoformat(str(day_value))
+        key = day.replace(day=1) if monthly else day
         for f in FACT_FIELDS:
-            out[key][f] += int(row[f] or 0)
+            out[key][f] += values[f]
     return list(out.items())
+
+
+def subscribers_by_region(period: Period) -> dict[int, int]:
+    """Average subscribers per region over the period's months that have figures (one query)."""
+    totals: dict[int, list[int]] = defaultdict(list)
+    for region_id, subscribers in SubscriberCount.objects.filter(
+        month__gte=period.start.replace(day=1), month__lt=period.end
+    ).values_list("region_id", "subscribers"):
+        totals[region_id].append(int(subscribers))
+    return {k: round(sum(v) / len(v)) for k, v in totals.items()}
 
 
 def subscribers_average(period: Period, filters: Filters) -> int:
