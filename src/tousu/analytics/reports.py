@@ -257,9 +257,11 @@ def build_report(period: Period, filters: Filters, *, phrases: bool = True) -> R
         channels=_breakdown(period, filters, "channel", {c.value: str(c.label) for c in Channel}),
         regions=_regions(period, filters),
         departments=_breakdown(period, filters, "department_id", {**_names(Department), 0: "未派单"}),
-        rising=_rising(period, filters, categories),
+        # The root causes and the regulator's groups are read only where they are shown (their
+        # own pages, the export): each is another pass over the period's rollups.
+        rising=_rising(period, filters, categories) if phrases else [],
         phrases=_phrases(period, filters) if phrases else [],
-        groups=regulator_groups(period, filters),
+        groups=regulator_groups(period, filters) if phrases else [],
         percentiles=handling_percentiles(period, filters),
         hotline=(offered, answered, hotline_answer_rate(offered, answered)),
     )
