@@ -192,3 +192,28 @@ def test_hotline_import_refuses_more_answered_than_offered(db, unchanged):
     with unchanged(), pytest.raises(analytics.ValidationError, match="more calls answered than offered"):
         analytics.hotline_import(text="day,calls_offered,calls_answered\n2026-11-02,10,11\n")
     assert analytics.hotline_import(text="day,calls_offered,calls_answered\n2026-11-02,1000,950\n") == 1
+
+
+def test_handling_time_median_and_p90_are_nearest_rank_over_the_replied_cases(cases, time_machine):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tousu.analytics.selectors import handling_percentiles
+
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for n, hours in enumerate([1, 2, 3, 4, 5, 6, 7, 8, 9, 30]):
+        time_machine.move_to(start + timedelta(minutes=n), tick=False)
+        c = cases.make(Status.ACCEPTED, phone=f"1390000{n:04d}", fcr=False)
+        time_machine.move_to(start + timedelta(minutes=n, hours=hours), tick=False)
+        svc.complaint_reply(
+            actor=cases.p["agent"],
+            complaint_id=c.pk,
+            channel="phone",
+            content="已解决。",
+            first_contact_resolution=True,
+        )
+    consume_all()
+
+    got = handling_percentiles(Period.containing("month", start.date()), Filters())
+
+    assert got == {"median": 5.0, "p90": 9.0}  # ranks 5 and 9 of 10 sorted times, in hours
