@@ -44,8 +44,8 @@ def test_run_once_handles_pending_events_and_deliveries(cases, settings):
     )  # accepted, dispatched
 
     assert (
-        Worker(interval=0.1).run_once() == 4
-    )  # 2 events + 2 SMS delivered (the inbox item needs no sending)
+        Worker(interval=0.1).run_once() == 7
+    )  # 2 events + 2 SMS delivered (the inbox item needs no sending) + 3 events into the rollups
 
     assert ComplaintEvent.objects.filter(pending_dispatch=True).count() == 0
     assert list(Notification.objects.order_by("id").values_list("template", "status", "attempts")) == [
@@ -63,7 +63,7 @@ def test_worker_once_command_reports_what_it_handled(cases):
     cases.make(Status.ACCEPTED)
     out = StringIO()
     call_command("worker", once=True, stdout=out)
-    assert out.getvalue() == "handled=2\n"  # the event, then its SMS
+    assert out.getvalue() == "handled=4\n"  # the event, then its SMS; 2 events into the rollups
     out = StringIO()
     call_command("worker", once=True, stdout=out)
     assert out.getvalue() == "handled=0\n"

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tousu.accounts.models import ApprovalLimit, Department, Region, User
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Role
+from tousu.analytics.services import analytics_seed_demo
 from tousu.common.db import bulk_insert_rows, is_postgres, reset_sequence
 from tousu.complaints.choices import (
     BusinessType,
@@ -208,6 +209,7 @@ def seed_organisation() -> dict[str, Department]:
                     "sort_order": sub_order,
                 },
             )
+    analytics_seed_demo(today=timezone.localdate())  # subscribers per region and month, hotline figures
     for role, limit in DEFAULT_APPROVAL_LIMITS.items():
         ApprovalLimit.objects.get_or_create(
             role=role, defaults={"max_amount": None if limit is None else Decimal(limit)}

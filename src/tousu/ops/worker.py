@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from tousu.analytics.services import analytics_consume
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
@@ -37,6 +38,7 @@ JOBS: list[tuple[str, Job]] = [
     ("email_in", email_poll),
     ("triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", triage_clusters),  # outage clusters → major incidents
+    ("analytics", analytics_consume),  # the rollups, from the event log with their own cursor
 ]
 
 
