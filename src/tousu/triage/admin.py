@@ -44,12 +44,6 @@ class ClassificationAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "model_version"]
     readonly_fields = [f.name for f in Classification._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(AuditedConfigAdmin):
