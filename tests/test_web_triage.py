@@ -180,9 +180,7 @@ class TestFlags:
         assert row.escalation_risk >= 0.85  # a repeat is an escalation risk
         web.force_login(people["supervisor"])
         queue = web.get("/queues/all/").content.decode()
-        repeat_link = (
-            f'<a class="badge warn repeat-flag" href="/cases/{first.pk}/">重复投诉 · {first.ticket_no}</a>'
-        )
+        repeat_link = f'<a class="badge warn repeat-flag" href="/cases/{first.pk}/">Repeat complaint · {first.ticket_no}</a>'
         assert queue.count(repeat_link) == 1  # on the second case's row only
         assert queue.count("High escalation risk") == 1
         page = web.get(f"/cases/{second.pk}/").content.decode()
@@ -323,3 +321,21 @@ class TestIncidents:
         incident.closed_at = incident.opened_at
         incident.save(update_fields=["closed_at"])
         assert "No open major incident." in web.get("/dashboard/").content.decode()
+
+
+# -- 4. Chinese -----------------------------------------------------------------------------------------
+def test_the_pages_speak_chinese(client, cases, org, people):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    first = cases.make(Status.ACCEPTED)
+    _email_case(cases, "彩铃又扣了我30块，上个月就说过了，要求退款", phone=PHONE)
+    triage_intake()
+    incident, _children = _incident(cases, org, people)
+    client.force_login(people["supervisor"])
+    queue = client.get("/queues/to-classify/").content.decode()
+    assert "1 件工单等待确定分类和等级：模型把握不足。" in queue
+    assert "接受建议" in queue
+    assert f"重复投诉 · {first.ticket_no}" in queue
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "统一回复所有客户" in page
+    assert "结束群体性投诉并结案其工单" in page
+    assert "未结束的群体性投诉" in client.get("/dashboard/").content.decode()
