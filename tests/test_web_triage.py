@@ -248,9 +248,11 @@ class TestIncidents:
         listing = web.get("/incidents/").content.decode()
         assert f'<a href="/incidents/{incident.pk}/">广州市天河区 网络故障群体性投诉</a>' in listing
         assert '<td class="num">3</td>' in listing
+        assert "<td>广州市天河区</td><td>网络类</td>" in listing
         page = web.get(f"/incidents/{incident.pk}/").content.decode()
         assert "广州市天河区" in page
         assert "Major complaint" in page
+        assert "<dd>网络类</dd>" in page
         assert '<dd id="incident-count">3</dd>' in page
         for child in children:
             assert f'<a href="/cases/{child.pk}/">{child.ticket_no}</a>' in page

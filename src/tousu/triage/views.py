@@ -166,12 +166,18 @@ def _incident(pk: int) -> Incident:
     return incident
 
 
+def _category_names(codes: set[str]) -> dict[str, str]:
+    return dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+
+
 @require_GET
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponse:
     _actor(request, Cap.CASE_SUPERVISE)
     rows = list(selectors.incidents().order_by("closed_at", "-opened_at", "-id")[:200])
-    return render(request, "triage/incidents.html", {"incidents": rows})
+    names = _category_names({i.category for i in rows})
+    listed = [(i, names.get(i.category, i.category)) for i in rows]
+    return render(request, "triage/incidents.html", {"incidents": listed})
 
 
 @require_GET
@@ -184,7 +190,12 @@ def incident_page(request: HttpRequest, pk: int) -> HttpResponse:
             "registered_at", "id"
         )
     )
-    return render(request, "triage/incident.html", {"incident": incident, "children": children})
+    context = {
+        "incident": incident,
+        "children": children,
+        "category_name": _category_names({incident.category}).get(incident.category, incident.category),
+    }
+    return render(request, "triage/incident.html", context)
 
 
 @require_POST
