@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from tousu.accounts.models import Department, User
 from tousu.complaints.access import visible_complaints_q
@@ -20,7 +20,15 @@ from tousu.complaints.choices import Level
 from tousu.complaints.models import Category, Complaint
 from tousu.complaints.states import OPEN
 from tousu.triage import engine
-from tousu.triage.models import Classification, ModelVersion, Outcome, RoutingRule
+from tousu.triage.models import (
+    CaseLink,
+    Classification,
+    Incident,
+    LinkKind,
+    ModelVersion,
+    Outcome,
+    RoutingRule,
+)
 
 _lock = threading.Lock()
 _cache: dict[str, engine.Classifier] = {}
@@ -143,3 +151,55 @@ def route(
     if category.parent_id and category.parent is not None:
         return category.parent.default_department
     return None
+
+
+@dataclass
+class CaseFlags:
+    """What the triage says about one case, for the queue rows and the case page."""
+
+    risk: float | None = None  # the escalation risk, when it is high
+    explanation: str = ""
+    repeat_of: tuple[int, str] | None = None  # (pk, ticket) of the earlier case
+    duplicate_of: tuple[int, str] | None = None  # a duplicate waiting to be merged into that case
+
+
+def case_flags(ids: list[int]) -> dict[int, CaseFlags]:
+    """The high-risk and repeat/duplicate flags of these cases: two queries whatever their number
+    (none for no case)."""
+    flags: dict[int, CaseFlags] = {}
+    if not ids:
+        return flags
+    threshold = settings.TOUSU_TRIAGE_ESCALATION_RISK / 100
+    for cid, risk, explanation in Classification.objects.filter(
+        complaint_id__in=ids, escalation_risk__gte=threshold
+    ).values_list("complaint_id", "escalation_risk", "explanation"):
+        flags.setdefault(cid, CaseFlags()).risk = risk
+        flags[cid].explanation = explanation
+    links = (
+        CaseLink.objects.filter(case_id__in=ids, kind__in=[LinkKind.REPEAT, LinkKind.DUPLICATE])
+        .order_by("id")
+        .values_list("case_id", "kind", "earlier_id", "earlier__ticket_no")
+    )
+    for cid, kind, earlier_id, ticket in links:
+        flag = flags.setdefault(cid, CaseFlags())
+        target = (earlier_id, ticket or f"#{earlier_id}")
+        if kind == LinkKind.DUPLICATE:
+            flag.duplicate_of = flag.duplicate_of or target
+        else:
+            flag.repeat_of = flag.repeat_of or target
+    return flags
+
+
+def open_incidents() -> QuerySet[Incident]:
+    """Open major incidents, newest first, with their number of cases (one query)."""
+    return (
+        Incident.objects.filter(closed_at__isnull=True)
+        .select_related("region")
+        .annotate(case_count=Count("cases"))
+        .order_by("-opened_at", "-id")
+    )
+
+
+def incidents(*, include_closed: bool = True) -> QuerySet[Incident]:
+    rows = Incident.objects.select_related("region").annotate(case_count=Count("cases"))
+    return rows if include_closed else rows.filter(closed_at__isnull=True)

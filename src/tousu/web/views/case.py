@@ -54,6 +54,7 @@ from tousu.complaints.selectors import (
 from tousu.complaints.states import OPEN, EscalationLevel, Status
 from tousu.sla.models import ClockKind, ClockState
 from tousu.sla.selectors import ClockView, sla_explain
+from tousu.triage.selectors import case_flags
 from tousu.web.forms.case import (
     AcceptForm,
     CaseActionForm,
@@ -636,7 +637,10 @@ def _render_page(
                 )
             )
 
+    flags = case_flags([complaint.pk]).get(complaint.pk)  # triage: risk, repeat, duplicate
     context = {
+        "triage_flags": flags,
+        "may_merge": bool(flags and flags.duplicate_of and "withdraw" in available),
         "complaint": complaint,
         "customer": complaint.customer,
         "lead_department": by_id.get(complaint.lead_department_id or 0),

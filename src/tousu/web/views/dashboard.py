@@ -12,13 +12,21 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from tousu.accounts.models import User
 from tousu.analytics.dashboard import dashboard_summary
+from tousu.triage.models import Incident
+from tousu.triage.selectors import open_incidents
 
 REFRESH_SECONDS = 30
+INCIDENTS_SHOWN = 10
 
 
 def _signed_in(request: HttpRequest) -> User | None:
     user = request.user
     return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def _incidents() -> list[Incident]:
+    """The open major incidents (群体性投诉), newest first: one query."""
+    return list(open_incidents()[:INCIDENTS_SHOWN])
 
 
 @require_GET
@@ -28,7 +36,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if user is None:
         return redirect_to_login(request.get_full_path())
     summary = dashboard_summary(actor=user)  # PermissionDenied → the 403 page
-    return render(request, "web/dashboard/page.html", {"board": summary, "refresh_seconds": REFRESH_SECONDS})
+    return render(
+        request,
+        "web/dashboard/page.html",
+        {"board": summary, "refresh_seconds": REFRESH_SECONDS, "incidents": _incidents()},
+    )
 
 
 @require_GET
@@ -42,7 +54,9 @@ def dashboard_panel(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(request.get_full_path())
     summary = dashboard_summary(actor=user)
     return render(
-        request, "web/dashboard/_panel.html", {"board": summary, "refresh_seconds": REFRESH_SECONDS}
+        request,
+        "web/dashboard/_panel.html",
+        {"board": summary, "refresh_seconds": REFRESH_SECONDS, "incidents": _incidents()},
     )
 
 

@@ -37,6 +37,7 @@ from tousu.complaints.queues import (
 )
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.services import complaint_assign, complaint_dispatch
+from tousu.triage.selectors import CaseFlags, case_flags
 from tousu.web.forms.queues import BulkActionForm, QueueFilterForm, department_choices
 
 # A queue's own count is exact up to this many cases; above it the page says "more than 1000
@@ -84,16 +85,17 @@ class QueueRow:
     deadline: datetime | None
     remaining: timedelta | None
     urgency: str  # "overdue", "due-soon" or ""
+    flags: CaseFlags | None = None  # high escalation risk, repeat (重复投诉), duplicate
 
 
-def _row(case: Complaint, now: datetime) -> QueueRow:
+def _row(case: Complaint, now: datetime, flags: CaseFlags | None = None) -> QueueRow:
     candidates = [d for d in (getattr(case, "next_due", None), getattr(case, "overdue_since", None)) if d]
     deadline = min(candidates) if candidates else None
     remaining = deadline - now if deadline is not None else None
     urgency = ""
     if remaining is not None:
         urgency = "overdue" if remaining <= timedelta(0) else "due-soon" if remaining <= DUE_SOON else ""
-    return QueueRow(case=case, deadline=deadline, remaining=remaining, urgency=urgency)
+    return QueueRow(case=case, deadline=deadline, remaining=remaining, urgency=urgency, flags=flags)
 
 
 def _actor(request: HttpRequest) -> User:
@@ -176,6 +178,8 @@ def _render_queue(
         found.cases, filter_form.page_size(), cap=LIST_COUNT_CAP, known_count=found.known_count
     )
     page = paginator.get_page(request.GET.get("page"))
+    cases = list(page.object_list)
+    flags = case_flags([case.pk for case in cases])  # two queries for the page, not two per row
     may_bulk = actor.can(Cap.CASE_DISPATCH)
     if may_bulk and bulk_form is None:
         bulk_form = BulkActionForm(departments=departments)
@@ -185,7 +189,7 @@ def _render_queue(
         "tabs": [(key, label, _tab_count(counts[key])) for key, label in QUEUES.items()],
         "filter_form": filter_form,
         "page": page,
-        "rows": [_row(case, now) for case in page.object_list],
+        "rows": [_row(case, now, flags.get(case.pk)) for case in cases],
         "bulk_form": bulk_form if may_bulk else None,
         "selected": bulk_form.selected() if bulk_form is not None and bulk_form.is_bound else set(),
         "query": request.GET.urlencode(),
