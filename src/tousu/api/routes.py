@@ -184,7 +184,11 @@ def build(api: NinjaAPI, v: Version) -> NinjaAPI:
         summary="Register a listener",
     )
     def hub_create(request: HttpRequest, payload: v.subscription_input) -> HttpResponse:  # type: ignore[name-defined]
-        sub, secret = services.hub_subscribe(key=request.auth, data=payload)  # type: ignore[attr-defined]
+        sub, secret = services.hub_subscribe(
+            key=request.auth,  # type: ignore[attr-defined]
+            data=payload,
+            version=m.VERSION,
+        )
         body: dict[str, Any] = {"id": str(sub.pk), "callback": sub.endpoint.url, "secret": secret}
         if sub.query:
             body["query"] = sub.query

@@ -10,7 +10,15 @@ from typing import Any
 
 from tousu.api import services
 from tousu.api.schemas_v5 import RelatedPartyIn, TroubleTicket_FVO, TroubleTicket_MVO
-from tousu.api.tmf import Related, customer_party, sent_parties, ticket_core
+from tousu.api.tmf import (
+    Related,
+    customer_party,
+    event_envelope,
+    listener_url,
+    sent_parties,
+    status_history,
+    ticket_core,
+)
 from tousu.complaints.models import Complaint
 
 VERSION = "v5"
@@ -78,6 +86,7 @@ def ticket_dict(
         data["relatedEntity"] = [_entity_out(e) for e in data["relatedEntity"]]
     if attrs is not None and attrs.characteristic:
         data["troubleTicketCharacteristic"] = attrs.characteristic
+    data["statusChangeHistory"] = _typed(status_history(complaint, related), "StatusChange")
     data["channel"] = {"@type": "ChannelRef", **data["channel"]}
     data["attachment"] = [
         a if "@type" in a else {"@type": "AttachmentRef" if a.get("url") else "Attachment", **a}
@@ -85,6 +94,23 @@ def ticket_dict(
     ]
     data["@type"] = "TroubleTicket"
     return data
+
+
+def event_message(*, event_id: str, event_type: str, at: datetime, ticket: dict[str, Any]) -> dict[str, Any]:
+    """A hub event as v5 defines it: the shared envelope, an ``Event`` sub-classed by its type
+    (``@type`` is required on every v5 object)."""
+    return {
+        "@type": event_type,
+        "@baseType": "Event",
+        **event_envelope(event_id=event_id, event_type=event_type, at=at, ticket=ticket),
+    }
+
+
+def event_callback(callback: str, event_type: str) -> str:
+    """v5 posts each event to the client's listener for it: ``{callback}/listener/{eventName}``
+    (the spec's ``/listener/troubleTicketCreateEvent``…, as TM Forum's reference
+    implementations call them)."""
+    return listener_url(callback, event_type)
 
 
 def _party(p: RelatedPartyIn) -> services.PartyInput:
