@@ -550,3 +550,33 @@ def test_a_new_ticket_is_answered_exactly_as_it_reads_back(app, time_machine, ov
     body = created.json()
     assert body["tousu"]["slaClocks"]  # clocks were started, and shown
     assert app.get("/" + body["id"]).json() == body
+
+
+def test_api_reads_of_cases_are_audited_like_page_reads(app, cases, client):
+    from tousu.audit.models import AuditEvent, AuditKind
+
+    mine = cases.make(Status.ACCEPTED, channel="app")
+    other = cases.make(Status.ACCEPTED, channel="app", phone="13900000099")
+    hidden = cases.make(Status.ACCEPTED)  # hotline: not this key's channel
+    AuditEvent.objects.all().delete()
+
+    def reads() -> list[tuple[str, str, str, int | None, str]]:
+        return sorted(
+            AuditEvent.objects.filter(kind=AuditKind.PERSONAL_DATA_READ).values_list(
+                "actor_label", "via", "object_id", "complaint_id", "ip"
+            )
+        )
+
+    assert app.get(f"/{mine.ticket_no}").status_code == 200
+    assert reads() == [("api:app", "api:app", str(mine.customer_id), mine.pk, "127.0.0.1")]
+
+    AuditEvent.objects.all().delete()
+    listed = app.get("", limit="10")
+    assert listed.status_code == 200
+    assert reads() == sorted(
+        ("api:app", "api:app", str(c.customer_id), c.pk, "127.0.0.1") for c in (mine, other)
+    )
+
+    AuditEvent.objects.all().delete()
+    assert app.get(f"/{hidden.ticket_no}").status_code == 404  # not this key's: nothing read
+    assert reads() == []

@@ -87,6 +87,7 @@ def test_pages_portal_healthz_and_api_answer_503_and_log_once(people, tmp_path, 
         "reason": "Service unavailable",
         "message": "The service is briefly unavailable. Please try again in a few seconds.",
         "status": "503",
+        "@type": "Error",
     }
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.name for r in errors] == ["tousu.faults"]

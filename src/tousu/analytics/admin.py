@@ -6,9 +6,10 @@ from django.contrib import admin
 
 from tousu.accounts.roles import Cap
 from tousu.analytics.models import HotlineFigure, SubscriberCount
+from tousu.audit.configadmin import AuditedConfigAdmin
 
 
-class FiguresAdmin(admin.ModelAdmin):
+class FiguresAdmin(AuditedConfigAdmin):
     """Report denominators: edited by administrators, supervisors and managers (CSV imports:
     ``tousu analytics import-subscribers`` / ``import-hotline``)."""
 

@@ -109,6 +109,7 @@ def build(api: NinjaAPI, v: Version) -> NinjaAPI:
         base = ticket_queryset().filter(q)
         total = base.count()
         page = list(base.order_by(*order)[params.offset : params.offset + params.limit])
+        services.tickets_read_record(key=key, complaints=page, request=request)
         response = _json([select_fields(m.ticket_dict(c), params.fields) for c in page])
         response["X-Total-Count"] = str(total)
         response["X-Result-Count"] = str(len(page))
@@ -122,7 +123,9 @@ def build(api: NinjaAPI, v: Version) -> NinjaAPI:
         summary="Retrieve a trouble ticket",
     )
     def get_ticket(request: HttpRequest, id: str, params: Query[FieldsParam]) -> HttpResponse:
-        complaint = services.case_lookup(request.auth, id)  # type: ignore[attr-defined]
+        key: ApiKey = request.auth  # type: ignore[attr-defined]
+        complaint = services.case_lookup(key, id)
+        services.tickets_read_record(key=key, complaints=[complaint], request=request)
         return render(complaint.pk, params.fields)
 
     @api.post(

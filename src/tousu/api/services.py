@@ -32,6 +32,7 @@ from tousu.api.models import (
 )
 from tousu.api.schemas import CALLBACK_PATTERN, EventSubscriptionInput, TousuCreate, TousuUpdate
 from tousu.api.tmf import LISTENER_ROOM, Related, hub_query_parse
+from tousu.audit.services import audit_reads_record
 from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from tousu.common.origin import Origin
 from tousu.complaints import services as svc
@@ -45,6 +46,17 @@ from tousu.notifications.models import DeliveryStatus, Notification, WebhookEndp
 
 def origin_for(key: ApiKey) -> Origin:
     return Origin(via=f"api:{key.name}")
+
+
+def tickets_read_record(*, key: ApiKey, complaints: list[Complaint], request: Any = None) -> int:
+    """Audit an API read of these cases like a page read: one ``personal_data.read`` row per case
+    with a known customer (whose case it is, masked or not, is personal data), naming the key and,
+    with ``request``, the client's address."""
+    origin = origin_for(key)
+    if request is not None:
+        origin = Origin.from_request(request, via=origin.via)
+    reads = [(c.customer_id, c.pk) for c in complaints if c.customer_id is not None]
+    return audit_reads_record(actor=None, reads=reads, origin=origin) if reads else 0
 
 
 def key_cases_q(key: ApiKey) -> Q:

@@ -38,7 +38,7 @@ class AuditEvent(models.Model):
     object_id = models.CharField(_("object id"), max_length=40)
     complaint_id = models.BigIntegerField(_("case id"), null=True, blank=True, db_index=True)
     field = models.CharField(_("field"), max_length=40, blank=True)
-    via = models.CharField(_("via"), max_length=20, blank=True)
+    via = models.CharField(_("via"), max_length=120, blank=True)
     ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)

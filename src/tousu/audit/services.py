@@ -36,3 +36,35 @@ def audit_record(
         user_agent=origin.user_agent,
         payload=payload or {},
     )
+
+
+def audit_reads_record(
+    *,
+    actor: User | None,
+    reads: list[tuple[int, int]],
+    origin: Origin = SYSTEM,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    """Record that ``actor`` (or the principal ``origin`` names) read these customers' personal
+    data: one ``personal_data.read`` row per ``(customer id, case id)``, in one write (a list of
+    cases read through the API). Returns the rows written."""
+    now = timezone.now()
+    label = actor.username if actor is not None else origin.via
+    rows = [
+        AuditEvent(
+            created_at=now,
+            actor=actor,
+            actor_label=label,
+            kind=AuditKind.PERSONAL_DATA_READ,
+            object_type="customer",
+            object_id=str(customer_id),
+            complaint_id=complaint_id,
+            via=origin.via,
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+            payload=payload or {},
+        )
+        for customer_id, complaint_id in reads
+    ]
+    AuditEvent.objects.bulk_create(rows)
+    return len(rows)

@@ -1,12 +1,14 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from tousu.audit.configadmin import AuditedConfigAdmin
+from tousu.common.admin import ReadOnlyAdmin
 from tousu.triage.models import Classification, ModelVersion, RoutingRule
 from tousu.triage.services import model_activate, model_deactivate_all
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(AuditedConfigAdmin):
     list_display = ["version", "is_active", "trained_on", "scores", "baseline_scores", "created_at"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["activate", "back_to_shipped"]
@@ -29,7 +31,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Classification)
-class ClassificationAdmin(admin.ModelAdmin):
+class ClassificationAdmin(ReadOnlyAdmin):
     list_display = [
         "complaint",
         "subcategory",
@@ -42,15 +44,9 @@ class ClassificationAdmin(admin.ModelAdmin):
     list_filter = ["outcome", "model_version"]
     readonly_fields = [f.name for f in Classification._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(AuditedConfigAdmin):
     list_display = ["category", "region", "business_type", "department", "priority", "is_active"]
     list_filter = ["is_active", "business_type", "department"]
     list_editable = ["department", "priority", "is_active"]

@@ -30,6 +30,7 @@ from tousu.complaints.services.escalation import (
 )
 from tousu.complaints.services.handling import (
     attachment_add,
+    attachments_add_with_case,
     complaint_customer_answer,
     complaint_investigate,
     complaint_note,
@@ -46,6 +47,7 @@ __all__ = [
     "OUTBOX_CHANNEL",
     "TO_CLASSIFY",
     "attachment_add",
+    "attachments_add_with_case",
     "category_to_classify",
     "complaint_accept",
     "complaint_amend_description",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from pathlib import PurePath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
-from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
+from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, TousuError, ValidationError
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints import attachments
 from tousu.complaints.access import CUSTOMER_KINDS, access_complaint
@@ -230,6 +230,26 @@ def complaint_note(
     return _event(
         complaint, EventKind.NOTE_ADDED, actor, timezone.now(), payload={"text": text}, origin=origin
     )
+
+
+def attachments_add_with_case(
+    *, actor: User | None, complaint_id: int, uploads: list[Any], origin: Origin = SYSTEM
+) -> list[tuple[str, str]]:
+    """Attach the evidence filed with a new case, in the caller's transaction (the case and its
+    files commit together). A file refused for what it is (type, size, name) is skipped and
+    reported as ``(name, reason)``; storage that cannot take it (``StorageUnavailable``, a full disk)
+    is raised, so the caller's transaction registers nothing and a retry makes one case."""
+    refused: list[tuple[str, str]] = []
+    for upload in uploads:
+        try:
+            attachment_add(
+                actor=actor, complaint_id=complaint_id, name=upload.name or "", content=upload, origin=origin
+            )
+        except attachments.StorageUnavailable:
+            raise
+        except TousuError as exc:
+            refused.append((str(upload.name or ""), exc.message))
+    return refused
 
 
 def attachment_add(

@@ -16,7 +16,7 @@ from tousu.common.origin import client_address
 from tousu.common.phone import normalize_phone
 from tousu.complaints import attachments
 from tousu.complaints.choices import ReplyChannel
-from tousu.complaints.services import attachment_add
+from tousu.complaints.services import attachments_add_with_case
 from tousu.portal.forms import FileForm
 from tousu.portal.services import portal_complaint_file
 from tousu.portal.views.common import HOUR, first_refusal, grant, origin_of, too_many
@@ -55,7 +55,6 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
     origin = origin_of(request)
     # The case and its evidence commit together: storage that cannot take the files (a full disk)
     # files nothing, and the customer's retry files the complaint once.
-    not_attached: list[str] = []
     try:
         with attachments.kept_if_committed(), transaction.atomic():
             complaint = portal_complaint_file(
@@ -71,19 +70,12 @@ def file_complaint(request: HttpRequest) -> HttpResponse:
                 origin=origin,
                 language=translation.get_language(),
             )
-            for upload in data["attachments"]:
-                try:
-                    attachment_add(
-                        actor=None,
-                        complaint_id=complaint.pk,
-                        name=upload.name or "",
-                        content=upload,
-                        origin=origin,
-                    )
-                except attachments.StorageUnavailable:
-                    raise
-                except TousuError as exc:
-                    not_attached.append(f"{upload.name}: {exc.message}")
+            not_attached = [
+                f"{name}: {reason}"
+                for name, reason in attachments_add_with_case(
+                    actor=None, complaint_id=complaint.pk, uploads=data["attachments"], origin=origin
+                )
+            ]
     except attachments.StorageUnavailable as exc:
         form.add_error(None, exc.message)
         return _form_page(request, form, status=exc.http_status)

@@ -35,7 +35,7 @@ from tousu.complaints.choices import ReplyChannel
 from tousu.complaints.models import Category, Complaint
 from tousu.complaints.selectors import complaint_for_display, complaints_visible_to
 from tousu.complaints.services import (
-    attachment_add,
+    attachments_add_with_case,
     complaint_accept,
     complaint_close,
     complaint_register,
@@ -311,26 +311,18 @@ def register(request: HttpRequest) -> HttpResponse:
     # The case and its evidence commit together: a file refused for what it is (type, size) is
     # reported and the case stays registered, but storage that cannot take the files (a full disk)
     # registers nothing, so the retry makes one case, not two.
-    not_attached: list[str] = []
     try:
         with attachments.kept_if_committed(), transaction.atomic():
             complaint = _register(actor, form.cleaned_data, origin)
-            for upload in form.cleaned_data["attachments"]:
-                try:
-                    attachment_add(
-                        actor=actor,
-                        complaint_id=complaint.pk,
-                        name=upload.name or "",
-                        content=upload,
-                        origin=origin,
-                    )
-                except attachments.StorageUnavailable:
-                    raise
-                except TousuError as exc:
-                    not_attached.append(
-                        _("'%(name)s' was not attached: %(reason)s")
-                        % {"name": upload.name, "reason": exc.message}
-                    )
+            not_attached = [
+                _("'%(name)s' was not attached: %(reason)s") % {"name": name, "reason": reason}
+                for name, reason in attachments_add_with_case(
+                    actor=actor,
+                    complaint_id=complaint.pk,
+                    uploads=form.cleaned_data["attachments"],
+                    origin=origin,
+                )
+            ]
     except _StepRefused as refused:
         form.add_service_error(refused.error, step=refused.step)
         error = refused.error
