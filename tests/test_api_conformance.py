@@ -642,3 +642,127 @@ def test_the_outbox_handles_a_case_without_customer(client, org):
     case = Complaint.objects.get()
     assert not Notification.objects.filter(complaint=case, transport__in=["sms", "email"]).exists()
     assert not ComplaintEvent.objects.filter(pending_dispatch=True).exists()
+
+
+# --- TroubleTicketSpecification (v5): the category tree, read-only --------------------------------
+
+SPECS = "/tmf-api/troubleTicket/v5/troubleTicketSpecification"
+
+
+@pytest.fixture
+def v5(client, org) -> Tmf:
+    _key, token = apikey_create(name="crm-specs", channel="app", scope="read")
+    return Tmf(client, token, "v5")
+
+
+def _spec(code: str, name: str, description: str) -> dict[str, Any]:
+    return {
+        "id": code,
+        "href": f"{SPECS}/{code}",
+        "name": name,
+        "description": description,
+        "lifecycleStatus": "active",
+        "@type": "TroubleTicketSpecification",
+    }
+
+
+def test_specifications_are_the_active_leaf_categories(v5, org):
+    from tousu.complaints.models import Category
+
+    Category.objects.create(code="network-slow", name="网速慢", parent=org["network"], is_active=False)
+    vas = Category.objects.create(code="vas", name="增值业务", sort_order=5)  # a top-level leaf
+    Category.objects.create(code="vas-sms", name="短信", parent=vas, is_active=False)
+    retired = Category.objects.create(code="retired", name="旧类", is_active=False)
+    Category.objects.create(code="retired-child", name="旧子类", parent=retired)  # its parent is inactive
+    response = v5.client.get(SPECS, **v5.headers)
+    assert response.status_code == 200
+    assert response.json() == [
+        _spec("billing-wrong-charge", "错收", "资费类 › 错收"),
+        _spec("network-outage", "网络中断", "网络类 › 网络中断"),
+        _spec("vas", "增值业务", "增值业务"),
+    ]
+    assert (response["X-Total-Count"], response["X-Result-Count"]) == ("3", "3")
+    for item in response.json():
+        conforms("v5", item, "TroubleTicketSpecification_RES")
+    page = v5.client.get(SPECS, {"offset": 1, "limit": 1}, **v5.headers)
+    assert [s["id"] for s in page.json()] == ["network-outage"]
+    assert (page["X-Total-Count"], page["X-Result-Count"]) == ("3", "1")
+    named = v5.client.get(SPECS, {"fields": "id,name", "limit": 2}, **v5.headers)
+    assert named.json() == [
+        {"id": "billing-wrong-charge", "name": "错收"},
+        {"id": "network-outage", "name": "网络中断"},
+    ]
+    # the spec's own example query: lifecycleStatus=active with fields
+    active = v5.client.get(
+        SPECS + "/",
+        {"lifecycleStatus": "active", "fields": "id,href,name,@type,lifecycleStatus"},
+        **v5.headers,
+    )
+    assert [s["id"] for s in active.json()] == ["billing-wrong-charge", "network-outage", "vas"]
+    assert set(active.json()[0]) == {"id", "href", "name", "@type", "lifecycleStatus"}
+    retired_list = v5.client.get(SPECS, {"lifecycleStatus": "retired"}, **v5.headers)
+    assert (retired_list.json(), retired_list["X-Total-Count"]) == ([], "0")
+    by_id = v5.client.get(SPECS, {"id": "vas,network-outage"}, **v5.headers)
+    assert [s["id"] for s in by_id.json()] == ["network-outage", "vas"]
+    assert [s["id"] for s in v5.client.get(SPECS, {"name": "错收"}, **v5.headers).json()] == [
+        "billing-wrong-charge"
+    ]
+    bad = v5.client.get(SPECS, {"colour": "red"}, **v5.headers)
+    assert bad.status_code == 400
+    assert bad.json()["fields"] == {"colour": "invalid filter"}
+    conforms("v5", bad.json(), "Error")
+
+
+def test_a_specification_is_retrieved_by_its_category_code(v5, org):
+    response = v5.client.get(f"{SPECS}/network-outage", **v5.headers)
+    assert response.status_code == 200
+    assert response.json() == _spec("network-outage", "网络中断", "网络类 › 网络中断")
+    conforms("v5", response.json(), "TroubleTicketSpecification_RES")
+    assert v5.client.get(f"{SPECS}/network-outage/", {"fields": "lifecycleStatus"}, **v5.headers).json() == {
+        "lifecycleStatus": "active"
+    }
+    for missing in ("network", "nothing", "x" * 300):  # a parent is not a specification
+        gone = v5.client.get(f"{SPECS}/{missing}", **v5.headers)
+        assert gone.status_code == 404
+        assert (gone.json()["code"], gone.json()["status"]) == ("not_found", "404")
+        conforms("v5", gone.json(), "Error")
+    org["outage"].is_active = False
+    org["outage"].save()
+    assert v5.client.get(f"{SPECS}/network-outage", **v5.headers).status_code == 404
+    assert v5.client.get(f"{SPECS}/network", **v5.headers).status_code == 200  # now a leaf
+    assert v5.client.get(SPECS, HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+
+
+def test_specifications_are_read_only_through_the_api(v5, client, org, unchanged):
+    _key, token = apikey_create(name="crm-admin", channel="app", scope="admin")
+    admin = Tmf(client, token, "v5")
+    body = copy.deepcopy(
+        _load(V5_SPEC)["components"]["examples"]["TroubleTicketSpecification_create_example_request"]
+    )
+    calls = [
+        lambda: admin.client.post(
+            SPECS, json.dumps(body["value"]), content_type="application/json", **admin.headers
+        ),
+        lambda: admin.client.patch(
+            f"{SPECS}/network-outage",
+            json.dumps({"name": "x", "@type": "TroubleTicketSpecification"}),
+            content_type="application/merge-patch+json",
+            **admin.headers,
+        ),
+        lambda: admin.client.delete(f"{SPECS}/network-outage", **admin.headers),
+    ]
+    for call in calls:
+        with unchanged():
+            response = call()
+        assert response.status_code == 405
+        assert response["Allow"] == "GET"
+        assert response.json()["code"] == "methodNotAllowed"
+        assert "edited in the administration" in response.json()["message"]
+        conforms("v5", response.json(), "Error")
+    # v4 has no specifications
+    assert (
+        client.get("/tmf-api/troubleTicket/v4/troubleTicketSpecification", **admin.headers).status_code == 404
+    )
+    paths = client.get("/tmf-api/troubleTicket/v5/openapi.json").json()["paths"]
+    assert set(paths["/tmf-api/troubleTicket/v5/troubleTicketSpecification"]) == {"get"}
+    assert set(paths["/tmf-api/troubleTicket/v5/troubleTicketSpecification/{id}"]) == {"get"}

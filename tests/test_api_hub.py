@@ -12,6 +12,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import jsonschema
 import pytest
 from django.utils import timezone
 
@@ -22,12 +23,14 @@ from tousu.api.models import HubSubscription
 from tousu.common.origin import Origin
 from tousu.common.ratelimit import ratelimit_reset
 from tousu.complaints import services as svc
+from tousu.complaints.models import Complaint
 from tousu.complaints.states import Status
 from tousu.notifications.models import DeliveryStatus, Notification, Transport, WebhookEndpoint
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
 from tousu.notifications.transports import DeliveryError
 
 HUB = "/tmf-api/troubleTicket/v4/hub"
+HUB_V5 = "/tmf-api/troubleTicket/v5/hub"
 
 
 class Receiver:
@@ -45,7 +48,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                receiver.received.append({"headers": dict(self.headers), "body": body})
+                receiver.received.append({"headers": dict(self.headers), "body": body, "path": self.path})
                 status = receiver.statuses.pop(0) if receiver.statuses else 201
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -85,11 +88,11 @@ def api(client, org) -> Api:
     return Api(client, token)
 
 
-def subscribe(api: Api, callback: str, query: str | None = None) -> dict[str, Any]:
+def subscribe(api: Api, callback: str, query: str | None = None, *, hub: str = HUB) -> dict[str, Any]:
     body: dict[str, Any] = {"callback": callback}
     if query is not None:
         body["query"] = query
-    response = api.post(body, url=HUB)
+    response = api.post(body, url=hub)
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -307,3 +310,154 @@ def test_a_public_address_passes_the_check(settings):
     assert resolve("https://93.184.216.34/hook").address == "93.184.216.34"  # a literal: no DNS needed
     with pytest.raises(DeliveryError, match="non-public"):
         resolve("http://[::ffff:192.168.1.5]/hook")
+
+
+# --- each subscription in its own version's shapes (v5: its envelope, ticket and listener paths) ---
+
+EVENT_TYPES_SEEN = [
+    "TroubleTicketCreateEvent",
+    "TroubleTicketStatusChangeEvent",
+    "TroubleTicketAttributeValueChangeEvent",
+    "TroubleTicketInformationRequiredEvent",
+    "TroubleTicketStatusChangeEvent",
+    "TroubleTicketResolvedEvent",
+]
+
+
+def test_v5_subscribers_get_v5_events_at_their_listeners_and_v4_subscribers_v4(api, cases, people):
+    from tests.test_api_conformance import validator
+
+    v4_receiver, v5_receiver = Receiver(), Receiver()
+    try:
+        sub4 = subscribe(api, v4_receiver.url)
+        sub5 = subscribe(api, v5_receiver.url + "/?token=abc", hub=HUB_V5)
+        assert sub5["@type"] == "Hub"
+        assert list(HubSubscription.objects.order_by("id").values_list("version", flat=True)) == ["v4", "v5"]
+        created = api.post(ticket(externalId="app-v5", name="Billing")).json()
+        tid = created["id"]
+        case = Complaint.objects.get(ticket_no=tid)
+        assert (
+            api.patch(f"/{tid}", {"status": "inProgress", "statusChangeReason": "核查中"}).status_code == 200
+        )
+        assert api.patch(f"/{tid}", {"severity": "major", "statusChangeReason": "升级"}).status_code == 200
+        assert (
+            api.patch(f"/{tid}", {"status": "pending", "statusChangeReason": "请提供截图"}).status_code == 200
+        )
+        supervisor = people["supervisor"]
+        svc.complaint_transition(
+            actor=supervisor, complaint_id=case.pk, to=Status.INVESTIGATING, note="已补充"
+        )
+        svc.complaint_propose_plan(
+            actor=supervisor,
+            complaint_id=case.pk,
+            kind="immediate",
+            measures="退还 VOD 费用",
+            responsible_id=people["handler"].pk,
+            deadline=timezone.now() + timedelta(days=1),
+        )
+        svc.complaint_reply(
+            actor=None, complaint_id=case.pk, channel="sms", content="已退费", origin=Origin(via="api:crm")
+        )
+        run_outbox()
+
+        # v5: the v5 envelope and ticket, each at {callback}/listener/{eventName}, query kept
+        events5 = [json.loads(r["body"]) for r in v5_receiver.received]
+        assert [e["eventType"] for e in events5] == EVENT_TYPES_SEEN
+        assert [r["path"] for r in v5_receiver.received] == [
+            "/listener/listener/" + t[0].lower() + t[1:] + "?token=abc" for t in EVENT_TYPES_SEEN
+        ]
+        for event in events5:
+            validator("v5", event["eventType"]).validate(event)
+            assert (event["@type"], event["@baseType"]) == (event["eventType"], "Event")
+            assert set(event) == {"@type", "@baseType", "eventId", "eventTime", "eventType", "event"}
+            drawn = event["event"]["troubleTicket"]
+            assert (drawn["id"], drawn["@type"]) == (tid, "TroubleTicket")
+            assert drawn["href"] == f"/tmf-api/troubleTicket/v5/troubleTicket/{tid}"
+            assert drawn["externalIdentifier"] == [{"@type": "ExternalIdentifier", "id": "app-v5"}]
+            assert "externalId" not in drawn
+            assert drawn["relatedParty"][0]["@type"] == "RelatedPartyRefOrPartyRoleRef"
+            assert drawn["relatedParty"][0]["partyOrPartyRole"]["@type"] == "PartyRef"
+            assert drawn["channel"]["@type"] == "ChannelRef"
+        # each delivery shows the ticket as it is when the outbox runs: here, answered
+        last = events5[-1]["event"]["troubleTicket"]
+        assert [(h["@type"], h["status"]) for h in last["statusChangeHistory"]] == [
+            ("StatusChange", "acknowledged"),
+            ("StatusChange", "inProgress"),
+            ("StatusChange", "pending"),
+            ("StatusChange", "inProgress"),
+            ("StatusChange", "resolved"),
+        ]
+        assert last["statusChangeHistory"][-1]["statusChangeDate"] == last["statusChangeDate"]
+        dates = [h["statusChangeDate"] for h in last["statusChangeHistory"]]
+        assert dates == sorted(dates)
+        expected = (
+            "sha256="
+            + hmac.new(sub5["secret"].encode(), v5_receiver.received[0]["body"], hashlib.sha256).hexdigest()
+        )
+        assert v5_receiver.received[0]["headers"]["X-Tousu-Signature"] == expected
+
+        # v4: v4's envelope and ticket, at the callback itself
+        events4 = [json.loads(r["body"]) for r in v4_receiver.received]
+        assert [e["eventType"] for e in events4] == EVENT_TYPES_SEEN
+        assert {r["path"] for r in v4_receiver.received} == {"/listener"}
+        for event in events4:
+            assert_tmf(event, event["eventType"])
+            assert set(event) == {"eventId", "eventTime", "eventType", "event"}
+            drawn = event["event"]["troubleTicket"]
+            assert (drawn["@type"], drawn["externalId"]) == ("TousuComplaint", "app-v5")
+            assert drawn["relatedParty"][0]["@referredType"] == "Individual"
+            assert "partyOrPartyRole" not in drawn["relatedParty"][0]
+            assert "externalIdentifier" not in drawn
+        assert [e["eventId"] for e in events4] == [e["eventId"] for e in events5]  # the same events
+        with pytest.raises(jsonschema.ValidationError, match="'@type' is a required property"):
+            validator("v5", events4[0]["eventType"]).validate(events4[0])  # what v5 got before
+        assert sub4["id"] != sub5["id"]
+    finally:
+        v4_receiver.close()
+        v5_receiver.close()
+
+
+def test_a_v5_query_filters_on_the_v5_ticket(api, receiver):
+    subscribe(
+        api,
+        receiver.url,
+        "eventType=TroubleTicketCreateEvent&event.troubleTicket.severity=crisis",
+        hub=HUB_V5,
+    )
+    api.post(ticket(externalId="a", severity="dissatisfied"))
+    api.post(ticket(externalId="b", severity="crisis"))
+    run_outbox()
+    [delivery] = receiver.received
+    assert delivery["path"] == "/listener/listener/troubleTicketCreateEvent"
+    event = json.loads(delivery["body"])
+    assert event["event"]["troubleTicket"]["severity"] == "crisis"
+    assert event["event"]["troubleTicket"]["externalIdentifier"][0]["id"] == "b"
+
+
+def test_a_v5_callback_leaves_room_for_the_listener_paths(api, unchanged):
+    from tousu.api.tmf import LISTENER_ROOM
+
+    assert len("/listener/troubleTicketAttributeValueChangeEvent") == LISTENER_ROOM
+    longest = "https://crm.example/" + "a" * (500 - LISTENER_ROOM - len("https://crm.example/"))
+    with unchanged():
+        response = api.post({"callback": longest + "a"}, url=HUB_V5)
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"callback": "too long"}
+    assert api.post({"callback": longest + "a"}, url=HUB).status_code == 201  # v4 appends nothing
+    assert api.post({"callback": longest}, url=HUB_V5).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("callback", "url"),
+    [
+        ("https://crm.example", "https://crm.example/listener/troubleTicketCreateEvent"),
+        ("https://crm.example/", "https://crm.example/listener/troubleTicketCreateEvent"),
+        ("https://crm.example/tmf/hook/", "https://crm.example/tmf/hook/listener/troubleTicketCreateEvent"),
+        ("https://crm.example/h?k=1#x", "https://crm.example/h/listener/troubleTicketCreateEvent?k=1#x"),
+    ],
+)
+def test_v5_listener_urls(callback, url):
+    from tousu.api import tmf_v4, tmf_v5
+
+    assert tmf_v5.event_callback(callback, "TroubleTicketCreateEvent") == url
+    assert tmf_v4.event_callback(callback, "TroubleTicketCreateEvent") == callback

@@ -85,8 +85,8 @@ class ApiKeyAdmin(AuditedConfigAdmin):
 
 @admin.register(HubSubscription)
 class HubSubscriptionAdmin(AuditedConfigAdmin):
-    list_display = ("id", "endpoint", "api_key", "query", "created_at")
-    readonly_fields = ("api_key", "endpoint", "query", "created_at")
+    list_display = ("id", "endpoint", "api_key", "version", "query", "created_at")
+    readonly_fields = ("api_key", "endpoint", "version", "query", "created_at")
 
 
 @admin.register(SeverityMapping)

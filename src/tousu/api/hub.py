@@ -1,4 +1,6 @@
-"""The TMF621 event hub's fan-out: case events become signed webhook deliveries in the outbox.
+"""The TMF621 event hub's fan-out: case events become signed webhook deliveries in the outbox,
+drawn in the version each subscription was made through (v4 to the callback, v5 to
+``{callback}/listener/{eventName}``).
 
 ``tmf_fanout`` is passed to ``outbox_dispatch(fanouts=[...])`` by the worker. It runs inside the
 outbox transaction: the deliveries are written with the event's flag cleared, exactly once.
@@ -8,20 +10,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import ModuleType
+from typing import Any
 
 from django.conf import settings
 
-from tousu.api.models import HubSubscription
-from tousu.api.tmf import (
-    event_envelope,
-    event_type_for,
-    hub_query_matches,
-    hub_query_parse,
-    ticket_queryset,
-)
-from tousu.api.tmf_v4 import ticket_dict
+from tousu.api import tmf_v4, tmf_v5
+from tousu.api.models import ApiVersion, HubSubscription
+from tousu.api.tmf import event_type_for, hub_query_matches, hub_query_parse, ticket_queryset
 from tousu.complaints.models import ComplaintEvent
 from tousu.notifications.models import Notification, Transport
+
+# Each subscription's events are drawn by the mapping module of the version it was made through.
+MAPPINGS: dict[str, ModuleType] = {ApiVersion.V4: tmf_v4, ApiVersion.V5: tmf_v5}
 
 
 def tmf_fanout(event: ComplaintEvent, now: datetime) -> list[Notification]:
@@ -41,16 +42,19 @@ def tmf_fanout(event: ComplaintEvent, now: datetime) -> list[Notification]:
     ]
     if not subscriptions:
         return []
-    ticket = ticket_dict(ticket_queryset().get(pk=complaint.pk), now=now)
-    body = json.dumps(
-        event_envelope(
-            event_id=f"{event.pk}-{event_type}", event_type=event_type, at=event.created_at, ticket=ticket
-        ),
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    loaded = ticket_queryset().get(pk=complaint.pk)
+    # Per version present: the ticket as that version draws it, and the event's body.
+    drawn: dict[str, tuple[dict[str, Any], str]] = {}
     result = []
     for sub in subscriptions:
+        mapping = MAPPINGS[sub.version]
+        if sub.version not in drawn:
+            ticket = mapping.ticket_dict(loaded, now=now)
+            message = mapping.event_message(
+                event_id=f"{event.pk}-{event_type}", event_type=event_type, at=event.created_at, ticket=ticket
+            )
+            drawn[sub.version] = (ticket, json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+        ticket, body = drawn[sub.version]
         if not hub_query_matches(hub_query_parse(sub.query), event_type, ticket):
             continue
         result.append(
@@ -61,7 +65,7 @@ def tmf_fanout(event: ComplaintEvent, now: datetime) -> list[Notification]:
                 webhook=sub.endpoint,
                 template=event_type,
                 transport=Transport.WEBHOOK,
-                address=sub.endpoint.url,
+                address=mapping.event_callback(sub.endpoint.url, event_type),
                 language=settings.LANGUAGE_CODE,
                 body=body,
                 next_attempt_at=now,

@@ -71,8 +71,14 @@ class ApiKey(models.Model):
         return self.scope == Scope.ADMIN
 
 
+class ApiVersion(models.TextChoices):
+    V4 = "v4", "TMF621 v4"
+    V5 = "v5", "TMF621 v5"
+
+
 class HubSubscription(models.Model):
-    """A TMF621 event subscription (``POST /hub``): deliveries go to its webhook endpoint."""
+    """A TMF621 event subscription (``POST /hub``): deliveries go to its webhook endpoint, in the
+    shapes of the API version it was made through (``version``)."""
 
     api_key = models.ForeignKey(
         ApiKey, verbose_name=_("API key"), on_delete=models.CASCADE, related_name="subscriptions"
@@ -84,6 +90,13 @@ class HubSubscription(models.Model):
         related_name="hub_subscription",
     )
     query = models.CharField(_("query"), max_length=500, blank=True)
+    version = models.CharField(
+        _("API version"),
+        max_length=2,
+        choices=ApiVersion.choices,
+        default=ApiVersion.V4,
+        help_text=_("The TMF621 version the subscription was made through; its events are drawn in it."),
+    )
     created_at = models.DateTimeField(_("created"))
     # ``DELETE /hub/{id}`` ends a subscription without deleting it: its deliveries and their
     # attempts stay on record; nothing new is sent to it.
@@ -93,6 +106,12 @@ class HubSubscription(models.Model):
         ordering = ["id"]
         verbose_name = _("event subscription")
         verbose_name_plural = _("event subscriptions")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(version__in=[v.value for v in ApiVersion]),
+                name="hub_subscription_version_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pk}: {self.endpoint.url}"

@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query
 from pydantic import BaseModel, Field
 
@@ -26,6 +27,7 @@ from tousu.api.tmf import (
     ticket_id,
     ticket_queryset,
 )
+from tousu.common.tmf_errors import tmf_error_response
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,11 @@ def build(api: NinjaAPI, v: Version) -> NinjaAPI:
         summary="Register a listener",
     )
     def hub_create(request: HttpRequest, payload: v.subscription_input) -> HttpResponse:  # type: ignore[name-defined]
-        sub, secret = services.hub_subscribe(key=request.auth, data=payload)  # type: ignore[attr-defined]
+        sub, secret = services.hub_subscribe(
+            key=request.auth,  # type: ignore[attr-defined]
+            data=payload,
+            version=m.VERSION,
+        )
         body: dict[str, Any] = {"id": str(sub.pk), "callback": sub.endpoint.url, "secret": secret}
         if sub.query:
             body["query"] = sub.query
@@ -206,6 +212,80 @@ def build(api: NinjaAPI, v: Version) -> NinjaAPI:
     def hub_delete(request: HttpRequest, id: str) -> HttpResponse:
         services.hub_unsubscribe(key=request.auth, subscription_id=id)  # type: ignore[attr-defined]
         return HttpResponse(status=204)
+
+    return api
+
+
+class SpecListParams(BaseModel):
+    fields: str | None = Field(
+        default=None, max_length=500, description="Attributes to return, comma-separated."
+    )
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+def build_specifications(api: NinjaAPI, v: Version) -> NinjaAPI:
+    """v5's ``TroubleTicketSpecification``, read-only: Tousu's active leaf categories (edited in
+    the admin, so creating, changing or deleting one here is a 405)."""
+    m = v.mapping
+    errors: dict[int, Any] = {400: v.error, 401: v.error, 403: v.error, 404: v.error, 429: v.error}
+    Spec = schemas_v5.TroubleTicketSpecification
+
+    @api.get(
+        "/troubleTicketSpecification",
+        response={200: list[Spec], **errors},  # type: ignore[valid-type]
+        tags=["troubleTicketSpecification"],
+        by_alias=True,
+        summary="List trouble ticket specifications (one per active leaf category)",
+        openapi_extra={
+            "parameters": [
+                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                for name in m.SPEC_FILTERS
+            ]
+        },
+    )
+    def list_specifications(request: HttpRequest, params: Query[SpecListParams]) -> HttpResponse:
+        query = [(k, val) for k, values in request.GET.lists() for val in values]
+        q = m.specification_filter(query, reserved=SpecListParams.model_fields)
+        base = m.specification_queryset().filter(q) if q is not None else m.specification_queryset().none()
+        total = base.count()
+        page = list(base[params.offset : params.offset + params.limit])
+        response = _json([select_fields(m.specification_dict(c), params.fields) for c in page])
+        response["X-Total-Count"] = str(total)
+        response["X-Result-Count"] = str(len(page))
+        return response
+
+    @api.get(
+        "/troubleTicketSpecification/{id}",
+        response={200: Spec, **errors},
+        tags=["troubleTicketSpecification"],
+        by_alias=True,
+        summary="Retrieve a trouble ticket specification",
+    )
+    def get_specification(request: HttpRequest, id: str, params: Query[FieldsParam]) -> HttpResponse:
+        return _json(select_fields(m.specification_dict(m.specification_get(id)), params.fields))
+
+    def read_only(request: HttpRequest, allow: str) -> HttpResponse:
+        response = tmf_error_response(
+            405,
+            "methodNotAllowed",
+            None,
+            _(
+                "Trouble ticket specifications are Tousu's complaint categories, edited in the "
+                "administration; this API only reads them (%(allow)s)."
+            )
+            % {"allow": allow},
+        )
+        response["Allow"] = allow
+        return response
+
+    @api.post("/troubleTicketSpecification", include_in_schema=False)
+    def create_specification(request: HttpRequest) -> HttpResponse:
+        return read_only(request, "GET")
+
+    @api.api_operation(["PATCH", "DELETE"], "/troubleTicketSpecification/{id}", include_in_schema=False)
+    def change_specification(request: HttpRequest, id: str) -> HttpResponse:
+        return read_only(request, "GET")
 
     return api
 
@@ -232,6 +312,15 @@ api_v4 = build(
     ),
 )
 
+_V5 = Version(
+    mapping=tmf_v5,
+    ticket=schemas_v5.TroubleTicket,
+    create=schemas_v5.TroubleTicket_FVO,
+    update=schemas_v5.TroubleTicket_MVO,
+    error=schemas_v5.Error,
+    subscription=schemas_v5.EventSubscription,
+    subscription_input=schemas_v5.EventSubscriptionInput,
+)
 api_v5 = build(
     new_api(
         title="Tousu TMF621 Trouble Ticket API (v5)",
@@ -242,13 +331,6 @@ api_v5 = build(
         ),
         namespace="tmf621v5",
     ),
-    Version(
-        mapping=tmf_v5,
-        ticket=schemas_v5.TroubleTicket,
-        create=schemas_v5.TroubleTicket_FVO,
-        update=schemas_v5.TroubleTicket_MVO,
-        error=schemas_v5.Error,
-        subscription=schemas_v5.EventSubscription,
-        subscription_input=schemas_v5.EventSubscriptionInput,
-    ),
+    _V5,
 )
+build_specifications(api_v5, _V5)

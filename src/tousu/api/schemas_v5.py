@@ -168,3 +168,16 @@ class EventSubscriptionInput(_SubscriptionInputV4):
     """``Hub_FVO``: v4's, with v5's ``@type``."""
 
     type_: str | None = Field(default=None, alias="@type", max_length=50)
+
+
+class TroubleTicketSpecification(BaseModel):
+    """``TroubleTicketSpecification`` (read-only): one per active leaf category of Tousu's tree,
+    ``id`` its code (categories are edited in the admin)."""
+
+    model_config = _OPEN
+    id: str
+    href: str
+    name: str | None = None
+    description: str | None = None
+    lifecycleStatus: str | None = None
+    type_: str = Field(default="TroubleTicketSpecification", alias="@type")

@@ -22,9 +22,16 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tousu.api.models import ApiKey, HubSubscription, SeverityMapping, TicketAttributes, TicketTypeMapping
+from tousu.api.models import (
+    ApiKey,
+    ApiVersion,
+    HubSubscription,
+    SeverityMapping,
+    TicketAttributes,
+    TicketTypeMapping,
+)
 from tousu.api.schemas import CALLBACK_PATTERN, EventSubscriptionInput, TousuCreate, TousuUpdate
-from tousu.api.tmf import Related, hub_query_parse
+from tousu.api.tmf import LISTENER_ROOM, Related, hub_query_parse
 from tousu.audit.services import audit_reads_record
 from tousu.common.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from tousu.common.origin import Origin
@@ -521,13 +528,25 @@ def ticket_delete(*, key: ApiKey, complaint: Complaint) -> None:
     )
 
 
-def hub_subscribe(*, key: ApiKey, data: EventSubscriptionInput) -> tuple[HubSubscription, str]:
-    """Register a callback. Returns the subscription and its signing secret (shown once)."""
+CALLBACK_MAX = 500  # what a webhook endpoint's URL and a delivery's address hold
+
+
+def hub_subscribe(
+    *, key: ApiKey, data: EventSubscriptionInput, version: str = ApiVersion.V4
+) -> tuple[HubSubscription, str]:
+    """Register a callback for the events of API ``version`` (their shapes, and for v5 the
+    listener paths). Returns the subscription and its signing secret (shown once)."""
     require_write(key)
     url = data.callback.strip()
     if not re.fullmatch(CALLBACK_PATTERN, url):
         raise ValidationError(
             _("The callback must be an http:// or https:// URL."), fields={"callback": "not a URL"}
+        )
+    room = CALLBACK_MAX - (LISTENER_ROOM if version == ApiVersion.V5 else 0)
+    if len(url) > room:
+        raise ValidationError(
+            _("The callback may have at most %(n)d characters.") % {"n": room},
+            fields={"callback": "too long"},
         )
     query = (data.query or "").strip()
     hub_query_parse(query)
@@ -537,7 +556,9 @@ def hub_subscribe(*, key: ApiKey, data: EventSubscriptionInput) -> tuple[HubSubs
         endpoint = WebhookEndpoint.objects.create(
             url=url, secret=secret, label=f"TMF621 hub ({key.name})"[:200], created_at=now
         )
-        sub = HubSubscription.objects.create(api_key=key, endpoint=endpoint, query=query, created_at=now)
+        sub = HubSubscription.objects.create(
+            api_key=key, endpoint=endpoint, query=query, version=version, created_at=now
+        )
     return sub, secret
 
 

@@ -23,8 +23,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -68,6 +69,14 @@ def ticket_queryset() -> QuerySet[Complaint]:
             queryset=ComplaintEvent.objects.filter(kind=EventKind.CUSTOMER_NOTE).order_by("created_at", "id"),
             to_attr="customer_notes",
         ),
+        Prefetch(
+            "events",
+            queryset=ComplaintEvent.objects.exclude(to_status="")
+            .exclude(to_status=F("from_status"))
+            .only("complaint_id", "to_status", "created_at")
+            .order_by("created_at", "id"),
+            to_attr="status_events",
+        ),
         Prefetch("replies", queryset=Reply.objects.order_by("replied_at", "id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id")),
         Prefetch("clocks", queryset=SlaClock.objects.order_by("started_at", "id")),
@@ -109,6 +118,7 @@ class Related(NamedTuple):
     cooperating: Sequence[Department]
     notes: Sequence[ComplaintEvent] = ()
     attrs: TicketAttributes | None = None
+    status_events: Sequence[ComplaintEvent] = ()
 
     @classmethod
     def of(cls, complaint: Complaint) -> Related:
@@ -120,6 +130,7 @@ class Related(NamedTuple):
             list(complaint.cooperating_departments.all()),
             list(getattr(complaint, "customer_notes", None) or []),
             _attrs(complaint),
+            list(getattr(complaint, "status_events", None) or []),
         )
 
     @classmethod
@@ -286,6 +297,28 @@ def ticket_core(
     if tousu["leadDepartment"] is None:
         del tousu["leadDepartment"]
     return {k: v for k, v in data.items() if v is not None}
+
+
+def status_history(complaint: Complaint, related: Related) -> list[dict[str, Any]]:
+    """The TMF statuses the case has had, oldest first, each with the time it last moved into a
+    Tousu status standing for it (so the last entry's date is ``statusChangeDate``). Reasons are
+    not shown: a transition's note may be internal. A case with no status events yet (one just
+    created) has its current status."""
+    history: list[dict[str, Any]] = []
+    for event in related.status_events:
+        status = TMF_STATUS[Status(event.to_status)].value
+        if history and history[-1]["status"] == status:
+            history[-1]["statusChangeDate"] = _iso(event.created_at)
+        else:
+            history.append({"status": status, "statusChangeDate": _iso(event.created_at)})
+    if not history:
+        history = [
+            {
+                "status": TMF_STATUS[Status(complaint.status)].value,
+                "statusChangeDate": _iso(complaint.status_changed_at),
+            }
+        ]
+    return history
 
 
 def select_fields(ticket: dict[str, Any], fields: str | None) -> dict[str, Any]:
@@ -479,12 +512,28 @@ def event_type_for(kind: str, from_status: str, to_status: str) -> str | None:
 
 
 def event_envelope(*, event_id: str, event_type: str, at: datetime, ticket: dict[str, Any]) -> dict[str, Any]:
+    """The envelope both versions share; each version's ``event_message`` adds its own."""
     return {
         "eventId": event_id,
         "eventTime": _iso(at),
         "eventType": event_type,
         "event": {"troubleTicket": ticket},
     }
+
+
+def listener_path(event_type: str) -> str:
+    """v5's client listener path for an event: ``/listener/troubleTicketCreateEvent``."""
+    return "/listener/" + event_type[:1].lower() + event_type[1:]
+
+
+# What the longest listener path adds to a callback URL (the delivery's address holds 500).
+LISTENER_ROOM = max(len(listener_path(t)) for t in EVENT_TYPES)
+
+
+def listener_url(callback: str, event_type: str) -> str:
+    """The callback with the event's listener path appended to its path (query kept)."""
+    parts = urlsplit(callback)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + listener_path(event_type)))
 
 
 def hub_query_parse(query: str) -> dict[str, list[str]]:

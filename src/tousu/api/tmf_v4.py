@@ -9,7 +9,7 @@ from typing import Any
 
 from tousu.api import services
 from tousu.api.schemas import RelatedPartyIn, TroubleTicketCreate, TroubleTicketUpdate
-from tousu.api.tmf import Related, customer_party, sent_parties, ticket_core
+from tousu.api.tmf import Related, customer_party, event_envelope, sent_parties, ticket_core
 from tousu.complaints.models import Complaint
 
 VERSION = "v4"
@@ -40,6 +40,16 @@ def ticket_dict(
     data["@baseType"] = "TroubleTicket"
     data["@schemaLocation"] = SCHEMA_LOCATION
     return data
+
+
+def event_message(*, event_id: str, event_type: str, at: datetime, ticket: dict[str, Any]) -> dict[str, Any]:
+    """A hub event as v4 defines it (``TroubleTicketCreateEvent``…): the shared envelope."""
+    return event_envelope(event_id=event_id, event_type=event_type, at=at, ticket=ticket)
+
+
+def event_callback(callback: str, event_type: str) -> str:
+    """v4 posts every event to the callback itself."""
+    return callback
 
 
 def _party(p: RelatedPartyIn) -> services.PartyInput:

@@ -5,18 +5,32 @@ Everything else is shared (``tmf``); related parties are kept in v4's flat form 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
 from tousu.api import services
 from tousu.api.schemas_v5 import RelatedPartyIn, TroubleTicket_FVO, TroubleTicket_MVO
-from tousu.api.tmf import Related, customer_party, sent_parties, ticket_core
-from tousu.complaints.models import Complaint
+from tousu.api.tmf import (
+    Related,
+    customer_party,
+    event_envelope,
+    listener_url,
+    sent_parties,
+    status_history,
+    ticket_core,
+)
+from tousu.common.errors import NotFound, ValidationError
+from tousu.complaints.models import Category, Complaint
 
 VERSION = "v5"
 BASE = "/tmf-api/troubleTicket/v5"
 RESOURCE = f"{BASE}/troubleTicket"
 SUBSCRIPTION_EXTRA: dict[str, Any] = {"@type": "Hub"}
+SPECIFICATIONS = f"{BASE}/troubleTicketSpecification"
 
 
 def _party_out(flat: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +92,7 @@ def ticket_dict(
         data["relatedEntity"] = [_entity_out(e) for e in data["relatedEntity"]]
     if attrs is not None and attrs.characteristic:
         data["troubleTicketCharacteristic"] = attrs.characteristic
+    data["statusChangeHistory"] = _typed(status_history(complaint, related), "StatusChange")
     data["channel"] = {"@type": "ChannelRef", **data["channel"]}
     data["attachment"] = [
         a if "@type" in a else {"@type": "AttachmentRef" if a.get("url") else "Attachment", **a}
@@ -85,6 +100,23 @@ def ticket_dict(
     ]
     data["@type"] = "TroubleTicket"
     return data
+
+
+def event_message(*, event_id: str, event_type: str, at: datetime, ticket: dict[str, Any]) -> dict[str, Any]:
+    """A hub event as v5 defines it: the shared envelope, an ``Event`` sub-classed by its type
+    (``@type`` is required on every v5 object)."""
+    return {
+        "@type": event_type,
+        "@baseType": "Event",
+        **event_envelope(event_id=event_id, event_type=event_type, at=at, ticket=ticket),
+    }
+
+
+def event_callback(callback: str, event_type: str) -> str:
+    """v5 posts each event to the client's listener for it: ``{callback}/listener/{eventName}``
+    (the spec's ``/listener/troubleTicketCreateEvent``…, as TM Forum's reference
+    implementations call them)."""
+    return listener_url(callback, event_type)
 
 
 def _party(p: RelatedPartyIn) -> services.PartyInput:
@@ -155,3 +187,67 @@ def update_input(data: TroubleTicket_MVO) -> services.TicketChanges:
         parties=[_party(p) for p in data.relatedParty] if data.relatedParty is not None else None,
         tousu=data.tousu,
     )
+
+
+# --- TroubleTicketSpecification: Tousu's category tree, read-only ------------------------------
+
+SPEC_ACTIVE = "active"  # the spec's own spelling (inDesign, active, rejected, retired)
+SPEC_FILTERS = ("id", "name", "lifecycleStatus")
+
+
+def specification_queryset() -> QuerySet[Category]:
+    """One specification per active leaf category: active, under an active parent (if any), with
+    no active sub-category."""
+    return (
+        Category.objects.filter(is_active=True)
+        .filter(Q(parent__isnull=True) | Q(parent__is_active=True))
+        .exclude(children__is_active=True)
+        .select_related("parent")
+        .order_by("sort_order", "code", "id")
+    )
+
+
+def specification_dict(category: Category) -> dict[str, Any]:
+    """A leaf category as a v5 ``TroubleTicketSpecification``."""
+    return {
+        "id": category.code,
+        "href": f"{SPECIFICATIONS}/{category.code}",
+        "name": category.name,
+        "description": str(category),
+        "lifecycleStatus": SPEC_ACTIVE,
+        "@type": "TroubleTicketSpecification",
+    }
+
+
+def specification_filter(params: Iterable[tuple[str, str]], reserved: Iterable[str]) -> Q | None:
+    """Equality filters ``id``, ``name``, ``lifecycleStatus`` (comma: one of). None: a value no
+    specification has (an empty list, as for tickets); another attribute is refused."""
+    q = Q()
+    skip = set(reserved)
+    for param, raw in params:
+        if param in skip:
+            continue
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if param not in SPEC_FILTERS:
+            raise ValidationError(
+                _("'%(param)s' is not a filter; filter on: %(allowed)s.")
+                % {"param": param, "allowed": ", ".join(SPEC_FILTERS)},
+                fields={param: "invalid filter"},
+            )
+        if not values:
+            continue
+        if param == "lifecycleStatus":
+            if SPEC_ACTIVE not in values:
+                return None
+        elif param == "id":
+            q &= Q(code__in=values)
+        else:
+            q &= Q(name__in=values)
+    return q
+
+
+def specification_get(spec_id: str) -> Category:
+    category = specification_queryset().filter(code=spec_id[:60]).first()
+    if category is None:
+        raise NotFound(_("No trouble ticket specification '%(id)s'.") % {"id": spec_id[:60]})
+    return category
