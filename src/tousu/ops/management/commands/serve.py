@@ -9,6 +9,7 @@ SIGTERM or SIGINT stops granian and then this command.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ log = logging.getLogger("tousu.serve")
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a granian that ran this long was healthy: the next restart is quick again
-STOP_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0  # granian's own graceful stop; then its whole process group is killed
 
 
 class Command(BaseCommand):
@@ -88,8 +89,10 @@ class Supervisor:
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
         child = self.child
-        if child is not None and child.poll() is None and signum != signal.SIGINT:
-            child.send_signal(signal.SIGTERM)  # Ctrl-C reaches granian itself (same process group)
+        if child is not None and child.poll() is None:
+            # granian runs in a process group of its own (so that a stuck stop can kill its workers
+            # too): pass the signal on, Ctrl-C included.
+            child.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
@@ -98,10 +101,10 @@ class Supervisor:
         code = 0
         while not self.stopping:
             started = time.monotonic()
-            self.child = subprocess.Popen(self.argv)
+            self.child = subprocess.Popen(self.argv, process_group=0)
             if self.stopping:  # a signal between the start and the assignment above
                 self.child.send_signal(signal.SIGTERM)
-            code = self.child.wait()
+            code = self._wait_child(self.child)
             if self.stopping:
                 break
             ran = time.monotonic() - started
@@ -113,7 +116,29 @@ class Supervisor:
             self._sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
         self._stop_child()
-        return code
+        return 0 if self.stopping else code  # a stop that was asked for is a clean stop
+
+    def _wait_child(self, child: subprocess.Popen[bytes]) -> int:
+        """Wait for granian to exit; once asked to stop, at most ``STOP_TIMEOUT`` seconds."""
+        deadline: float | None = None
+        while True:
+            try:
+                return child.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.stopping:
+                deadline = deadline or time.monotonic() + STOP_TIMEOUT
+                if time.monotonic() >= deadline:
+                    log.error(
+                        "serve: granian did not stop within %.0fs; killing it and its workers", STOP_TIMEOUT
+                    )
+                    self._kill_group(child)
+                    return child.wait()
+
+    @staticmethod
+    def _kill_group(child: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -128,5 +153,5 @@ class Supervisor:
         try:
             child.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            child.kill()
+            self._kill_group(child)
             child.wait()
