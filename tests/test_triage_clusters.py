@@ -137,5 +137,7 @@ def test_supervisor_replies_to_every_linked_customer_and_closes(cases, org, peop
     }
     incident.refresh_from_db()
     assert incident.closed_at is not None
+    with unchanged(), pytest.raises(ValidationError, match="already closed"):  # closing again: refused
+        incident_close(actor=people["supervisor"], incident_id=incident.pk)
     assert Complaint.objects.get(pk=children[0].pk).status == Status.CLOSED
     assert Complaint.objects.get(pk=children[1].pk).status == Status.REPLIED

@@ -753,6 +753,8 @@ def incident_close(*, actor: User, incident_id: int, note: str = "") -> dict[str
     """Close the incident and every child case the lifecycle lets close now (each through
     ``complaint_close``); the others stay open and are counted."""
     incident = _incident_for(actor, incident_id)
+    if incident.closed_at is not None:
+        raise ValidationError("This incident is already closed.", fields={"incident": "closed"})
     closed = left_open = 0
     for child in incident.cases.filter(status__in=OPEN).order_by("id"):
         try:
