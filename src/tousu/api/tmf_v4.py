@@ -10,6 +10,7 @@ from typing import Any
 from tousu.api import services
 from tousu.api.schemas import RelatedPartyIn, TroubleTicketCreate, TroubleTicketUpdate
 from tousu.api.tmf import Related, customer_party, event_envelope, sent_parties, ticket_core
+from tousu.api.tmf_input import dump_models, ticket_changes, ticket_input
 from tousu.complaints.models import Complaint
 
 VERSION = "v4"
@@ -59,50 +60,21 @@ def _party(p: RelatedPartyIn) -> services.PartyInput:
     )
 
 
-def _dump(items: list[Any] | None) -> list[dict[str, Any]] | None:
-    if items is None:
-        return None
-    return [i.model_dump(by_alias=True, exclude_none=True, mode="json") for i in items]
-
-
 def create_input(data: TroubleTicketCreate) -> services.TicketInput:
     """A v4 create body as the version-neutral input."""
-    return services.TicketInput(
-        description=data.description,
-        severity=data.severity,
-        ticket_type=data.ticketType,
-        external_id=(data.externalId or "").strip(),
-        name=data.name or "",
-        priority=data.priority or "",
-        received_at=data.creationDate,
-        requested_resolution_date=data.requestedResolutionDate,
+    return ticket_input(
+        data,
         parties=[_party(p) for p in data.relatedParty],
-        notes=_dump(data.note) or [],
-        attachments=_dump(data.attachment) or [],
-        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else {},
-        related_entity=_dump(data.relatedEntity) or [],
-        relationship=_dump(data.troubleTicketRelationship) or [],
-        tousu=data.tousu,
+        related_entity=dump_models(data.relatedEntity) or [],
+        external_id=(data.externalId or "").strip(),
+        received_at=data.creationDate,
     )
 
 
 def update_input(data: TroubleTicketUpdate) -> services.TicketChanges:
     """A v4 merge-patch as the version-neutral changes (only the attributes it names)."""
-    sent = data.model_fields_set
-    return services.TicketChanges(
-        status=data.status,
-        status_change_reason=data.statusChangeReason,
-        severity=data.severity,
-        ticket_type=data.ticketType,
-        name=data.name if "name" in sent else None,
-        description=data.description,
-        priority=data.priority if "priority" in sent else None,
-        requested_resolution_date=data.requestedResolutionDate,
-        notes=_dump(data.note) or [],
-        attachments=_dump(data.attachment) or [],
-        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else None,
-        related_entity=_dump(data.relatedEntity),
-        relationship=_dump(data.troubleTicketRelationship),
+    return ticket_changes(
+        data,
         parties=[_party(p) for p in data.relatedParty] if data.relatedParty is not None else None,
-        tousu=data.tousu,
+        related_entity=dump_models(data.relatedEntity),
     )

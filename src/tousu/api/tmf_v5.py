@@ -23,6 +23,7 @@ from tousu.api.tmf import (
     status_history,
     ticket_core,
 )
+from tousu.api.tmf_input import dump_models, ticket_changes, ticket_input
 from tousu.common.errors import NotFound, ValidationError
 from tousu.complaints.models import Category, Complaint
 
@@ -135,57 +136,27 @@ def _party(p: RelatedPartyIn) -> services.PartyInput:
     )
 
 
-def _dump(items: list[Any] | None) -> list[dict[str, Any]] | None:
-    if items is None:
-        return None
-    return [i.model_dump(by_alias=True, exclude_none=True, mode="json") for i in items]
-
-
 def create_input(data: TroubleTicket_FVO) -> services.TicketInput:
     """A v5 create body as the version-neutral input."""
-    identifiers = _dump(data.externalIdentifier) or []
-    return services.TicketInput(
-        description=data.description,
-        severity=data.severity,
-        ticket_type=data.ticketType,
-        external_id=identifiers[0]["id"].strip() if identifiers else "",
-        name=data.name or "",
-        priority=data.priority or "",
-        requested_resolution_date=data.requestedResolutionDate,
+    identifiers = dump_models(data.externalIdentifier) or []
+    return ticket_input(
+        data,
         parties=[_party(p) for p in data.relatedParty],
-        notes=_dump(data.note) or [],
-        attachments=_dump(data.attachment) or [],
-        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else {},
-        related_entity=[_entity_in(e) for e in _dump(data.relatedEntity) or []],
-        relationship=_dump(data.troubleTicketRelationship) or [],
-        characteristic=_dump(data.troubleTicketCharacteristic) or [],
+        related_entity=[_entity_in(e) for e in dump_models(data.relatedEntity) or []],
+        external_id=identifiers[0]["id"].strip() if identifiers else "",
+        characteristic=dump_models(data.troubleTicketCharacteristic) or [],
         external_identifier=identifiers,
-        tousu=data.tousu,
     )
 
 
 def update_input(data: TroubleTicket_MVO) -> services.TicketChanges:
     """A v5 merge-patch as the version-neutral changes (only the attributes it names)."""
-    sent = data.model_fields_set
-    return services.TicketChanges(
-        status=data.status,
-        status_change_reason=data.statusChangeReason,
-        severity=data.severity,
-        ticket_type=data.ticketType,
-        name=data.name if "name" in sent else None,
-        description=data.description,
-        priority=data.priority if "priority" in sent else None,
-        requested_resolution_date=data.requestedResolutionDate,
-        notes=_dump(data.note) or [],
-        attachments=_dump(data.attachment) or [],
-        channel=data.channel.model_dump(by_alias=True, exclude_none=True) if data.channel else None,
-        related_entity=None
-        if data.relatedEntity is None
-        else [_entity_in(e) for e in _dump(data.relatedEntity) or []],
-        relationship=_dump(data.troubleTicketRelationship),
-        characteristic=_dump(data.troubleTicketCharacteristic),
+    entities = dump_models(data.relatedEntity)
+    return ticket_changes(
+        data,
         parties=[_party(p) for p in data.relatedParty] if data.relatedParty is not None else None,
-        tousu=data.tousu,
+        related_entity=None if entities is None else [_entity_in(e) for e in entities],
+        characteristic=dump_models(data.troubleTicketCharacteristic),
     )
 
 
