@@ -85,7 +85,13 @@ def test_regulator_referrals_are_classified_even_when_imported_by_staff(cases, o
     case.refresh_from_db()
     assert case.category_id == org["outage"].pk
     assert case.level == "major"  # the model says major for a regulator referral; never lowered
-    assert ComplaintEvent.objects.filter(complaint=case, kind=EventKind.LEVEL_CHANGED).count() == 1
+    # one change through the case services: category and level together, audited before/after
+    [change] = ComplaintEvent.objects.filter(complaint=case, kind=EventKind.RECLASSIFIED)
+    assert (change.via, change.payload["before"]["level"], change.payload["after"]) == (
+        "triage",
+        "dissatisfied",
+        {"category": "network-outage", "level": "major"},
+    )
 
 
 def test_below_threshold_goes_to_the_queue_and_staff_decide(cases, org, people, settings, unchanged):

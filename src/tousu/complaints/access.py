@@ -85,6 +85,16 @@ PRINCIPAL_CAPS: dict[str, frozenset[Cap]] = {
 CUSTOMER_KINDS = frozenset({"portal", "email"})
 
 
+# Who changes a case's classification without a staff user: only the classifier. (An API key may
+# handle a case, but its ticketType is kept as the client's and mapped, never a reclassification.)
+RECLASSIFYING_KINDS = frozenset({"triage"})
+
+
+def may_reclassify_without_user(origin: Origin) -> bool:
+    """Whether a principal (no staff user) may reclassify a case: the classifier only."""
+    return origin.kind in RECLASSIFYING_KINDS and principal_may(origin, Cap.CASE_HANDLE)
+
+
 def principal_may(origin: Origin, cap: Cap) -> bool:
     """Whether the principal ``origin`` names (no staff user) may use ``cap``."""
     return cap in PRINCIPAL_CAPS.get(origin.kind, frozenset())

@@ -15,6 +15,7 @@ from tousu.complaints.access import (
     CUSTOMER_KINDS,
     access_complaint_by_id,
     complaint_in_scope,
+    may_reclassify_without_user,
     principal_may,
     visible_complaints_q,
 )
@@ -158,7 +159,9 @@ def complaint_available_actions(
         "link-customer": lambda: complaint.customer_id is None and may(Cap.CASE_HANDLE),
         "escalate": lambda: can_escalate(status, complaint.escalation_level) and may(Cap.CASE_ESCALATE),
         "change-level": lambda: is_open and may(Cap.CASE_HANDLE),
-        "reclassify": lambda: is_open and actor is not None and may(Cap.CASE_HANDLE),
+        "reclassify": lambda: (
+            is_open and may(Cap.CASE_HANDLE) and (actor is not None or may_reclassify_without_user(origin))
+        ),
         "flag-threat": lambda: is_open and not complaint.threatens_external and may(Cap.CASE_ESCALATE),
         "withdraw": lambda: Status.WITHDRAWN in nxt and may(Cap.CASE_WITHDRAW),
         "decide": decide_allowed,

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from tousu.accounts.models import Region, User
@@ -30,13 +30,13 @@ from tousu.complaints.choices import Channel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Category, Complaint, ComplaintEvent
 from tousu.complaints.services import (
-    complaint_change_level,
     complaint_close,
     complaint_dispatch,
     complaint_escalate,
     complaint_events_record,
     complaint_investigate,
     complaint_propose_plan,
+    complaint_reclassify,
     complaint_reply,
     complaint_withdraw,
 )
@@ -53,6 +53,7 @@ from tousu.triage.models import (
     Outcome,
 )
 
+STAFF = Origin(via="web")  # a decision made on a staff page (the views pass the request's origin)
 MIN_TRAINING_CASES = 20
 SCORE_KEYS = ("category_f1", "level_f1", "escalation_f1")
 
@@ -202,10 +203,9 @@ def triage_reclassify(
     payload: dict[str, Any] | None = None,
     origin: Origin = TRIAGE,
 ) -> Complaint:
-    """Set an open case's category (a leaf of the tree) and raise its level, with a "classified"
-    event. A thin wrapper, to be pointed at ``complaint_reclassify`` once it exists; the level goes
-    through ``complaint_change_level`` (its event, and the escalation the level rules call for).
-    A level is never lowered here."""
+    """Classify an open case: its category (a leaf of the tree) and its level, never lowered here,
+    through ``complaint_reclassify`` (the case services: audited before/after, SLA clocks and
+    escalation follow), then a "classified" event that keeps what the model said beside it."""
     complaint = (
         Complaint.objects.select_for_update().select_related("category").filter(pk=complaint_id).first()
     )
@@ -221,35 +221,35 @@ def triage_reclassify(
         )
     if level not in LEVEL_ORDER:
         raise ValidationError(f"'{level}' is not a level.", fields={"level": "unknown level"})
-    previous_code = complaint.category.code
-    now = timezone.now()
-    if category.pk != complaint.category_id:
-        Complaint.objects.filter(pk=complaint.pk).update(
-            category=category, version=F("version") + 1, updated_at=now
+    before = {"category": complaint.category.code, "level": complaint.level}
+    target = max(complaint.level, level, key=LEVEL_ORDER.__getitem__)
+    if category.pk != complaint.category_id or target != complaint.level:
+        complaint = complaint_reclassify(
+            actor=actor,
+            complaint_id=complaint.pk,
+            category_id=category.pk,
+            level=target,
+            reason=reason,
+            origin=origin,
         )
-        complaint.refresh_from_db()
     complaint_events_record(
         rows=[
             (
                 complaint,
                 EventKind.CLASSIFIED,
                 {
-                    "from_category": previous_code,
+                    "from_category": before["category"],
                     "to_category": category.code,
-                    "from_level": complaint.level,
-                    "to_level": max(complaint.level, level, key=LEVEL_ORDER.__getitem__),
+                    "from_level": before["level"],
+                    "to_level": target,
                     "reason": reason,
                     **(payload or {}),
                 },
             )
         ],
         actor=actor,
-        origin=origin if actor is None else Origin(via="web"),
+        origin=origin,
     )
-    if LEVEL_ORDER[level] > LEVEL_ORDER.get(complaint.level, 0):
-        complaint = complaint_change_level(
-            actor=actor, complaint_id=complaint.pk, level=level, reason=reason, origin=origin
-        )
     return complaint
 
 
@@ -388,7 +388,9 @@ def triage_intake(*, batch: int = 100) -> int:
 
 
 @transaction.atomic
-def classification_decide(*, actor: User, complaint_id: int, category_id: int, level: str) -> Classification:
+def classification_decide(
+    *, actor: User, complaint_id: int, category_id: int, level: str, origin: Origin = STAFF
+) -> Classification:
     """Staff classify a case from the "to classify" queue (or correct an automatic one)."""
     row = Classification.objects.select_for_update().filter(complaint_id=complaint_id).first()
     if row is None or row.outcome not in (Outcome.QUEUED, Outcome.APPLIED):
@@ -402,6 +404,7 @@ def classification_decide(*, actor: User, complaint_id: int, category_id: int, l
         category_code=category.code,
         level=level,
         reason="人工分类",
+        origin=origin,
         payload={
             "model_version": row.model_version,
             "suggested": row.subcategory,
@@ -416,7 +419,7 @@ def classification_decide(*, actor: User, complaint_id: int, category_id: int, l
     row.chosen_category = category.code
     row.chosen_level = level
     row.save(update_fields=["outcome", "decided_at", "decided_by", "chosen_category", "chosen_level"])
-    triage_route(actor=actor, complaint_id=complaint_id)
+    triage_route(actor=actor, complaint_id=complaint_id, origin=origin)
     return row
 
 

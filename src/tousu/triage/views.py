@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import NotFound, PermissionDenied, TousuError
+from tousu.common.origin import Origin
 from tousu.complaints.models import Category
 from tousu.triage import selectors
 from tousu.triage.models import Incident
@@ -121,7 +122,13 @@ def to_classify_decide(request: HttpRequest, pk: int) -> HttpResponse:
         category_id = int(raw) if raw.isdigit() else 0
         level = request.POST.get("level", "")
     try:
-        decided = classification_decide(actor=actor, complaint_id=pk, category_id=category_id, level=level)
+        decided = classification_decide(
+            actor=actor,
+            complaint_id=pk,
+            category_id=category_id,
+            level=level,
+            origin=Origin.from_request(request),
+        )
     except PermissionDenied:
         raise
     except TousuError as exc:

@@ -16,7 +16,7 @@ from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import InvalidTransition, PermissionDenied, ValidationError
 from tousu.common.origin import SYSTEM, WORKER, Origin
-from tousu.complaints.access import access_complaint
+from tousu.complaints.access import access_complaint, may_reclassify_without_user
 from tousu.complaints.choices import Level
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Category, Complaint
@@ -206,11 +206,12 @@ def complaint_reclassify(
     """Change an open case's category and/or level (e-mail cases "to be classified by staff", a
     complaint that turned out to be about something else). Audited with before and after; the SLA
     clocks follow the new classification (``sla_reclassified``), a level that calls for escalation
-    escalates at once, and the event names the new category's default department for routing."""
+    escalates at once, and the event names the new category's default department for routing.
+    Staff, or a principal allowed to handle cases (the classifier, ``triage``)."""
     complaint = _lock(complaint_id, expected_version)
     access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
-    if actor is None:
-        raise PermissionDenied(_("Cases are reclassified by staff."))
+    if actor is None and not may_reclassify_without_user(origin):
+        raise PermissionDenied(_("Cases are reclassified by staff or the classifier."))
     _require_open(complaint, _("reclassified"))
     reason = _text(reason, "reason")
     category = complaint.category
