@@ -41,7 +41,8 @@ from tousu.complaints.choices import Level
 from tousu.complaints.models import Attachment, Category, Complaint, ComplaintEvent
 from tousu.complaints.selectors import complaint_available_actions
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus, can_transition
-from tousu.notifications.models import DeliveryStatus, Notification, WebhookEndpoint
+from tousu.notifications.models import WebhookEndpoint
+from tousu.notifications.services import webhook_endpoint_retire
 
 
 def origin_for(key: ApiKey) -> Origin:
@@ -576,13 +577,9 @@ def hub_unsubscribe(*, key: ApiKey, subscription_id: str) -> None:
         raise NotFound(_("No subscription '%(id)s'.") % {"id": subscription_id[:40]})
     # Kept, not deleted: every delivery and attempt stays on record. Nothing new is sent to it, and
     # what was still waiting is closed with the reason.
-    now = timezone.now()
     with transaction.atomic():
-        HubSubscription.objects.filter(pk=sub.pk).update(deactivated_at=now)
-        WebhookEndpoint.objects.filter(pk=sub.endpoint_id).update(is_active=False)
-        Notification.objects.filter(webhook_id=sub.endpoint_id, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.FAILED, last_error=UNSUBSCRIBED, next_attempt_at=now
-        )
+        HubSubscription.objects.filter(pk=sub.pk).update(deactivated_at=timezone.now())
+        webhook_endpoint_retire(endpoint_id=sub.endpoint_id, reason=UNSUBSCRIBED)
 
 
 def rate_limit_for(key: ApiKey) -> int:

@@ -397,6 +397,18 @@ def notification_record(
         setattr(notification, name, value)
 
 
+def webhook_endpoint_retire(*, endpoint_id: int, reason: str) -> int:
+    """Stop sending to a webhook endpoint (its subscription ended): the endpoint is deactivated and
+    its messages still waiting are closed as failed with ``reason``. Every message and attempt stays
+    on record. Returns how many waiting messages were closed."""
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint_id).update(is_active=False)
+        return Notification.objects.filter(webhook_id=endpoint_id, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.FAILED, last_error=reason, next_attempt_at=now
+        )
+
+
 def notifications_release(notifications: Sequence[Notification]) -> None:
     """Hand claimed messages back unsent, as if never claimed: their attempt is withdrawn and they
     are due at once (only while this claim is still theirs)."""
