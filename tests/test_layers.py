@@ -36,6 +36,11 @@ def test_the_case_services_are_above_the_deadlines_and_analytics_above_both():
     assert names.index("sla") < names.index("vocabulary") < names.index("common")
 
 
+def test_privacy_sits_below_the_pages_and_above_the_channels():
+    names = _layer_names(_contract())
+    assert names.index("api") < names.index("privacy") < names.index("channels")
+
+
 def test_imports_flow_down_the_layers():
     lint = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run(

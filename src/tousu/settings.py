@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "tousu.portal",
     "tousu.triage",
     "tousu.analytics",
+    "tousu.privacy",
     "tousu.ops",
     "tousu.web",
 ]

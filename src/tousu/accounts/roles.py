@@ -21,6 +21,7 @@ class Role(models.TextChoices):
     INSPECTOR = "inspector", _("Quality inspector")
     AUDITOR = "auditor", _("Auditor")
     ADMIN = "admin", _("Administrator")
+    PRIVACY_OFFICER = "privacy_officer", _("Privacy officer")
 
 
 class Cap(models.TextChoices):
@@ -47,6 +48,9 @@ class Cap(models.TextChoices):
     AUDIT_READ = "audit.read", _("Read audit and access logs")
     CONFIG_EDIT = "config.edit", _("Edit configuration")
     SLA_EDIT = "sla.edit", _("Edit time limits and calendars")
+    PRIVACY_ERASE = "privacy.erase", _("Erase a customer's personal data")
+    PRIVACY_EXPORT = "privacy.export", _("Export everything held about a customer")
+    PRIVACY_REQUEST_DECIDE = "privacy.request_decide", _("Approve or refuse data-subject requests")
 
 
 _WORKING = {
@@ -105,6 +109,9 @@ CAPABILITIES: Final[dict[Role, frozenset[Cap]]] = {
     Role.INSPECTOR: frozenset({Cap.CASE_VIEW}),
     Role.AUDITOR: frozenset({Cap.AUDIT_READ}),
     Role.ADMIN: frozenset({Cap.CONFIG_EDIT, Cap.SLA_EDIT, Cap.AUDIT_READ}),
+    Role.PRIVACY_OFFICER: frozenset(
+        {Cap.AUDIT_READ, Cap.PRIVACY_ERASE, Cap.PRIVACY_EXPORT, Cap.PRIVACY_REQUEST_DECIDE}
+    ),
 }
 CAPABILITIES[Role.MANAGER] = CAPABILITIES[Role.SUPERVISOR]
 

@@ -14,6 +14,7 @@ class AuditKind(models.TextChoices):
     ACCESS_DENIED = "access.denied", _("Access denied")
     SIGNED_IN = "sign_in", _("Signed in")
     CONFIG_CHANGED = "config.changed", _("Configuration changed")
+    PERSONAL_DATA_ERASED = "personal_data.erased", _("Personal data erased")
 
 
 class AuditEvent(models.Model):

@@ -6,6 +6,11 @@ listed in the guard table ``tousu_append_only``. The guard is a plain table that
 manage, so ``flush`` leaves it alone; PostgreSQL's ``flush`` is a TRUNCATE, which fires no row
 trigger. Only the test suite lifts the guard, around the DELETE-based flush of SQLite
 transactional tests (``tests/conftest.py``). Both refusals are integrity errors.
+
+One exception (docs/adr/0021): erasing a customer's personal data (PIPL) rewrites the ``payload``
+of their cases' events, and nothing else. The trigger allows a payload change only while the
+marker table ``tousu_redaction`` has a row, which the erasure service writes and removes inside its
+own transaction (``redaction_open``/``redaction_close``), so no other transaction ever sees it.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ GUARD_TABLE = "tousu_append_only"
 EVENT_TABLE = "complaints_complaintevent"
 # The columns that may change: the outbox flag only.
 MUTABLE = ("pending_dispatch",)
+# While this table has a row (inside the erasure's transaction only), ``payload`` may change too.
+REDACTION_TABLE = "tousu_redaction"
 
 _POSTGRESQL = [
     f"CREATE TABLE IF NOT EXISTS {GUARD_TABLE} (table_name text PRIMARY KEY)",
     f"INSERT INTO {GUARD_TABLE} (table_name) VALUES ('{EVENT_TABLE}') ON CONFLICT DO NOTHING",
+    f"CREATE TABLE IF NOT EXISTS {REDACTION_TABLE} (table_name text PRIMARY KEY)",
     f"""
     CREATE OR REPLACE FUNCTION complaints_event_append_only() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -31,7 +39,12 @@ _POSTGRESQL = [
             END IF;
             RETURN OLD;
         END IF;
-        IF (to_jsonb(NEW) - 'pending_dispatch') IS DISTINCT FROM (to_jsonb(OLD) - 'pending_dispatch') THEN
+        IF (to_jsonb(NEW) - 'pending_dispatch') IS DISTINCT FROM (to_jsonb(OLD) - 'pending_dispatch')
+           AND NOT (
+               (to_jsonb(NEW) - 'pending_dispatch' - 'payload') IS NOT DISTINCT FROM
+               (to_jsonb(OLD) - 'pending_dispatch' - 'payload')
+               AND EXISTS (SELECT 1 FROM {REDACTION_TABLE} WHERE table_name = TG_TABLE_NAME)
+           ) THEN
             RAISE EXCEPTION 'case events are append-only: only pending_dispatch may change'
                 USING ERRCODE = 'restrict_violation';
         END IF;
@@ -49,15 +62,21 @@ _POSTGRESQL_DROP = [
     f"DROP TRIGGER IF EXISTS complaints_event_append_only ON {EVENT_TABLE}",
     "DROP FUNCTION IF EXISTS complaints_event_append_only()",
     f"DROP TABLE IF EXISTS {GUARD_TABLE}",
+    f"DROP TABLE IF EXISTS {REDACTION_TABLE}",
 ]
 
 
 def _sqlite(columns: list[str]) -> list[str]:
     # SQLite has no row constructor comparison in triggers worth relying on: compare each column
     # (IS NOT, so NULLs compare as values).
-    changed = " OR ".join(f'NEW."{c}" IS NOT OLD."{c}"' for c in columns if c not in MUTABLE)
+    changed = " OR ".join(
+        f'NEW."{c}" IS NOT OLD."{c}"' for c in columns if c not in MUTABLE and c != "payload"
+    )
+    redacting = f'EXISTS (SELECT 1 FROM "{REDACTION_TABLE}" WHERE "table_name" = \'{EVENT_TABLE}\')'
+    changed = f'{changed} OR (NEW."payload" IS NOT OLD."payload" AND NOT {redacting})'
     return [
         f'CREATE TABLE IF NOT EXISTS "{GUARD_TABLE}" ("table_name" text PRIMARY KEY)',
+        f'CREATE TABLE IF NOT EXISTS "{REDACTION_TABLE}" ("table_name" text PRIMARY KEY)',
         f'INSERT OR IGNORE INTO "{GUARD_TABLE}" ("table_name") VALUES (\'{EVENT_TABLE}\')',
         'DROP TRIGGER IF EXISTS "complaints_event_no_update"',
         f"""
@@ -78,6 +97,7 @@ _SQLITE_DROP = [
     'DROP TRIGGER IF EXISTS "complaints_event_no_update"',
     'DROP TRIGGER IF EXISTS "complaints_event_no_delete"',
     f'DROP TABLE IF EXISTS "{GUARD_TABLE}"',
+    f'DROP TABLE IF EXISTS "{REDACTION_TABLE}"',
 ]
 
 
@@ -118,3 +138,16 @@ def guard_set(connection: Any) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [EVENT_TABLE])
+
+
+def redaction_open(connection: Any) -> None:
+    """Allow the events' ``payload`` to be rewritten, until ``redaction_close``: only for erasure,
+    inside its transaction (the row is never committed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {REDACTION_TABLE} (table_name) VALUES (%s)", [EVENT_TABLE])
+
+
+def redaction_close(connection: Any) -> None:
+    """Refuse payload changes again."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {REDACTION_TABLE} WHERE table_name = %s", [EVENT_TABLE])

@@ -11,6 +11,7 @@ from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
 from tousu.common.fastsql import insert_rows
+from tousu.common.masking import mask_text
 from tousu.common.origin import SYSTEM, Origin
 from tousu.common.phone import normalize_phone
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
@@ -172,7 +173,7 @@ def customer_blacklist(
         object_type="customer",
         object_id=customer.pk,
         origin=origin,
-        payload={"blacklisted": blacklisted, "reason": customer.blacklist_reason},
+        payload={"blacklisted": blacklisted, "reason": mask_text(customer.blacklist_reason)},
     )
     return customer
 

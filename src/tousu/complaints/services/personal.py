@@ -11,6 +11,7 @@ from tousu.accounts.roles import Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.common.masking import identity_digest
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints.access import access_complaint
 from tousu.complaints.events import EventKind
@@ -114,7 +115,8 @@ def customer_merge(*, actor: User, source_id: int, target_id: int, origin: Origi
             "source": source.pk,
             "target": target.pk,
             "complaints": case_ids,
-            "identities": [list(i) for i in identities],
+            # Never the values in clear: the access log outlives an erasure (docs/adr/0021).
+            "identities": [[kind, identity_digest(value)] for kind, value in identities],
         },
     )
     return target

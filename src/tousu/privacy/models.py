@@ -1,0 +1,37 @@
+"""Records of what the privacy duties did: erasures (processing records, kept ≥ 3 years)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ErasureRecord(models.Model):
+    """One erasure of a customer's personal data: who asked, why, and how many values went where.
+
+    The customer is named only by a keyed hash of the phone it was asked for (so a second request
+    for the same number can be recognised) and by row ids; the reason is stored masked.
+    """
+
+    created_at = models.DateTimeField(_("time"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    subject_digest = models.CharField(_("subject (keyed hash)"), max_length=64)
+    customer_ids = models.JSONField(_("customer ids"), default=list)
+    reason = models.TextField(_("reason"))
+    counts = models.JSONField(_("rows and files changed"), default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("erasure record")
+        verbose_name_plural = _("erasure records")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.subject_digest[:20]}"
