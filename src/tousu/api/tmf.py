@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from tousu.accounts.models import Department
 from tousu.api.models import TicketAttributes
 from tousu.common.errors import ValidationError
-from tousu.common.masking import mask_name, mask_phone
+from tousu.common.masking import mask_name, mask_phone, mask_text
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Attachment, Complaint, ComplaintEvent, Reply
 from tousu.complaints.states import TMF_STATUS, Status, TmfStatus
@@ -223,7 +223,7 @@ def ticket_core(
             "id": str(event.payload.get("id") or f"note-{event.pk}"),
             "author": str(event.payload.get("author") or "customer"),
             "date": event.payload.get("date") or _iso(event.created_at),
-            "text": event.payload.get("text", ""),
+            "text": mask_text(str(event.payload.get("text", ""))),
             "@type": "Note",
         }
         for event in related.notes
@@ -233,7 +233,7 @@ def ticket_core(
             "id": f"reply-{reply.pk}",
             "author": "operator",
             "date": _iso(reply.replied_at),
-            "text": reply.content,
+            "text": mask_text(reply.content),
             "@type": "Note",
         }
         for reply in related.replies
@@ -255,7 +255,7 @@ def ticket_core(
         "id": tid,
         "href": f"{resource}/{tid}",
         "name": (attrs.name if attrs is not None else "") or None,
-        "description": complaint.description,
+        "description": mask_text(complaint.description),
         "severity": (attrs.severity if attrs is not None else "") or complaint.level,
         "ticketType": (attrs.ticket_type if attrs is not None else "") or category.code,
         "priority": (attrs.priority if attrs is not None else "") or None,

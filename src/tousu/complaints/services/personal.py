@@ -22,6 +22,9 @@ from tousu.complaints.models import (
 from tousu.customers.models import Customer
 from tousu.customers.services import REVEALABLE_FIELDS
 
+# The case's free texts, which may hold identifiers that displays, exports and the API mask.
+REVEALABLE_TEXTS = ("description", "demand", "rejection_explanation")
+
 
 def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Origin = SYSTEM) -> str:
     """Show one of the case's personal-data fields in clear, for somebody working on the case.
@@ -32,6 +35,8 @@ def complaint_reveal(*, actor: User, complaint_id: int, field: str, origin: Orig
     access_complaint(actor, complaint, Cap.CUSTOMER_REVEAL, origin=origin)
     if field == "service_number":
         value = complaint.service_number
+    elif field in REVEALABLE_TEXTS:
+        value = str(getattr(complaint, field))  # shown masked (common.masking.mask_text) until revealed
     elif field in REVEALABLE_FIELDS and complaint.customer is not None:
         value = str(getattr(complaint.customer, field))
     else:

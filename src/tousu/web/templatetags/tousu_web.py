@@ -7,7 +7,15 @@ from datetime import timedelta
 from django import template
 from django.utils.translation import gettext as _
 
+from tousu.common.masking import mask_text as _mask_text
+
 register = template.Library()
+
+
+@register.filter
+def mask_text(value: object) -> str:
+    """Free text with phones, ID-card numbers, bank cards and e-mail addresses masked (PIPL)."""
+    return _mask_text(str(value)) if value is not None else ""
 
 
 @register.filter
