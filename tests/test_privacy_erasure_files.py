@@ -15,7 +15,7 @@ import pytest
 PHONE = "13812348000"
 ID_NUMBER = "11010519491231002X"
 EMAIL = "zhangsan@example.com"
-SECRETS = [PHONE.encode(), "138 1234 8000".encode(), ID_NUMBER.encode(), EMAIL.encode()]
+SECRETS = [PHONE.encode(), b"138 1234 8000", ID_NUMBER.encode(), EMAIL.encode()]
 
 # Run inside `tousu shell`: a customer whose identifiers are in a case, a note, an attachment,
 # a delivered SMS (the outbox log) and free text that is rewritten several times (old row versions).
