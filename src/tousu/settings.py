@@ -397,3 +397,13 @@ TOUSU_TRIAGE_DUPLICATE_MINUTES = env_int("TOUSU_TRIAGE_DUPLICATE_MINUTES", 10, m
 TOUSU_TRIAGE_CLUSTER_SIZE = env_int("TOUSU_TRIAGE_CLUSTER_SIZE", 10, minimum=2, maximum=100000)
 TOUSU_TRIAGE_CLUSTER_MINUTES = env_int("TOUSU_TRIAGE_CLUSTER_MINUTES", 30, minimum=1, maximum=1440)
 TOUSU_TRIAGE_CRISIS_SIZE = env_int("TOUSU_TRIAGE_CRISIS_SIZE", 50, minimum=2, maximum=100000)
+
+# Retention of personal data (README "Personal data"), in days, per kind: `tousu privacy purge` and
+# the worker anonymise what is older. Closed cases' personal data 3 years after closing; message
+# bodies 90 days; what the e-mail intake kept of a message 180 days. Access logs are kept at least
+# 6 months (183 days) and processing records (erasures, purges) at least 3 years: never less.
+TOUSU_RETENTION_CASE_DAYS = env_int("TOUSU_RETENTION_CASE_DAYS", 3 * 365, minimum=1)
+TOUSU_RETENTION_NOTIFICATION_DAYS = env_int("TOUSU_RETENTION_NOTIFICATION_DAYS", 90, minimum=1)
+TOUSU_RETENTION_INBOUND_EMAIL_DAYS = env_int("TOUSU_RETENTION_INBOUND_EMAIL_DAYS", 180, minimum=1)
+TOUSU_RETENTION_ACCESS_LOG_DAYS = env_int("TOUSU_RETENTION_ACCESS_LOG_DAYS", 365, minimum=183)
+TOUSU_RETENTION_BATCH = env_int("TOUSU_RETENTION_BATCH", 500, minimum=1, maximum=100000)

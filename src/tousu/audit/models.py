@@ -15,6 +15,7 @@ class AuditKind(models.TextChoices):
     SIGNED_IN = "sign_in", _("Signed in")
     CONFIG_CHANGED = "config.changed", _("Configuration changed")
     PERSONAL_DATA_ERASED = "personal_data.erased", _("Personal data erased")
+    PERSONAL_DATA_PURGED = "personal_data.purged", _("Personal data purged (retention)")
 
 
 class AuditEvent(models.Model):

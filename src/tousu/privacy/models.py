@@ -35,3 +35,19 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.subject_digest[:20]}"
+
+
+class RetentionMark(models.Model):
+    """One row already anonymised by the retention run (so a run never redoes it): a closed case."""
+
+    kind = models.CharField(_("kind"), max_length=20)
+    object_id = models.BigIntegerField(_("object id"))
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("retention mark")
+        verbose_name_plural = _("retention marks")
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="retention_mark_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"

@@ -157,6 +157,7 @@ NOT_PERSONAL: Final[dict[str, str]] = {
             "analytics.DailyRollup": ("channel", "level", "business_type"),
             "analytics.EventCursor": ("consumer", "gaps"),
             "privacy.ErasureRecord": ("subject_digest", "customer_ids", "counts"),
+            "privacy.RetentionMark": ("kind",),
         }.items()
         for field in fields
     },
