@@ -44,6 +44,10 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)
+    # The hash chain (tamper evidence, docs/adr/0021): the sealer (``audit_seal``) gives each
+    # committed row the next place in the chain and hashes the previous row's hash with its content.
+    chain_seq = models.BigIntegerField(_("place in the hash chain"), null=True, blank=True, unique=True)
+    row_hash = models.CharField(_("chain hash"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -58,3 +62,18 @@ class AuditEvent(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise RuntimeError("Audit events are append-only")
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class AuditChainHead(models.Model):
+    """The end of the audit log's hash chain (one row): the last sealed place and its hash, so
+    deleting the newest rows is detected too."""
+
+    seq = models.BigIntegerField(_("last place"), default=0)
+    row_hash = models.CharField(_("last hash"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.row_hash[:12]}"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from tousu.accounts.models import User
-from tousu.audit.models import AuditEvent, AuditKind
+from tousu.audit.models import AuditChainHead, AuditEvent, AuditKind
 from tousu.common.origin import SYSTEM, Origin
 
 
@@ -68,3 +72,72 @@ def audit_reads_record(
     ]
     AuditEvent.objects.bulk_create(rows)
     return len(rows)
+
+
+# --- the hash chain ---------------------------------------------------------------------------------
+
+GENESIS = "0" * 64
+
+
+def audit_row_hash(previous: str, event: AuditEvent) -> str:
+    """sha256 of the previous row's hash and this row's content (every column but the chain's)."""
+    content = {
+        "id": event.pk,
+        "created_at": event.created_at.astimezone(UTC).isoformat(),
+        "actor": event.actor_id,
+        "actor_label": event.actor_label,
+        "kind": event.kind,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "complaint_id": event.complaint_id,
+        "field": event.field,
+        "via": event.via,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "payload": event.payload,
+        "seq": event.chain_seq,
+    }
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((previous + text).encode()).hexdigest()
+
+
+def audit_seal(*, batch: int = 1000) -> int:
+    """Chain the committed rows not sealed yet, oldest id first (a row that commits late is sealed
+    in a later round, after the rows sealed before it). One sealer at a time: the head row is
+    locked. Returns the rows sealed."""
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.get_or_create(pk=1)
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+        rows = list(AuditEvent.objects.filter(chain_seq__isnull=True).order_by("id")[:batch])
+        seq, previous = head.seq, head.row_hash or GENESIS
+        for event in rows:
+            seq += 1
+            event.chain_seq = seq
+            previous = audit_row_hash(previous, event)
+            AuditEvent.objects.filter(pk=event.pk, chain_seq__isnull=True).update(
+                chain_seq=seq, row_hash=previous
+            )
+        if rows:
+            head.seq, head.row_hash = seq, previous
+            head.save(update_fields=["seq", "row_hash"])
+    return len(rows)
+
+
+def audit_verify() -> list[str]:
+    """Walk the chain from its start: every problem found (an edited, deleted or re-ordered row, a
+    changed head), or an empty list when the log is intact."""
+    problems: list[str] = []
+    head = AuditChainHead.objects.filter(pk=1).first()
+    previous, expected = GENESIS, 1
+    for event in AuditEvent.objects.filter(chain_seq__isnull=False).order_by("chain_seq").iterator():
+        if event.chain_seq != expected:
+            problems.append(f"rows {expected}–{event.chain_seq - 1} of the chain are missing (deleted)")
+            expected = event.chain_seq or expected
+        if audit_row_hash(previous, event) != event.row_hash:
+            problems.append(f"audit event {event.pk} (place {event.chain_seq}) was changed")
+        previous = event.row_hash
+        expected += 1
+    last = expected - 1
+    if head is not None and (head.seq != last or (last and head.row_hash != previous)):
+        problems.append(f"the chain ends at place {last}, its head says {head.seq} (newest rows deleted)")
+    return problems

@@ -21,6 +21,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from tousu.analytics.services import analytics_consume
 from tousu.api.hub import tmf_fanout
+from tousu.audit.services import audit_seal
 from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.complaints.services.deadlines import sla_breach, sla_warn
@@ -40,6 +41,7 @@ JOBS: list[tuple[str, Job]] = [
     ("triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", triage_clusters),  # outage clusters → major incidents
     ("analytics", analytics_consume),  # the rollups, from the event log with their own cursor
+    ("audit_seal", audit_seal),  # the access log's hash chain
     ("retention", retention_job),  # personal data past its retention time (hourly)
 ]
 

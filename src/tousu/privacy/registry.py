@@ -164,6 +164,8 @@ NOT_PERSONAL: Final[dict[str, str]] = {
     "accounts.User.password": "a password hash",
     "privacy.ErasureRecord.reason": "stored through mask_text",
     "audit.AuditEvent.object_type": "a model name",
+    "audit.AuditEvent.row_hash": "the hash chain",
+    "audit.AuditChainHead.row_hash": "the hash chain",
     "audit.AuditEvent.object_id": "a row id",
     "audit.AuditEvent.field": "a field name",
     "audit.AuditEvent.via": "a channel or API key name",
