@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from tousu.analytics import views as reports
 from tousu.api.routes import api_v4, api_v5
+from tousu.ops import health
 from tousu.triage import views as triage_views
 from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
@@ -15,6 +16,7 @@ admin.site.login = auth.admin_login  # type: ignore[method-assign]
 
 urlpatterns = [
     *home.urlpatterns,
+    *health.urlpatterns,
     *auth.urlpatterns,
     *register.urlpatterns,
     *triage_views.urlpatterns,

@@ -280,6 +280,12 @@ class ComplaintEvent(models.Model):
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)
     pending_dispatch = models.BooleanField(_("notifications pending"), default=False)
+    # The web request that wrote the event (X-Request-ID), so the worker's log lines about it can be
+    # found beside the request's. Null for events written outside a request. (Nullable, not
+    # default "": adding it is a plain ADD COLUMN on SQLite too, which keeps the append-only triggers.)
+    request_id = models.CharField(  # noqa: DJ001 (see above)
+        _("request id"), max_length=64, null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -27,6 +27,7 @@ from tousu.accounts.models import ApprovalLimit, User
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Role
 from tousu.common.db import is_postgres
 from tousu.common.links import survey_url
+from tousu.common.logs import request_id_bound
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import ComplaintEvent
@@ -270,8 +271,22 @@ def outbox_dispatch(*, batch: int = 200, fanouts: Sequence[FanOut] = ()) -> int:
             "complaint__assignee",
             "complaint__first_contact_owner",
         )
-        notifications = [n for event in events for n in notifications_for_event(event, now)]
-        notifications += [n for fanout in fanouts for event in events for n in fanout(event, now)]
+        notifications = []
+        for event in events:
+            made = notifications_for_event(event, now) + [n for fanout in fanouts for n in fanout(event, now)]
+            with request_id_bound(event.request_id or ""):  # the line is found beside the request's
+                log.info(
+                    "outbox: %s of %s → %d notification(s)",
+                    event.kind,
+                    event.complaint.ticket_no,
+                    len(made),
+                    extra={
+                        "case": event.complaint_id,
+                        "ticket_no": event.complaint.ticket_no,
+                        "event_id": event.pk,
+                    },
+                )
+            notifications += made
         Notification.objects.bulk_create(notifications, ignore_conflicts=True)
         ComplaintEvent.objects.filter(pk__in=ids).update(pending_dispatch=False)
     return len(ids)

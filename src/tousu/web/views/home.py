@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
-from django.views.decorators.cache import never_cache
 
 from tousu.accounts.roles import Cap
 
@@ -22,14 +20,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("queue", name="mine")
 
 
-@never_cache
-def healthz(request: HttpRequest) -> HttpResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return HttpResponse("ok", content_type="text/plain")
-
-
 urlpatterns: list[URLPattern] = [
     path("", home, name="home"),
-    path("healthz", healthz, name="healthz"),
 ]
