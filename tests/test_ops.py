@@ -234,3 +234,35 @@ def test_only_one_process_holds_a_named_lock(settings):
         assert mine
         assert other() == "busy"
     assert other() == "got"
+
+
+def test_check_deploy_lists_what_is_unsafe(settings, tmp_path, monkeypatch):
+    from tousu.ops.checks import deployment_check
+
+    settings.DATA_DIR = tmp_path
+    settings.DEBUG = True
+    settings.TOUSU_HTTPS = False
+    settings.TOUSU_METRICS_TOKEN = ""
+    settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES = True
+    settings.ALLOWED_HOSTS = ["*"]
+    codes = {message.id for message in deployment_check()}
+    assert {"tousu.W101", "tousu.W102", "tousu.W106", "tousu.W109", "tousu.W110"} <= codes
+
+    settings.DEBUG = False
+    settings.TOUSU_HTTPS = True
+    settings.TOUSU_PUBLIC_URL = "https://tousu.example.com"
+    settings.TOUSU_METRICS_TOKEN = "x" * 40
+    settings.TOUSU_WEBHOOK_PRIVATE_ADDRESSES = False
+    settings.ALLOWED_HOSTS = ["tousu.example.com"]
+    settings.TOUSU_EMAIL_TRANSPORT = "smtp"
+    settings.TOUSU_SMS_TRANSPORT = "http"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
+    }
+    monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", "django.db.backends.postgresql")
+    }
+    (tmp_path / "secret_key").write_text("k" * 50)
+    (tmp_path / "secret_key").chmod(0o644)
+    assert [message.id for message in deployment_check()] == ["tousu.W111"]
+    (tmp_path / "secret_key").chmod(0o600)
+    assert deployment_check() == []
