@@ -256,11 +256,9 @@ def test_check_deploy_lists_what_is_unsafe(settings, tmp_path, monkeypatch):
     settings.ALLOWED_HOSTS = ["tousu.example.com"]
     settings.TOUSU_EMAIL_TRANSPORT = "smtp"
     settings.TOUSU_SMS_TRANSPORT = "http"
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
-    }
+    # In place (no setting_changed signal): the check reads the names, nothing connects.
+    monkeypatch.setitem(settings.CACHES["default"], "BACKEND", "django.core.cache.backends.redis.RedisCache")
     monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", "django.db.backends.postgresql")
-    }
     (tmp_path / "secret_key").write_text("k" * 50)
     (tmp_path / "secret_key").chmod(0o644)
     assert [message.id for message in deployment_check()] == ["tousu.W111"]
