@@ -25,6 +25,7 @@ from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.complaints.services.deadlines import sla_breach, sla_warn
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
+from tousu.quality.services import quality_sample_due
 from tousu.triage.services import triage_clusters, triage_intake
 
 log = logging.getLogger("tousu.worker")
@@ -39,6 +40,7 @@ JOBS: list[tuple[str, Job]] = [
     ("triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", triage_clusters),  # outage clusters → major incidents
     ("analytics", analytics_consume),  # the rollups, from the event log with their own cursor
+    ("quality", quality_sample_due),  # sample last week's cases for inspection, once it is over
 ]
 
 
