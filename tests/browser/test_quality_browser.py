@@ -28,7 +28,9 @@ def _sign_out_and_in(page, live_server, username: str) -> None:
 def test_inspection_appeal_and_decision(browser_page, live_server, people, cases):
     q.quality_defaults_install()
     last_week = week_of(timezone.localdate(timezone.now(), local_zone())) - timedelta(days=7)
-    with time_machine.travel(datetime.combine(last_week + timedelta(days=2), time(10), tzinfo=local_zone()), tick=False):
+    with time_machine.travel(
+        datetime.combine(last_week + timedelta(days=2), time(10), tzinfo=local_zone()), tick=False
+    ):
         case = cases.make(Status.CLOSED, fcr=True)
     pick = q.sampling_run(week_start=last_week, actor=people["inspector"]).run.picks.get()
     assert pick.complaint_id == case.pk
