@@ -45,6 +45,12 @@ def test_the_inspector_lands_on_the_queue_and_agents_cannot_open_it(client, peop
 
 def test_the_inspection_page_shows_the_case_and_logs_the_read(client, people, picked):
     client.force_login(people["inspector"])
+    assert (
+        f"/quality/cases/{picked.complaint_id}/"
+        in client.get(f"/cases/{picked.complaint_id}/").content.decode()
+    )
+    assert client.get(f"/quality/cases/{picked.complaint_id}/")["Location"] == f"/quality/picks/{picked.pk}/"
+    assert client.get(f"/quality/cases/{picked.complaint_id + 1000}/").status_code == 404
     page = client.get(f"/quality/picks/{picked.pk}/").content.decode()
     assert "已当场解释并退费。" in page  # the reply to the customer
     assert 'name="c_privacy"' in page
@@ -52,7 +58,7 @@ def test_the_inspection_page_shows_the_case_and_logs_the_read(client, people, pi
         AuditEvent.objects.filter(
             actor=people["inspector"], kind=AuditKind.PERSONAL_DATA_READ, complaint_id=picked.complaint_id
         ).count()
-        == 1
+        == 2  # the case page, then the inspection page
     )
 
 

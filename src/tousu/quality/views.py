@@ -119,6 +119,18 @@ def inspect(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "quality/inspect.html", context)
 
 
+@require_GET
+@login_required
+def case_pick(request: HttpRequest, pk: int) -> HttpResponse:
+    """From the case page: the latest pick of this case, to inspect it."""
+    user = _user(request)
+    _require(user, INSPECTING_ROLES, _("inspect cases"))
+    pick = Pick.objects.filter(complaint_id=pk).order_by("-run__week_start", "-id").first()
+    if pick is None:
+        raise NotFound(_("This case has not been picked for inspection."))
+    return redirect("quality-inspect", pk=pick.pk)
+
+
 def _visible_inspection(user: User, pk: int) -> Inspection:
     inspection = (
         Inspection.objects.select_related("complaint", "agent", "inspector", "card", "card__scorecard")
@@ -295,6 +307,7 @@ urlpatterns: list[URLPattern] = [
     path("quality/", queue, name="quality-queue"),
     path("quality/sample/", sample, name="quality-sample"),
     path("quality/picks/<int:pk>/", inspect, name="quality-inspect"),
+    path("quality/cases/<int:pk>/", case_pick, name="quality-case"),
     path("quality/inspections/<int:pk>/", inspection_page, name="quality-inspection"),
     path("quality/inspections/<int:pk>/appeal/", appeal, name="quality-appeal"),
     path("quality/inspections/<int:pk>/decide/", decide, name="quality-decide"),
