@@ -363,3 +363,66 @@ def test_performance_figures_equal_a_direct_recount(setup, cases, people, time_m
     assert handler.reopen_rate == 50.0
     assert handler.satisfaction == pytest.approx(200 / 3)
     assert full[0].pk != awaiting.pk
+
+
+def test_every_rule_picks_its_cases(setup, cases, people, time_machine, settings):
+    from tousu.complaints.services.deadlines import sla_breach
+    from tousu.sla.defaults import sla_bootstrap
+    from tousu.triage.models import Classification
+
+    sla_bootstrap()
+    time_machine.move_to(at(WEEK), tick=False)
+    late = cases.register()  # accepted after its deadline
+    time_machine.move_to(at(WEEK + timedelta(days=1)), tick=False)
+    sla_breach()
+    assert SlaClock.objects.filter(complaint=late, breached_at__isnull=False).exists()
+    svc.complaint_accept(actor=people["agent"], complaint_id=late.pk)
+    svc.complaint_reply(
+        actor=people["agent"],
+        complaint_id=late.pk,
+        channel="phone",
+        content="已解释。",
+        first_contact_resolution=True,
+    )
+    svc.complaint_close(actor=people["agent"], complaint_id=late.pk)
+    reopened = cases.make(Status.REOPENED)  # a dissatisfied return visit reopened it
+    h = people["handler"]
+    svc.complaint_investigate(actor=h, complaint_id=reopened.pk)
+    cases.plan(reopened)
+    svc.complaint_reply(actor=h, complaint_id=reopened.pk, channel="sms", content="再次核查，已退费。")
+    svc.return_visit_record(
+        actor=people["visitor"], complaint_id=reopened.pk, reached=True, resolved=True, satisfaction=4
+    )
+    svc.complaint_close(actor=people["visitor"], complaint_id=reopened.pk)
+    paid = cases.make(Status.AWAITING_APPROVAL)  # a remedy of 100 元
+    remedy = Remedy.objects.get(complaint=paid)
+    svc.remedy_decide(actor=people["supervisor"], remedy_id=remedy.pk, approve=True)
+    svc.complaint_reply(actor=h, complaint_id=paid.pk, channel="sms", content="已补偿100元。")
+    svc.return_visit_record(
+        actor=people["visitor"], complaint_id=paid.pk, reached=True, resolved=True, satisfaction=5
+    )
+    svc.complaint_close(actor=people["visitor"], complaint_id=paid.pk)
+    risky = cases.make(Status.CLOSED, fcr=True)
+    Classification.objects.create(
+        complaint=risky,
+        model_version="test",
+        category="billing",
+        subcategory="billing-wrong-charge",
+        level="dissatisfied",
+        escalation_risk=settings.TOUSU_TRIAGE_ESCALATION_RISK / 100,
+        confidence=0.9,
+        outcome="confirmed",
+        created_at=at(WEEK + timedelta(days=1)),
+    )
+    q.sampling_rules_update(actor=people["supervisor"], random_per_agent=0, remedy_above="99.99")
+    picks = {p.complaint_id: p.reasons for p in sample(people, time_machine).picks.all()}
+    assert picks == {
+        late.pk: ["escalated", "breached"],  # the breach escalated it too
+        reopened.pk: ["reopened", "escalated", "dissatisfied"],  # the visit escalated it too
+        paid.pk: ["remedy"],
+        risky.pk: ["risk"],
+    }
+    # Above the amount only: a threshold of exactly 100 元 no longer picks the remedy.
+    QualityEvent.objects.all().delete(), Pick.objects.all().delete(), SamplingRun.objects.all().delete()
+    q.sampling_rules_update(actor=people["supervisor"], remedy_above="100")
+    assert paid.pk not in set(sample(people, time_machine).picks.values_list("complaint_id", flat=True))
