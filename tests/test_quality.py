@@ -213,6 +213,11 @@ def test_the_agent_appeals_within_the_working_days_and_a_supervisor_decides(
     )
     inspection.refresh_from_db()
     assert inspection.status == InspectionStatus.APPEALED
+    # The supervisors of the agent's team are told (not the inspector, not other teams' managers).
+    told = Notification.objects.filter(subject__startswith="Appeal to decide").values_list(
+        "recipient_user__username", "subject"
+    )
+    assert list(told) == [("supervisor", "Appeal to decide: agent, score 50.0")]
     with unchanged(), pytest.raises(PermissionDenied):
         q.appeal_decide(actor=people["inspector"], appeal_id=appeal.pk, grant=False, note="x")
     with unchanged(), pytest.raises(ValidationError):

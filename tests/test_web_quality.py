@@ -145,3 +145,21 @@ def test_the_command_samples_a_week_once(people, cases, time_machine):
         call_command("quality", "sample", "--week", "2026-11-10")
     with pytest.raises(CommandError, match="not ended"):
         call_command("quality", "sample", "--week", str(WEEK + timedelta(days=7)))
+
+
+def test_calibration_scores_stay_blind_until_one_has_scored(client, people, picked):
+    from tousu.quality.models import Pick
+
+    Pick.objects.filter(pk=picked.pk).update(calibration=True)
+    answers = dict.fromkeys(("greeting", "listening", "policy", "timeliness", "reply", "follow_up"), True)
+    first = q.inspection_submit(
+        actor=people["inspector"], pick_id=picked.pk, answers={**answers, "privacy": True, "promise": True}
+    )
+    client.force_login(people["supervisor"])
+    assert client.get(f"/quality/inspections/{first.pk}/").status_code == 403
+    assert f"/quality/picks/{picked.pk}/" in client.get("/quality/").content.decode()
+    q.inspection_submit(
+        actor=people["supervisor"], pick_id=picked.pk, answers={**answers, "privacy": True, "promise": True}
+    )
+    assert client.get(f"/quality/inspections/{first.pk}/").status_code == 200
+    assert client.get("/quality/calibration/").content.decode().count("100.0") == 2

@@ -510,6 +510,20 @@ def appeal_file(*, actor: User | None, inspection_id: int, reason: str, origin: 
     appeal = Appeal.objects.create(inspection=inspection, reason=reason, filed_by=actor, filed_at=now)
     inspection.status = InspectionStatus.APPEALED
     inspection.save(update_fields=["status"])
+    deciders = User.objects.filter(is_active=True, role__in=SUPERVISING_ROLES).exclude(
+        pk=inspection.inspector_id
+    )
+    same_team = deciders.filter(department=actor.department) if actor.department_id else deciders.none()
+    for decider in same_team if same_team.exists() else deciders:
+        _inbox(
+            decider,
+            f"quality:{inspection.pk}:appealed:inbox:{decider.pk}",
+            _("Appeal to decide: %(agent)s, score %(score)s")
+            % {"agent": actor.username, "score": inspection.score},
+            reason,
+            inspection.complaint_id,
+            now,
+        )
     _event(
         QualityEventKind.APPEALED,
         actor,

@@ -133,13 +133,26 @@ def case_pick(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _visible_inspection(user: User, pk: int) -> Inspection:
     inspection = (
-        Inspection.objects.select_related("complaint", "agent", "inspector", "card", "card__scorecard")
+        Inspection.objects.select_related(
+            "pick", "complaint", "agent", "inspector", "card", "card__scorecard"
+        )
         .filter(pk=pk)
         .first()
     )
     if inspection is None:
         raise NotFound(_("No such inspection."))
-    if user.role in SUPERVISING_ROLES or user.pk in (inspection.agent_id, inspection.inspector_id):
+    if user.pk in (inspection.agent_id, inspection.inspector_id):
+        return inspection
+    if user.role in SUPERVISING_ROLES:
+        pick = inspection.pick
+        may_still_score = (
+            pick.calibration
+            and pick.agent_id != user.pk
+            and pick.inspections.count() < 2
+            and not pick.inspections.filter(inspector_id=user.pk).exists()
+        )
+        if may_still_score:  # calibration is blind until one has scored
+            raise PermissionDenied(_("Calibration is blind: score this case before reading other scores."))
         return inspection
     raise PermissionDenied(_("Only the agent, the inspector and supervisors see this inspection."))
 
