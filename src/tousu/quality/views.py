@@ -147,6 +147,7 @@ def _visible_inspection(user: User, pk: int) -> Inspection:
         pick = inspection.pick
         may_still_score = (
             pick.calibration
+            and not hasattr(inspection, "appeal")  # an appeal to decide is read whatever the calibration
             and pick.agent_id != user.pk
             and pick.inspections.count() < 2
             and not pick.inspections.filter(inspector_id=user.pk).exists()
