@@ -42,7 +42,7 @@ def test_home_sends_an_anonymous_visitor_to_sign_in(client):
         ("agent", "/queues/mine/"),
         ("handler", "/queues/mine/"),
         ("visitor", "/queues/mine/"),
-        ("inspector", "/queues/mine/"),
+        ("inspector", "/quality/"),
         ("supervisor", "/dashboard/"),
         ("manager", "/dashboard/"),
         ("auditor", "/admin/"),

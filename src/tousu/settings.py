@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "tousu.portal",
     "tousu.triage",
     "tousu.analytics",
+    "tousu.quality",
     "tousu.ops",
     "tousu.web",
 ]

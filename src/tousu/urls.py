@@ -4,6 +4,7 @@ from django.urls import include, path
 from tousu.analytics import views as reports
 from tousu.api.routes import api_v4, api_v5
 from tousu.ops import health
+from tousu.quality import views as quality_views
 from tousu.triage import views as triage_views
 from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
@@ -26,6 +27,7 @@ urlpatterns = [
     *dashboard.urlpatterns,
     *regulator.urlpatterns,
     *reports.urlpatterns,
+    *quality_views.urlpatterns,
     path("portal/", include("tousu.portal.urls")),
     path("tmf-api/troubleTicket/v4/", api_v4.urls),
     path("tmf-api/troubleTicket/v5/", api_v5.urls),

@@ -47,6 +47,7 @@ from tousu.complaints.models import (
 )
 from tousu.complaints.states import Status
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
+from tousu.quality.services import quality_defaults_install
 
 DEMO_PASSWORD = "tousu-demo"
 
@@ -210,6 +211,7 @@ def seed_organisation() -> dict[str, Department]:
                 },
             )
     analytics_seed_demo(today=timezone.localdate())  # subscribers per region and month, hotline figures
+    quality_defaults_install()  # the default sampling rules and scorecard (tousu.quality)
     for role, limit in DEFAULT_APPROVAL_LIMITS.items():
         ApprovalLimit.objects.get_or_create(
             role=role, defaults={"max_amount": None if limit is None else Decimal(limit)}

@@ -34,6 +34,7 @@ from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.complaints.services.deadlines import sla_breach, sla_warn
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
 from tousu.ops.models import WorkerHeartbeat
+from tousu.quality.services import quality_sample_due
 from tousu.triage.services import triage_clusters, triage_intake
 
 log = logging.getLogger("tousu.worker")
@@ -53,6 +54,7 @@ JOBS: list[tuple[str, str, Job]] = [
     ("triage", "triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", "triage", triage_clusters),  # outage clusters → major incidents
     ("analytics", "analytics", analytics_consume),  # the rollups, from the event log with their own cursor
+    ("quality", "quality", quality_sample_due),  # sample last week's cases for inspection, once it is over
 ]
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for _name, kind, _job in JOBS))
 

@@ -17,7 +17,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     if not user.can(Cap.CASE_VIEW):  # type: ignore[union-attr]
         return redirect("admin:index")
-    return redirect("queue", name="mine")
+    return redirect("quality-queue") if user.role == "inspector" else redirect("queue", name="mine")  # type: ignore[union-attr]
 
 
 urlpatterns: list[URLPattern] = [
