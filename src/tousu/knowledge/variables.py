@@ -102,7 +102,7 @@ def fill(body: str, complaint: Complaint, actor: User | None) -> str:
     missing = [name for name in names if not values[name]]
     if missing:
         raise ValidationError(
-            _("This template cannot be used on case %(case)s yet: the case has no %(missing)s.")
+            _("This template cannot be used on case %(case)s yet; the case lacks: %(missing)s.")
             % {
                 "case": complaint,
                 "missing": "; ".join("%s ({%s})" % (VARIABLES[n][0], n) for n in missing),
