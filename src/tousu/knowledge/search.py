@@ -18,7 +18,9 @@ from django.utils import timezone
 from tousu.knowledge.models import Article, ArticleVersion, SearchToken, Synonym
 from tousu.knowledge.text import BODY, TAGS, TITLE, field_terms, query_terms
 
-MAX_QUERY_TERMS = 40
+MAX_QUERY_TERMS = 24
+COMMON_FLOOR = 50
+COMMON_SHARE = 0.05
 
 
 def version_terms(version: ArticleVersion) -> dict[str, float]:
@@ -75,7 +77,6 @@ def search_ids(
     terms = query_terms(query, synonym_map() if synonyms is None else synonyms)
     if not terms:
         return []
-    terms = dict(sorted(terms.items(), key=lambda kv: -kv[1])[:MAX_QUERY_TERMS])
     table = SearchToken._meta.db_table
     marks = ", ".join(["%s"] * len(terms))
     with connection.cursor() as cursor:
@@ -86,7 +87,12 @@ def search_ids(
     if not df:
         return []
     total = Article.objects.filter(published__isnull=False).count() or 1
-    factors = {t: terms[t] * math.log(1 + total / n) for t, n in df.items()}
+    # Terms in more than a few per cent of the articles say little and cost the most: left out,
+    # unless nothing rarer matched. Then the most telling terms (factor × idf) are summed.
+    common = max(COMMON_FLOOR, total * COMMON_SHARE)
+    rare = {t: n for t, n in df.items() if n <= common} or dict(sorted(df.items(), key=lambda kv: kv[1])[:3])
+    factors = {t: terms[t] * math.log(1 + total / n) for t, n in rare.items()}
+    factors = dict(sorted(factors.items(), key=lambda kv: -kv[1])[:MAX_QUERY_TERMS])
     when = " ".join(["WHEN %s THEN %s"] * len(factors))
     params: list[object] = []
     for term, factor in factors.items():

@@ -89,35 +89,41 @@ def suggest_articles(
         ids |= set(
             articles_in_force(on).filter(categories__in=cats).values_list("pk", flat=True).distinct()[:50]
         )
-    articles = (
+    rows = list(
         articles_in_force(on)
         .filter(pk__in=ids)
         .filter(Q(region__isnull=True) | Q(region_id=region_id))
-        .prefetch_related("categories")
+        .values_list("pk", "business_type", "region_id")
     )
-    result = []
-    for article in articles:
+    linked: dict[int, set[int]] = {}
+    through = Article.categories.through.objects.filter(article_id__in=[r[0] for r in rows])
+    for article_id, cat_id in through.values_list("article_id", "category_id"):
+        linked.setdefault(article_id, set()).add(cat_id)
+    scored = []
+    for pk, article_business, article_region in rows:
         reasons = []
-        score = similarity.get(article.pk, 0.0)
+        score = similarity.get(pk, 0.0)
         if score >= 0.2:
             reasons.append(_("matches the complaint's words (%(percent)s%%)") % {"percent": round(score * 100)})
-        bonus, reason = _category_reason({c.pk for c in article.categories.all()}, category_id, parent_category_id)
+        bonus, reason = _category_reason(linked.get(pk, set()), category_id, parent_category_id)
         score += bonus
         if reason:
             reasons.append(reason)
-        if article.business_type and business_type:
-            if article.business_type == business_type:
+        if article_business and business_type:
+            if article_business == business_type:
                 score += 0.3
                 reasons.append(_("same business type: %(type)s") % {"type": BusinessType(business_type).label})
             else:
                 score -= 0.5
-        if article.region_id is not None and article.region_id == region_id:
+        if article_region is not None and article_region == region_id:
             score += 0.3
             reasons.append(_("written for this region"))
         if reasons and score > 0.3:
-            result.append(Suggestion("article", article, round(score, 3), reasons))
-    result.sort(key=lambda s: (-s.score, s.item.pk))
-    return result[:limit]
+            scored.append((round(score, 3), pk, reasons))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    top = scored[:limit]
+    by_id = Article.objects.select_related("published").in_bulk([pk for _score, pk, _r in top])
+    return [Suggestion("article", by_id[pk], score, reasons) for score, pk, reasons in top]
 
 
 def suggest_templates(

@@ -60,6 +60,7 @@ def bigrams(text: str) -> list[str]:
     return pairs
 
 
+@functools.lru_cache(maxsize=50_000)
 def pinyin(word: str) -> str:
     """Toneless pinyin of a Chinese word (扣费 → koufei): homophone typos (扣废) still match."""
     return "".join(_pinyin().lazy_pinyin(word, errors="ignore"))
