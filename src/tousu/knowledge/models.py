@@ -162,6 +162,8 @@ class SearchToken(models.Model):
     weight = models.FloatField()
 
     class Meta:
+        verbose_name = _("search term")
+        verbose_name_plural = _("search terms")
         constraints = [models.UniqueConstraint(fields=["article", "token"], name="kb_token_unique")]
         indexes = [models.Index(fields=["token", "article", "weight"], name="kb_token_lookup")]
 
