@@ -29,11 +29,36 @@ sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 QUERIES = [
-    "停机保号每月多少钱", "详单能查几个月", "掉话率标准", "携号转网条件", "扣钱", "重复收费", "tjbh", "xhzw",
-    "宽带网速慢怎么办", "断网多久修好", "增值业务扣费退订", "充值没到账", "国际漫游流量", "彩铃功能费",
-    "实名制补卡", "涉诈关停申诉", "营销骚扰电话", "老年人一键转人工", "高额账单提醒", "销户违约金",
-    "停机保好", "携号转往", "IPTV 无法播放", "信号差", "投诉答复时限", "补偿审批权限", "流量结转",
-    "套餐外流量计费", "退费到账时间", "5G 覆盖",
+    "停机保号每月多少钱",
+    "详单能查几个月",
+    "掉话率标准",
+    "携号转网条件",
+    "扣钱",
+    "重复收费",
+    "tjbh",
+    "xhzw",
+    "宽带网速慢怎么办",
+    "断网多久修好",
+    "增值业务扣费退订",
+    "充值没到账",
+    "国际漫游流量",
+    "彩铃功能费",
+    "实名制补卡",
+    "涉诈关停申诉",
+    "营销骚扰电话",
+    "老年人一键转人工",
+    "高额账单提醒",
+    "销户违约金",
+    "停机保好",
+    "携号转往",
+    "IPTV 无法播放",
+    "信号差",
+    "投诉答复时限",
+    "补偿审批权限",
+    "流量结转",
+    "套餐外流量计费",
+    "退费到账时间",
+    "5G 覆盖",
 ]
 COMPLAINTS = [
     "用户反映3月账单被收取30元彩铃费用，从未订购，要求退还。",
@@ -48,15 +73,34 @@ COMPLAINTS = [
     "室内信号很差，打电话经常掉线。",
 ]
 PLACES = ["广州", "深圳", "佛山", "东莞", "梅州", "清远", "韶关", "湛江", "珠海", "中山", "江门", "惠州"]
-PRODUCTS = ["畅享套餐", "家庭融合套餐", "千兆宽带", "5G尊享包", "校园卡", "商务卡", "流量日包", "视频会员", "云盘", "物联网卡"]
+PRODUCTS = [
+    "畅享套餐",
+    "家庭融合套餐",
+    "千兆宽带",
+    "5G尊享包",
+    "校园卡",
+    "商务卡",
+    "流量日包",
+    "视频会员",
+    "云盘",
+    "物联网卡",
+]
 FILLER = [
-    "办理时须核验本人身份。", "具体以当地公示资费为准。", "客户可通过营业厅 App 查询。", "如有疑问请拨打客服热线。",
-    "本规则适用于个人客户。", "政企客户另有约定的从其约定。", "活动期间赠送的权益不折现。", "到期后自动转为标准资费。",
+    "办理时须核验本人身份。",
+    "具体以当地公示资费为准。",
+    "客户可通过营业厅 App 查询。",
+    "如有疑问请拨打客服热线。",
+    "本规则适用于个人客户。",
+    "政企客户另有约定的从其约定。",
+    "活动期间赠送的权益不折现。",
+    "到期后自动转为标准资费。",
 ]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
@@ -80,7 +124,9 @@ def build(n: int, seed: int) -> None:
     bases = starter_data()["articles"]
     departments = dict(Department.objects.values_list("code", "pk"))
     now = timezone.now()
-    base_terms = [version_terms(ArticleVersion(title=b["title"], body=b["body"], tags=b.get("tags", ""))) for b in bases]
+    base_terms = [
+        version_terms(ArticleVersion(title=b["title"], body=b["body"], tags=b.get("tags", ""))) for b in bases
+    ]
 
     @functools.cache
     def piece_terms(text: str, weight: float) -> tuple[tuple[str, float], ...]:
@@ -108,14 +154,24 @@ def build(n: int, seed: int) -> None:
                 )
                 versions.append(
                     ArticleVersion(
-                        number=1, title=title, body=body, tags=base.get("tags", ""),
-                        status="published", created_at=now, decided_at=now,
+                        number=1,
+                        title=title,
+                        body=body,
+                        tags=base.get("tags", ""),
+                        status="published",
+                        created_at=now,
+                        decided_at=now,
                     )
                 )
                 # The terms of the whole text, built from its pieces (each piece's terms cached):
                 # the same terms indexing computes, less the few bigrams across the joints.
                 terms = dict(base_terms[k])
-                pieces = [(place + product, TITLE), (str(i), TITLE), (place + product, BODY), *[(f, BODY) for f in filler]]
+                pieces = [
+                    (place + product, TITLE),
+                    (str(i), TITLE),
+                    (place + product, BODY),
+                    *[(f, BODY) for f in filler],
+                ]
                 for text, weight in pieces:
                     for term, w in piece_terms(text, weight):
                         if w > terms.get(term, 0.0):
@@ -157,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         env["TOUSU_DATABASE_URL"] = args.pg_url
     else:
         env.pop("TOUSU_DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "tousu.cli", "migrate", "--verbosity", "0", "--skip-checks"], env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "tousu.cli", "migrate", "--verbosity", "0", "--skip-checks"],
+        env=env,
+        check=True,
+    )
     os.environ.clear()
     os.environ.update(env)
     import django

@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from tousu.common.errors import PermissionDenied, ValidationError
-from tousu.complaints import services as svc
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import ComplaintEvent
 from tousu.complaints.states import Status
@@ -63,14 +62,18 @@ def test_the_sms_rule_70_single_67_per_segment_for_chinese_160_153_for_gsm():
 
 def test_note_mode_writes_an_internal_note_only(cases, people):
     c = cases.make(Status.ACCEPTED)
-    event = kb.compose_send(actor=people["agent"], complaint_id=c.pk, mode="note", text="已致电用户，未接通。")
+    event = kb.compose_send(
+        actor=people["agent"], complaint_id=c.pk, mode="note", text="已致电用户，未接通。"
+    )
     assert (event.kind, event.payload) == (EventKind.NOTE_ADDED, {"text": "已致电用户，未接通。"})
     assert not Notification.objects.filter(complaint=c, template="message").exists()
 
 
 def test_message_mode_queues_the_exact_text_on_the_preferred_channel(cases, people):
     c = cases.make(Status.ACCEPTED)
-    message = kb.compose_send(actor=people["agent"], complaint_id=c.pk, mode="message", text="请提供账单截图。")
+    message = kb.compose_send(
+        actor=people["agent"], complaint_id=c.pk, mode="message", text="请提供账单截图。"
+    )
     assert isinstance(message, CustomerMessage)
     n = message.notification
     assert (n.transport, n.address, n.template) == (Transport.SMS, "+8613812348000", "message")
@@ -111,7 +114,9 @@ def _deliver(notification: Notification, *, ok: bool, error: str = "", permanent
     Notification.objects.exclude(pk=notification.pk).update(next_attempt_at=now + timedelta(hours=1))
     Notification.objects.filter(pk=notification.pk).update(next_attempt_at=now - timedelta(seconds=1))
     (claimed,) = notifications_claim(batch=50)
-    notification_record(claimed, delivered=ok, error=error, response="250 ok" if ok else "", permanent=permanent)
+    notification_record(
+        claimed, delivered=ok, error=error, response="250 ok" if ok else "", permanent=permanent
+    )
 
 
 def test_the_timeline_shows_queued_sent_failed_with_reason_and_retried(cases, people, settings):
@@ -123,7 +128,11 @@ def test_the_timeline_shows_queued_sent_failed_with_reason_and_retried(cases, pe
     second = kb.customer_message_send(actor=people["agent"], complaint_id=c.pk, text="第二条").notification
     third = kb.customer_message_send(actor=people["agent"], complaint_id=c.pk, text="第三条").notification
     states = [(m.notification.body[-3:], m.state, m.reason, m.retried) for m in case_messages(c.pk)]
-    assert states == [("第一条", "queued", "", False), ("第二条", "queued", "", False), ("第三条", "queued", "", False)]
+    assert states == [
+        ("第一条", "queued", "", False),
+        ("第二条", "queued", "", False),
+        ("第三条", "queued", "", False),
+    ]
     _deliver(first, ok=True)
     _deliver(second, ok=False, error="gateway 503")
     _deliver(third, ok=False, error="gateway 503")
@@ -142,7 +151,9 @@ def test_the_timeline_shows_queued_sent_failed_with_reason_and_retried(cases, pe
 
 def test_the_formal_reply_shows_in_the_messages_with_its_delivery(cases, people):
     c = cases.make(Status.PLAN_PROPOSED)
-    kb.compose_send(actor=people["handler"], complaint_id=c.pk, mode="reply", channel="sms", text="经核查已退还30元。")
+    kb.compose_send(
+        actor=people["handler"], complaint_id=c.pk, mode="reply", channel="sms", text="经核查已退还30元。"
+    )
     while outbox_dispatch():
         pass
     templates = [m.notification.template for m in case_messages(c.pk)]

@@ -20,6 +20,7 @@ def library(org):
 
 def _login(client, user):
     client.force_login(user)
+    client.cookies["django_language"] = "en"
     return client
 
 
@@ -34,12 +35,16 @@ def test_article_page_shows_history_and_usage_to_the_owner(client, people, libra
     article = Article.objects.get(external_ref="kb-005")  # customer service owns it
     page = _login(client, people["agent"]).get(reverse("kb-article", args=[article.pk]))
     text = page.content.decode()
-    assert "投诉答复时限：15日内答复用户" in text and 'id="kb-history"' in text and 'id="kb-usage"' in text
+    assert "投诉答复时限：15日内答复用户" in text
+    assert 'id="kb-history"' in text
+    assert 'id="kb-usage"' in text
     other = _login(client, people["handler_other"]).get(reverse("kb-article", args=[article.pk]))
     assert 'id="kb-usage"' not in other.content.decode()
 
 
-def test_insert_refuses_a_template_with_a_missing_field_and_fills_one_that_fits(client, cases, people, library):
+def test_insert_refuses_a_template_with_a_missing_field_and_fills_one_that_fits(
+    client, cases, people, library
+):
     c = cases.make(Status.ACCEPTED)
     client = _login(client, people["agent"])
     refund = ReplyTemplate.objects.get(code="refund-sms")
@@ -69,11 +74,14 @@ def test_composer_fragment_and_send(client, cases, people, library):
     client = _login(client, people["agent"])
     page = client.get(reverse("kb-compose", args=[c.pk]))
     text = page.content.decode()
-    assert 'id="composer-form"' in text and 'id="kb-suggestions"' in text
+    assert 'id="composer-form"' in text
+    assert 'id="kb-suggestions"' in text
     done = client.post(reverse("kb-compose-send", args=[c.pk]), {"mode": "note", "text": "已回电"})
     assert done.status_code == 302
     assert c.events.filter(kind="note_added", payload__text="已回电").count() == 1
-    refused = client.post(reverse("kb-compose-send", args=[c.pk]), {"mode": "reply", "channel": "sms", "text": "x"})
+    refused = client.post(
+        reverse("kb-compose-send", args=[c.pk]), {"mode": "reply", "channel": "sms", "text": "x"}
+    )
     assert refused.status_code == 302  # 'accepted' cannot be replied to without a first-contact resolution
     c.refresh_from_db()
     assert c.status == Status.ACCEPTED

@@ -38,7 +38,8 @@ def test_a_handler_replies_from_a_template(browser_page, live_server, cases, peo
     page.click("#composer-insert")
     expect(page.locator("#composer-text")).not_to_have_value("")
     text = page.input_value("#composer-text")
-    assert text.startswith("张三您好，您的投诉处理方案已确定") and c.ticket_no in text
+    assert text.startswith("张三您好，您的投诉处理方案已确定")
+    assert c.ticket_no in text
     page.check("input[name=mode][value=reply]")
     page.select_option("#composer-channel", "sms")
     page.type("#composer-text", " ")  # the live count follows typing

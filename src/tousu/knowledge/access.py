@@ -39,7 +39,9 @@ def access_write(actor: User | None, department_id: int) -> None:
 
 def access_approve(actor: User | None, version: ArticleVersion) -> None:
     if not may_approve(actor, version.article):
-        raise PermissionDenied(_("Only a supervisor of the owning department may approve or send back its articles."))
+        raise PermissionDenied(
+            _("Only a supervisor of the owning department may approve or send back its articles.")
+        )
     assert actor is not None
     if version.author_id == actor.pk:
         raise PermissionDenied(_("A version is approved by someone other than its author."))

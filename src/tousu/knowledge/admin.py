@@ -44,7 +44,15 @@ class SynonymAdmin(AuditedConfigAdmin):
 class ArticleAdmin(ReadOnlyAdmin):
     """Articles change through their versions and the approval (the knowledge pages)."""
 
-    list_display = ["title", "owner_department", "valid_from", "valid_until", "used_count", "useful_count", "not_useful_count"]
+    list_display = [
+        "title",
+        "owner_department",
+        "valid_from",
+        "valid_until",
+        "used_count",
+        "useful_count",
+        "not_useful_count",
+    ]
     list_filter = ["owner_department"]
     search_fields = ["title", "external_ref"]
 

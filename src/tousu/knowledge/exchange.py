@@ -79,7 +79,9 @@ def export_markdown(folder: Path) -> int:
     rows = _rows()
     for row in rows:
         header = "\n".join(f"{k}: {row[k]}" for k in HEADER_KEYS)
-        (folder / f"{row['reference']}.md").write_text(f"---\n{header}\n---\n{row['body']}\n", encoding="utf-8")
+        (folder / f"{row['reference']}.md").write_text(
+            f"---\n{header}\n---\n{row['body']}\n", encoding="utf-8"
+        )
     return len(rows)
 
 
@@ -136,7 +138,9 @@ def _date(value: str, where: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise ValidationError(_("%(where)s: '%(value)s' is not a date (YYYY-MM-DD).") % {"where": where, "value": value}) from exc
+        raise ValidationError(
+            _("%(where)s: '%(value)s' is not a date (YYYY-MM-DD).") % {"where": where, "value": value}
+        ) from exc
 
 
 @transaction.atomic
@@ -164,6 +168,7 @@ def import_rows(rows: list[tuple[str, dict[str, str]]], *, source: str) -> dict[
             problems.append(f"{where}: {exc.message}")
     if problems:
         raise ValidationError(
-            _("Nothing was imported: %(problems)s") % {"problems": " | ".join(problems[:20])}, fields={"file": "rows"}
+            _("Nothing was imported: %(problems)s") % {"problems": " | ".join(problems[:20])},
+            fields={"file": "rows"},
         )
     return {"rows": len(rows), "changed": changed}

@@ -167,6 +167,9 @@ class SearchToken(models.Model):
         constraints = [models.UniqueConstraint(fields=["article", "token"], name="kb_token_unique")]
         indexes = [models.Index(fields=["token", "article", "weight"], name="kb_token_lookup")]
 
+    def __str__(self) -> str:
+        return self.token
+
 
 class Feedback(models.Model):
     """An agent's verdict on one suggestion for one case: useful or not. One row per agent, case
@@ -201,6 +204,9 @@ class Feedback(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} {'+' if self.useful else '-'} {self.article_id or self.template_id}"
+
 
 class CustomerMessage(models.Model):
     """One message an agent wrote to the customer from the composer (not the formal reply, which is
@@ -226,3 +232,6 @@ class CustomerMessage(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("message to the customer")
         verbose_name_plural = _("messages to the customer")
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.channel} {self.created_at:%Y-%m-%d %H:%M}"

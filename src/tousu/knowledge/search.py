@@ -108,5 +108,5 @@ def search_ids(
         "GROUP BY t.article_id ORDER BY score DESC, t.article_id LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *factors, on, on, limit])
+        cursor.execute(sql, [*params, *factors, on, on, limit])  # type: ignore[list-item]
         return [Hit(int(pk), float(score)) for pk, score in cursor.fetchall()]

@@ -34,7 +34,9 @@ def articles_in_force(on: date | None = None) -> QuerySet[Article]:
 def article_search(query: str, *, limit: int = 20) -> list[tuple[Article, float]]:
     """Articles matching ``query``, best first, with their scores."""
     hits = search_ids(query, limit=limit)
-    by_id = Article.objects.select_related("published", "owner_department").in_bulk([h.article_id for h in hits])
+    by_id = Article.objects.select_related("published", "owner_department").in_bulk(
+        [h.article_id for h in hits]
+    )
     return [(by_id[h.article_id], h.score) for h in hits if h.article_id in by_id]
 
 
@@ -58,7 +60,9 @@ class Suggestion:
     reasons: list[str] = field(default_factory=list)
 
 
-def _category_reason(item_categories: set[int], category_id: int | None, parent_id: int | None) -> tuple[float, str]:
+def _category_reason(
+    item_categories: set[int], category_id: int | None, parent_id: int | None
+) -> tuple[float, str]:
     if category_id is not None and category_id in item_categories:
         return 1.0, _("same category")
     if parent_id is not None and parent_id in item_categories:
@@ -104,7 +108,9 @@ def suggest_articles(
         reasons = []
         score = similarity.get(pk, 0.0)
         if score >= 0.2:
-            reasons.append(_("matches the complaint's words (%(percent)s%%)") % {"percent": round(score * 100)})
+            reasons.append(
+                _("matches the complaint's words (%(percent)s%%)") % {"percent": round(score * 100)}
+            )
         bonus, reason = _category_reason(linked.get(pk, set()), category_id, parent_category_id)
         score += bonus
         if reason:
@@ -112,7 +118,9 @@ def suggest_articles(
         if article_business and business_type:
             if article_business == business_type:
                 score += 0.3
-                reasons.append(_("same business type: %(type)s") % {"type": BusinessType(business_type).label})
+                reasons.append(
+                    _("same business type: %(type)s") % {"type": BusinessType(business_type).label}
+                )
             else:
                 score -= 0.5
         if article_region is not None and article_region == region_id:
@@ -138,9 +146,14 @@ def suggest_templates(
     """Active templates that fit: same category, shared words with the situation, the customer's
     reply channel, the business type."""
     complaint_words = set(words(text)) if text.strip() else set()
-    channel = {ReplyChannel.SMS: TemplateChannel.SMS, ReplyChannel.EMAIL: TemplateChannel.EMAIL,
-               ReplyChannel.LETTER: TemplateChannel.LETTER, ReplyChannel.PHONE: TemplateChannel.PHONE}.get(
-        reply_channel, ""  # type: ignore[call-overload]
+    channel = {
+        ReplyChannel.SMS: TemplateChannel.SMS,
+        ReplyChannel.EMAIL: TemplateChannel.EMAIL,
+        ReplyChannel.LETTER: TemplateChannel.LETTER,
+        ReplyChannel.PHONE: TemplateChannel.PHONE,
+    }.get(
+        reply_channel,
+        "",  # type: ignore[call-overload]
     )
     synonyms = synonym_map()
     expanded = set(complaint_words)
@@ -149,10 +162,16 @@ def suggest_templates(
     result = []
     for template in ReplyTemplate.objects.filter(is_active=True).prefetch_related("categories"):
         reasons = []
-        score, reason = _category_reason({c.pk for c in template.categories.all()}, category_id, parent_category_id)
+        score, reason = _category_reason(
+            {c.pk for c in template.categories.all()}, category_id, parent_category_id
+        )
         if reason:
             reasons.append(reason)
-        shared = [w for w in dict.fromkeys(words(f"{template.title} {template.situation}")) if w in expanded and len(w) > 1]
+        shared = [
+            w
+            for w in dict.fromkeys(words(f"{template.title} {template.situation}"))
+            if w in expanded and len(w) > 1
+        ]
         if shared:
             score += min(1.0, 0.34 * len(shared))
             reasons.append(_("situation matches: %(words)s") % {"words": "、".join(shared[:4])})

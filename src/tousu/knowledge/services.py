@@ -81,7 +81,8 @@ def _categories(codes: Iterable[str]) -> list[Category]:
     unknown = sorted(set(codes) - {c.code for c in found})
     if unknown:
         raise ValidationError(
-            _("Unknown categories: %(codes)s.") % {"codes": ", ".join(unknown)}, fields={"categories": "unknown"}
+            _("Unknown categories: %(codes)s.") % {"codes": ", ".join(unknown)},
+            fields={"categories": "unknown"},
         )
     return found
 
@@ -211,9 +212,9 @@ def article_submit(*, actor: User | None, version_id: int) -> ArticleVersion:
 
 def _publish(version: ArticleVersion, now: Any) -> None:
     article = Article.objects.select_for_update().get(pk=version.article_id)
-    ArticleVersion.objects.filter(article=article, status=VersionStatus.PUBLISHED).exclude(pk=version.pk).update(
-        status=VersionStatus.SUPERSEDED
-    )
+    ArticleVersion.objects.filter(article=article, status=VersionStatus.PUBLISHED).exclude(
+        pk=version.pk
+    ).update(status=VersionStatus.SUPERSEDED)
     article.published = version
     article.title = version.title
     article.valid_from = version.valid_from
@@ -275,13 +276,16 @@ def article_import(
     department = Department.objects.filter(code=owner_department_code).first()
     if department is None:
         raise ValidationError(
-            _("Unknown department '%(code)s'.") % {"code": owner_department_code}, fields={"department": "unknown"}
+            _("Unknown department '%(code)s'.") % {"code": owner_department_code},
+            fields={"department": "unknown"},
         )
     region = None
     if region_code:
         region = Region.objects.filter(code=region_code).first()
         if region is None:
-            raise ValidationError(_("Unknown region '%(code)s'.") % {"code": region_code}, fields={"region": "unknown"})
+            raise ValidationError(
+                _("Unknown region '%(code)s'.") % {"code": region_code}, fields={"region": "unknown"}
+            )
     title = _text(title, "title", MAX_TITLE)
     body = _text(body, "body", MAX_BODY)
     tag_text = _tags(tags)
@@ -350,7 +354,9 @@ def template_upsert(
     """Create or update a reply template by code (seed and import). Its fields must be known ones."""
     code = _text(code, "code", 80)
     if channel not in TemplateChannel.values:
-        raise ValidationError(_("'%(value)s' is not a template channel.") % {"value": channel}, fields={"channel": "invalid"})
+        raise ValidationError(
+            _("'%(value)s' is not a template channel.") % {"value": channel}, fields={"channel": "invalid"}
+        )
     body = _text(body, "body", 5000)
     template_fields(body)
     template, _created = ReplyTemplate.objects.update_or_create(
@@ -387,7 +393,7 @@ def _target(article_id: int | None, template_id: int | None) -> tuple[Article | 
         if article is None:
             raise NotFound(_("No such article."))
         return article, None
-    template = ReplyTemplate.objects.filter(pk=template_id).first()
+    template = ReplyTemplate.objects.filter(pk=template_id or 0).first()
     if template is None:
         raise NotFound(_("No such template."))
     return None, template
@@ -463,7 +469,11 @@ def message_target(complaint: Complaint) -> tuple[str, str] | None:
 
 def message_rendered(complaint: Complaint, text: str) -> tuple[str, str]:
     """Subject and body exactly as the customer receives a composer message."""
-    return render("message", customer_language(complaint.customer_id), {"ticket_no": complaint.ticket_no or f"#{complaint.pk}", "content": text})
+    return render(
+        "message",
+        customer_language(complaint.customer_id),
+        {"ticket_no": complaint.ticket_no or f"#{complaint.pk}", "content": text},
+    )
 
 
 @transaction.atomic
@@ -477,7 +487,9 @@ def customer_message_send(
 ) -> CustomerMessage:
     """Send the customer a message (not the formal reply) by their preferred reply channel, through
     the outbox (retries, delivery record). Refused when that channel cannot carry a message."""
-    complaint = Complaint.objects.select_for_update().select_related("customer").filter(pk=complaint_id).first()
+    complaint = (
+        Complaint.objects.select_for_update().select_related("customer").filter(pk=complaint_id).first()
+    )
     if complaint is None:
         raise NotFound(_("No such case."))
     access_complaint(actor, complaint, Cap.CASE_REPLY, origin=origin)
@@ -500,7 +512,9 @@ def customer_message_send(
         text=text,
         actor=actor,
         via=origin.via,
-        template_id=template_id if ReplyTemplate.objects.filter(pk=template_id).exists() else None,
+        template_id=template_id
+        if template_id and ReplyTemplate.objects.filter(pk=template_id).exists()
+        else None,
         created_at=now,
     )
     subject, body = message_rendered(complaint, text)
@@ -555,4 +569,3 @@ def compose_send(
         % {"value": mode, "allowed": ", ".join(ComposeMode.ALL)},
         fields={"mode": "invalid"},
     )
-

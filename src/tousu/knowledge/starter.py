@@ -59,4 +59,9 @@ def starter_load() -> dict[str, int]:
             category_codes=[c for c in row.get("categories", []) if c in known_categories],
         )
     synonyms = synonyms_load(data["synonyms"])
-    return {"articles": len(data["articles"]), "articles_changed": changed, "templates": len(data["templates"]), "synonyms": synonyms}
+    return {
+        "articles": len(data["articles"]),
+        "articles_changed": changed,
+        "templates": len(data["templates"]),
+        "synonyms": synonyms,
+    }

@@ -22,7 +22,7 @@ INITIALS_MAX = 12
 
 
 @functools.cache
-def _jieba():  # type: ignore[no-untyped-def]
+def _jieba():  # type: ignore[no-untyped-def,unused-ignore]
     import jieba
 
     jieba.setLogLevel(60)
@@ -31,7 +31,7 @@ def _jieba():  # type: ignore[no-untyped-def]
 
 
 @functools.cache
-def _pinyin():  # type: ignore[no-untyped-def]
+def _pinyin():  # type: ignore[no-untyped-def,unused-ignore]
     import pypinyin
 
     return pypinyin
@@ -54,7 +54,7 @@ def words(text: str) -> list[str]:
 
 def bigrams(text: str) -> list[str]:
     """Overlapping character pairs of each run of Chinese characters: a typo costs two of them, not the match."""
-    pairs = []
+    pairs: list[str] = []
     for run in _CJK.findall(normalize(text)):
         pairs.extend(run[i : i + 2] for i in range(len(run) - 1))
     return pairs
@@ -151,7 +151,9 @@ def plain_text(body: str) -> str:
 def excerpt(body: str, limit: int = 200) -> str:
     """The first paragraph of the article as plain text, at most ``limit`` characters."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body or "") if p.strip()]
-    first = next((p for p in paragraphs if not p.lstrip().startswith("#")), paragraphs[0] if paragraphs else "")
+    first = next(
+        (p for p in paragraphs if not p.lstrip().startswith("#")), paragraphs[0] if paragraphs else ""
+    )
     text = " ".join(plain_text(first).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -23,13 +23,15 @@ REPLY_DAYS = 15  # the operator answers within 15 days (电信用户申诉处理
 Getter = Callable[[Complaint, User | None], str]
 
 
-def _date(value) -> str:  # type: ignore[no-untyped-def]
+def _date(value) -> str:  # type: ignore[no-untyped-def,unused-ignore]
     return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
 
 
 def _amount(complaint: Complaint, actor: User | None) -> str:
     remedy = (
-        Remedy.objects.filter(complaint=complaint, status=RemedyStatus.APPROVED, kind__in=list(MONEY_REMEDIES))
+        Remedy.objects.filter(
+            complaint=complaint, status=RemedyStatus.APPROVED, kind__in=list(MONEY_REMEDIES)
+        )
         .order_by("-id")
         .first()
     )
@@ -47,12 +49,15 @@ VARIABLES: dict[str, tuple[object, Getter]] = {
         gettext_lazy("the customer's name"),
         lambda c, a: (c.customer.name if c.customer is not None else "") or "",
     ),
-    "service_number": (gettext_lazy("the service number (masked)"), lambda c, a: mask_phone(c.service_number)),
+    "service_number": (
+        gettext_lazy("the service number (masked)"),
+        lambda c, a: mask_phone(c.service_number),
+    ),
     "category": (gettext_lazy("the category"), lambda c, a: c.category.name if c.category_id else ""),
     "business_type": (gettext_lazy("the business type"), lambda c, a: c.get_business_type_display()),
     "department": (
         gettext_lazy("the lead department"),
-        lambda c, a: c.lead_department.name if c.lead_department_id else "",
+        lambda c, a: c.lead_department.name if c.lead_department is not None else "",
     ),
     "amount": (gettext_lazy("the approved refund or compensation amount"), _amount),
     "due_date": (gettext_lazy("the resolution plan's deadline"), _due_date),
@@ -82,7 +87,7 @@ def template_fields(body: str) -> list[str]:
         if name not in VARIABLES:
             raise ValidationError(
                 _("The template uses {%(name)s}, which is not a known field; use one of: %(known)s.")
-                % {"name": name, "known": ", ".join("{%s}" % k for k in VARIABLES)},
+                % {"name": name, "known": ", ".join(f"{{{k}}}" for k in VARIABLES)},
                 fields={"body": "unknown field"},
             )
         if name not in names:
@@ -105,7 +110,7 @@ def fill(body: str, complaint: Complaint, actor: User | None) -> str:
             _("This template cannot be used on case %(case)s yet; the case lacks: %(missing)s.")
             % {
                 "case": complaint,
-                "missing": "; ".join("%s ({%s})" % (VARIABLES[n][0], n) for n in missing),
+                "missing": "; ".join(f"{VARIABLES[n][0]} ({{{n}}})" for n in missing),
             },
             fields={"template": "missing " + ",".join(missing)},
         )

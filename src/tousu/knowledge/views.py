@@ -68,7 +68,8 @@ def kb_search(request: HttpRequest) -> HttpResponse:
         "q": query,
         "results": results,
         "pending": list(selectors.awaiting_approval(user.department_id)) if user.department_id else [],
-        "may_write": user.can(Cap.CONFIG_EDIT) or (user.department_id and may_write(user, user.department_id)),
+        "may_write": user.can(Cap.CONFIG_EDIT)
+        or (user.department_id and may_write(user, user.department_id)),
         "departments": Department.objects.filter(is_active=True).order_by("name"),
         "today": timezone.localdate(),
     }
@@ -115,7 +116,9 @@ def kb_article(request: HttpRequest, pk: int) -> HttpResponse:
         "article": article,
         "body_html": render_markdown(article.published.body) if article.published else "",
         "history": history,
-        "open_draft": next((v for v in history if v.status in (VersionStatus.DRAFT, VersionStatus.PENDING)), None),
+        "open_draft": next(
+            (v for v in history if v.status in (VersionStatus.DRAFT, VersionStatus.PENDING)), None
+        ),
         "may_write": may_write(user, article.owner_department_id),
         "may_approve": may_approve(user, article),
         "is_owner": user.department_id == article.owner_department_id or user.can(Cap.CONFIG_EDIT),
@@ -142,7 +145,9 @@ def kb_draft(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("New draft saved; the published version stays in force until it is approved."))
+        messages.success(
+            request, _("New draft saved; the published version stays in force until it is approved.")
+        )
     return redirect("kb-article", pk=pk)
 
 
@@ -208,7 +213,9 @@ def _frame(complaint: Complaint, mode: str) -> tuple[str, str]:
         message_rendered(complaint, "\x00")
         if mode != ComposeMode.REPLY
         else render_message(
-            "reply", customer_language(complaint.customer_id), {"ticket_no": complaint.ticket_no or "", "content": "\x00"}
+            "reply",
+            customer_language(complaint.customer_id),
+            {"ticket_no": complaint.ticket_no or "", "content": "\x00"},
         )
     )
     before, _sep, after = body.partition("\x00")
@@ -258,7 +265,9 @@ def compose_insert(request: HttpRequest, pk: int) -> HttpResponse:
             used_template = str(template.pk)
             services.usage_record(template_id=template.pk)
         elif article_id.isdigit():
-            article = selectors.articles_in_force().filter(pk=int(article_id)).select_related("published").first()
+            article = (
+                selectors.articles_in_force().filter(pk=int(article_id)).select_related("published").first()
+            )
             if article is None or article.published is None:
                 raise NotFound(_("This article is not in force."))
             piece = excerpt(article.published.body, 300)
@@ -267,14 +276,16 @@ def compose_insert(request: HttpRequest, pk: int) -> HttpResponse:
     except TousuError as exc:
         error = exc.message
     return render(
-        request, "knowledge/_composer_text.html", {"text": text, "error": error, "used_template": used_template}
+        request,
+        "knowledge/_composer_text.html",
+        {"text": text, "error": error, "used_template": used_template},
     )
 
 
 @require_POST
 @login_required
 def compose_preview(request: HttpRequest, pk: int) -> HttpResponse:
-    _user_, complaint = _case(request, pk)
+    complaint = _case(request, pk)[1]
     mode = request.POST.get("mode", ComposeMode.NOTE)
     if mode not in ComposeMode.ALL:
         mode = ComposeMode.NOTE
