@@ -488,7 +488,10 @@ def customer_message_send(
     """Send the customer a message (not the formal reply) by their preferred reply channel, through
     the outbox (retries, delivery record). Refused when that channel cannot carry a message."""
     complaint = (
-        Complaint.objects.select_for_update().select_related("customer").filter(pk=complaint_id).first()
+        Complaint.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=complaint_id)
+        .first()
     )
     if complaint is None:
         raise NotFound(_("No such case."))
