@@ -36,6 +36,11 @@ def test_the_case_services_are_above_the_deadlines_and_analytics_above_both():
     assert names.index("sla") < names.index("vocabulary") < names.index("common")
 
 
+def test_the_knowledge_base_sits_below_the_intake_channels_and_above_triage():
+    names = _layer_names(_contract())
+    assert names.index("channels") < names.index("knowledge") < names.index("triage")
+
+
 def test_imports_flow_down_the_layers():
     lint = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run(

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "tousu.api",
     "tousu.portal",
     "tousu.triage",
+    "tousu.knowledge",
     "tousu.analytics",
     "tousu.quality",
     "tousu.ops",

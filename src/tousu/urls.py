@@ -5,6 +5,7 @@ from tousu.analytics import views as reports
 from tousu.api.routes import api_v4, api_v5
 from tousu.ops import health
 from tousu.quality import views as quality_views
+from tousu.knowledge import views as knowledge_views
 from tousu.triage import views as triage_views
 from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
 
@@ -21,6 +22,7 @@ urlpatterns = [
     *auth.urlpatterns,
     *register.urlpatterns,
     *triage_views.urlpatterns,
+    *knowledge_views.urlpatterns,
     *queues.urlpatterns,
     *case.urlpatterns,
     *customers.urlpatterns,
