@@ -4,7 +4,7 @@ from django.urls import include, path
 from tousu.analytics import views as reports
 from tousu.api.routes import api_v4, api_v5
 from tousu.triage import views as triage_views
-from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
+from tousu.web.views import auth, case, customers, dashboard, home, inbox, queues, register, regulator
 
 handler500 = "tousu.common.faults.server_error"
 
@@ -15,6 +15,7 @@ admin.site.login = auth.admin_login  # type: ignore[method-assign]
 
 urlpatterns = [
     *home.urlpatterns,
+    *inbox.urlpatterns,
     *auth.urlpatterns,
     *register.urlpatterns,
     *triage_views.urlpatterns,
