@@ -165,8 +165,10 @@ def test_the_call_screen_quotes_the_case(replied, people):
     assert "经核查已退还30元。" in html  # the reply
     assert "退还错收的30元彩铃费并取消业务" in html  # the plan
     assert "用户反映3月账单被收取30元彩铃费用，从未订购。" in html  # the complaint
-    assert "张*" in html and PHONE not in html  # masked until revealed
-    assert 'name="reached"' in html and 'name="satisfaction"' in html
+    assert "张*" in html
+    assert PHONE not in html
+    assert 'name="reached"' in html
+    assert 'name="satisfaction"' in html
 
 
 def test_a_satisfied_outcome_goes_through_the_return_visit_service(replied, people):
@@ -174,9 +176,16 @@ def test_a_satisfied_outcome_goes_through_the_return_visit_service(replied, peop
     client = client_for(people["visitor"])
     response = client.post(
         f"/return-visits/{case.pk}/",
-        {"version": case.version, "reached": "yes", "resolved": "yes", "satisfaction": "4", "comment": "满意"},
+        {
+            "version": case.version,
+            "reached": "yes",
+            "resolved": "yes",
+            "satisfaction": "4",
+            "comment": "满意",
+        },
     )
-    assert response.status_code == 302 and response["Location"] == "/return-visits/"
+    assert response.status_code == 302
+    assert response["Location"] == "/return-visits/"
     visit = ReturnVisit.objects.get(complaint=case)
     assert (visit.reached, visit.resolved, visit.satisfaction, visit.comment, visit.visited_by) == (
         True,
@@ -190,7 +199,8 @@ def test_a_satisfied_outcome_goes_through_the_return_visit_service(replied, peop
     event = fresh.events.get(kind=EventKind.RETURN_VISIT)
     assert (event.actor, event.via) == (people["visitor"], "web")
     rows, count = return_visit_queue(actor=people["visitor"])
-    assert count == 2 and case.pk not in [r.case.pk for r in rows]
+    assert count == 2
+    assert case.pk not in [r.case.pk for r in rows]
     page = client.get("/return-visits/").content.decode()
     assert f"{case.ticket_no} · Return visit recorded: the customer is satisfied." in page
 
@@ -199,11 +209,22 @@ def test_an_unreached_customer_keeps_the_case_waiting(replied, people):
     case = replied["a"]
     response = client_for(people["visitor"]).post(
         f"/return-visits/{case.pk}/",
-        {"version": case.version, "reached": "no", "resolved": "yes", "satisfaction": "5", "comment": "无人接听"},
+        {
+            "version": case.version,
+            "reached": "no",
+            "resolved": "yes",
+            "satisfaction": "5",
+            "comment": "无人接听",
+        },
     )
     assert response.status_code == 302
     visit = ReturnVisit.objects.get(complaint=case)
-    assert (visit.reached, visit.resolved, visit.satisfaction, visit.comment) == (False, None, None, "无人接听")
+    assert (visit.reached, visit.resolved, visit.satisfaction, visit.comment) == (
+        False,
+        None,
+        None,
+        "无人接听",
+    )
     assert Complaint.objects.get(pk=case.pk).status == Status.REPLIED
     rows, _ = return_visit_queue(actor=people["visitor"])
     assert rows[0].case.pk == case.pk  # still first: its deadline has not moved
@@ -213,7 +234,13 @@ def test_a_dissatisfied_customer_reopens_and_escalates_the_case(replied, people)
     case = replied["b"]
     client_for(people["visitor"]).post(
         f"/return-visits/{case.pk}/",
-        {"version": case.version, "reached": "yes", "resolved": "no", "satisfaction": "2", "comment": "仍扣费"},
+        {
+            "version": case.version,
+            "reached": "yes",
+            "resolved": "no",
+            "satisfaction": "2",
+            "comment": "仍扣费",
+        },
     )
     fresh = Complaint.objects.get(pk=case.pk)
     assert (fresh.status, fresh.escalation_level, fresh.reopen_count) == (Status.REOPENED, 1, 1)
@@ -226,7 +253,11 @@ def test_a_reached_customer_without_an_outcome_is_asked_for_it(replied, people):
     assert response.status_code == 400
     assert "Say whether the problem is resolved." in response.content.decode()
     fresh = Complaint.objects.get(pk=case.pk)
-    assert (fresh.status, fresh.version, fresh.events.count()) == (Status.REPLIED, case.version, case.events.count())
+    assert (fresh.status, fresh.version, fresh.events.count()) == (
+        Status.REPLIED,
+        case.version,
+        case.events.count(),
+    )
     assert ReturnVisit.objects.filter(complaint=case).count() == 0
 
 
@@ -262,7 +293,9 @@ def waiting(cases, people):
     made = {}
     for name, amount in (("r300", "300"), ("r800", "800")):
         case = cases.make(Status.PLAN_PROPOSED)
-        made[name] = svc.remedy_request(actor=handler, complaint_id=case.pk, kind="compensation", amount=amount)
+        made[name] = svc.remedy_request(
+            actor=handler, complaint_id=case.pk, kind="compensation", amount=amount
+        )
     case = cases.make(Status.PLAN_PROPOSED)
     first = svc.remedy_request(actor=handler, complaint_id=case.pk, kind="compensation", amount="300")
     svc.remedy_decide(actor=supervisor, remedy_id=first.pk, approve=True, note="同意")
@@ -271,7 +304,10 @@ def waiting(cases, people):
 
 
 def labels(actor) -> dict[int, tuple[Decimal, Decimal, bool]]:
-    return {row.remedy.pk: (row.remedy.amount, row.exposure, row.within_limit) for row in approvals_for(actor=actor)}
+    return {
+        row.remedy.pk: (row.remedy.amount, row.exposure, row.within_limit)
+        for row in approvals_for(actor=actor)
+    }
 
 
 def test_the_approvals_say_within_the_limit_or_needs_the_manager(waiting, people):
@@ -289,7 +325,8 @@ def test_the_approvals_say_within_the_limit_or_needs_the_manager(waiting, people
     assert labels(people["handler"]) == {}  # their own requests
     assert labels(people["handler_other"]) == {}  # another department's cases
     html = client_for(people["supervisor"]).get("/approvals/").content.decode()
-    assert html.count("Within your limit") == 1 and html.count("Needs the manager") == 2
+    assert html.count("Within your limit") == 1
+    assert html.count("Needs the manager") == 2
     assert html.count('value="approve"') == 1
 
 
@@ -304,10 +341,17 @@ def test_the_labels_agree_with_the_remedy_service(waiting, people):
 
 def test_approving_within_the_limit_from_the_list(waiting, people):
     client = client_for(people["supervisor"])
-    response = client.post(f"/approvals/{waiting['r300'].pk}/decide/", {"decision": "approve", "note": "同意"})
-    assert response.status_code == 302 and response["Location"] == "/approvals/"
+    response = client.post(
+        f"/approvals/{waiting['r300'].pk}/decide/", {"decision": "approve", "note": "同意"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/approvals/"
     remedy = Remedy.objects.get(pk=waiting["r300"].pk)
-    assert (remedy.status, remedy.decided_by, remedy.decision_note) == ("approved", people["supervisor"], "同意")
+    assert (remedy.status, remedy.decided_by, remedy.decision_note) == (
+        "approved",
+        people["supervisor"],
+        "同意",
+    )
     assert Complaint.objects.get(pk=remedy.complaint_id).status == Status.PLAN_PROPOSED
     assert waiting["r300"].pk not in labels(people["supervisor"])
 

@@ -35,7 +35,9 @@ def inbox(cases, people, time_machine):
         time_machine.move_to(T0 + timedelta(minutes=minute), tick=False)
         made.append(cases.make(Status.DISPATCHED))
     time_machine.move_to(T0 + timedelta(minutes=10), tick=False)
-    svc.complaint_escalate(actor=people["supervisor"], complaint_id=made[0].pk, to_level=2, reason="媒体曝光风险")
+    svc.complaint_escalate(
+        actor=people["supervisor"], complaint_id=made[0].pk, to_level=2, reason="媒体曝光风险"
+    )
     outbox_dispatch()
     return made
 
@@ -48,9 +50,9 @@ def client_for(user) -> Client:
 
 def unread_of(user) -> list[int]:
     return sorted(
-        Notification.objects.filter(recipient_user=user, transport=Transport.INBOX, read_at__isnull=True).values_list(
-            "pk", flat=True
-        )
+        Notification.objects.filter(
+            recipient_user=user, transport=Transport.INBOX, read_at__isnull=True
+        ).values_list("pk", flat=True)
     )
 
 
@@ -100,22 +102,29 @@ def test_the_inbox_pages_25_items_at_a_time(inbox, people):
     client = client_for(handler)
     page1 = client.get(reverse("inbox")).content.decode()
     page2 = client.get(reverse("inbox") + "?page=2").content.decode()
-    assert page1.count("<tr class=") == 25 and page2.count("<tr class=") == 9
-    assert "Page 1 of 2" in page1 and "item 20" in page1 and "item 21" not in page1
-    assert "item 21" in page2 and "item 29" in page2
+    assert page1.count("<tr class=") == 25
+    assert page2.count("<tr class=") == 9
+    assert "Page 1 of 2" in page1
+    assert "item 20" in page1
+    assert "item 21" not in page1
+    assert "item 21" in page2
+    assert "item 29" in page2
 
 
 def test_marking_one_read_changes_that_item_only(inbox, people):
     handler, supervisor = people["handler"], people["supervisor"]
     mine = unread_of(handler)
     others = unread_of(supervisor) + unread_of(people["manager"])
-    assert len(mine) == 4 and len(others) == 2
+    assert len(mine) == 4
+    assert len(others) == 2
     response = client_for(handler).post(reverse("inbox-read", args=[mine[0]]))
-    assert response.status_code == 302 and response["Location"] == reverse("inbox")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("inbox")
     assert unread_of(handler) == mine[1:]
     assert unread_of(supervisor) + unread_of(people["manager"]) == others
     page = client_for(handler).get(reverse("inbox")).content.decode()
-    assert page.count('<tr class="unread"') == 3 and page.count('<tr class="read"') == 1
+    assert page.count('<tr class="unread"') == 3
+    assert page.count('<tr class="read"') == 1
     # Again: nothing to do, no error.
     assert inbox_mark_read(actor=handler, notification_id=mine[0]) is False
 
@@ -171,10 +180,12 @@ def test_the_badge_counts_the_unread_items_in_one_query(inbox, people):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("inbox-count"))
     counts = [q["sql"] for q in queries.captured_queries if "notifications_notification" in q["sql"]]
-    assert len(counts) == 1 and "COUNT" in counts[0].upper()
+    assert len(counts) == 1
+    assert "COUNT" in counts[0].upper()
     assert response["Cache-Control"].startswith("max-age=0")
     html = response.content.decode()
-    assert '<span class="count">4</span>' in html and "unread items" in html
+    assert '<span class="count">4</span>' in html
+    assert "unread items" in html
     inbox_mark_read(actor=handler, notification_id=unread_of(handler)[0])
     assert '<span class="count">3</span>' in client.get(reverse("inbox-count")).content.decode()
     inbox_mark_all_read(actor=handler)
@@ -209,5 +220,6 @@ def test_the_badge_says_99_plus_above_99(people, cases):
 
 def test_every_staff_page_polls_the_badge(people):
     html = client_for(people["agent"]).get(reverse("queue", args=["mine"])).content.decode()
-    assert 'hx-get="/inbox/count/"' in html and 'hx-trigger="load, every 30s"' in html
+    assert 'hx-get="/inbox/count/"' in html
+    assert 'hx-trigger="load, every 30s"' in html
     assert 'href="/inbox/"' in html

@@ -46,7 +46,9 @@ def test_each_role_starts_its_day_from_its_home(browser_page, live_server, peopl
     remedies = {}
     for amount in ("300", "800"):
         case = cases.make(Status.PLAN_PROPOSED)
-        remedies[amount] = svc.remedy_request(actor=handler, complaint_id=case.pk, kind="compensation", amount=amount)
+        remedies[amount] = svc.remedy_request(
+            actor=handler, complaint_id=case.pk, kind="compensation", amount=amount
+        )
     replied = cases.make(Status.REPLIED)
     outbox_dispatch()
     unread = Notification.objects.filter(recipient_user=handler, read_at__isnull=True).count()
@@ -137,6 +139,11 @@ def test_each_role_starts_its_day_from_its_home(browser_page, live_server, peopl
     assert page.url == f"{live_server.url}/return-visits/"
     assert message(page) == f"{replied.ticket_no} · Return visit recorded: the customer is satisfied."
     visit = ReturnVisit.objects.get(complaint=replied)
-    assert (visit.reached, visit.resolved, visit.satisfaction, visit.comment) == (True, True, 4, "客户表示满意。")
+    assert (visit.reached, visit.resolved, visit.satisfaction, visit.comment) == (
+        True,
+        True,
+        4,
+        "客户表示满意。",
+    )
     assert Complaint.objects.get(pk=replied.pk).status == Status.RETURN_VISIT
     assert page.get_by_text("No return visits are due.").is_visible()

@@ -62,7 +62,9 @@ def handler_worklist(*, actor: User, now: datetime | None = None) -> list[CaseLi
     names = ["mine", "department"] if actor.department_id is not None else ["mine"]
     queues = {name: complaint_queue(actor=actor, name=name, now=now) for name in names}
     counts = capped_counts(queues, HOME_COUNT_CAP)
-    return [CaseList(name=name, cases=list(queues[name][:HOME_LIST_SIZE]), count=counts[name]) for name in names]
+    return [
+        CaseList(name=name, cases=list(queues[name][:HOME_LIST_SIZE]), count=counts[name]) for name in names
+    ]
 
 
 # --- the return-visit specialist: 待回访, by the return-visit deadline ---------------------------
