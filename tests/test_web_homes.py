@@ -10,7 +10,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.conftest import PHONE
@@ -375,3 +377,30 @@ def test_deciding_ones_own_request_or_out_of_scope_changes_nothing(waiting, peop
         with unchanged():
             response = client.post(f"/approvals/{waiting['r300'].pk}/decide/", {"decision": "approve"})
         assert response.status_code == 302
+
+
+def test_the_approvals_page_costs_the_same_queries_however_many_requests(waiting, people, cases):
+    client = client_for(people["supervisor"])
+    client.get("/approvals/")
+    with CaptureQueriesContext(connection) as before:
+        assert client.get("/approvals/").status_code == 200
+    for amount in ("120", "140"):
+        case = cases.make(Status.PLAN_PROPOSED)
+        svc.remedy_request(actor=people["handler"], complaint_id=case.pk, kind="compensation", amount=amount)
+    assert len(approvals_for(actor=people["supervisor"])) == 5
+    with CaptureQueriesContext(connection) as after:
+        assert client.get("/approvals/").status_code == 200
+    assert len(after.captured_queries) == len(before.captured_queries)
+
+
+def test_the_return_visit_queue_costs_the_same_queries_however_many_cases(replied, people, cases):
+    client = client_for(people["visitor"])
+    client.get("/return-visits/")
+    with CaptureQueriesContext(connection) as before:
+        assert client.get("/return-visits/").status_code == 200
+    cases.make(Status.REPLIED)
+    cases.make(Status.REPLIED)
+    assert return_visit_queue(actor=people["visitor"])[1] == 5
+    with CaptureQueriesContext(connection) as after:
+        assert client.get("/return-visits/").status_code == 200
+    assert len(after.captured_queries) == len(before.captured_queries)

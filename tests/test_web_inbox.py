@@ -223,3 +223,18 @@ def test_every_staff_page_polls_the_badge(people):
     assert 'hx-get="/inbox/count/"' in html
     assert 'hx-trigger="load, every 30s"' in html
     assert 'href="/inbox/"' in html
+
+
+def test_the_inbox_page_costs_the_same_queries_however_many_items(inbox, people, cases):
+    handler = people["handler"]
+    client = client_for(handler)
+    client.get(reverse("inbox"))
+    with CaptureQueriesContext(connection) as before:
+        assert client.get(reverse("inbox")).status_code == 200
+    for _ in range(3):
+        cases.make(Status.DISPATCHED)
+    outbox_dispatch()
+    assert Notification.objects.filter(recipient_user=handler).count() == 7
+    with CaptureQueriesContext(connection) as after:
+        assert client.get(reverse("inbox")).status_code == 200
+    assert len(after.captured_queries) == len(before.captured_queries)

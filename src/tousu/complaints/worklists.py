@@ -98,7 +98,7 @@ def _return_visit_clocks(actor: User) -> QuerySet[SlaClock]:
     scope = visible_complaints_q(actor)
     if scope:  # return-visit specialists and supervisors see every case: no condition at all
         clocks = clocks.filter(complaint_id__in=Complaint.objects.filter(scope).values("pk"))
-    return clocks.select_related("complaint", "complaint__customer", "complaint__category").order_by(
+    return clocks.select_related("complaint", "complaint__customer", "complaint__category__parent").order_by(
         "due_at", "id"
     )
 
@@ -174,7 +174,7 @@ def approvals_for(*, actor: User, limit: int = APPROVALS_LIMIT) -> list[Approval
     remedies = (
         Remedy.objects.filter(status=RemedyStatus.REQUESTED, complaint__status=Status.AWAITING_APPROVAL)
         .exclude(requested_by_id=actor.pk)
-        .select_related("complaint", "complaint__customer", "complaint__category", "requested_by")
+        .select_related("complaint", "complaint__customer", "complaint__category__parent", "requested_by")
         .order_by("requested_at", "id")
     )
     scope = visible_complaints_q(actor)
