@@ -7,7 +7,7 @@ from tousu.ops import health
 from tousu.quality import views as quality_views
 from tousu.knowledge import views as knowledge_views
 from tousu.triage import views as triage_views
-from tousu.web.views import auth, case, customers, dashboard, home, queues, register, regulator
+from tousu.web.views import auth, case, customers, dashboard, home, inbox, queues, register, regulator
 
 handler500 = "tousu.common.faults.server_error"
 
@@ -19,6 +19,7 @@ admin.site.login = auth.admin_login  # type: ignore[method-assign]
 urlpatterns = [
     *home.urlpatterns,
     *health.urlpatterns,
+    *inbox.urlpatterns,
     *auth.urlpatterns,
     *register.urlpatterns,
     *triage_views.urlpatterns,

@@ -102,7 +102,14 @@ class Notification(models.Model):
             models.Index(
                 fields=["next_attempt_at"], condition=models.Q(status="pending"), name="notification_due_idx"
             ),
-            models.Index(fields=["recipient_user", "read_at"], name="notification_inbox_idx"),
+            # A person's inbox, newest first (also the recipient foreign key's index).
+            models.Index(fields=["recipient_user", "created_at", "id"], name="notification_inbox_idx"),
+            # The unread count in every staff page's header: one small partial index per COUNT.
+            models.Index(
+                fields=["recipient_user"],
+                condition=models.Q(transport="inbox", read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -22,10 +22,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import ApprovalLimit, User
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Role
 from tousu.common.db import is_postgres
+from tousu.common.errors import NotFound
 from tousu.common.links import survey_url
 from tousu.common.logs import request_id_bound
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
@@ -560,3 +562,19 @@ def customer_language_set(*, customer_id: int, language: str) -> None:
 
 def inbox_unread_q(user: User) -> Q:
     return Q(recipient_user=user, transport=Transport.INBOX, read_at__isnull=True)
+
+
+def inbox_mark_read(*, actor: User, notification_id: int) -> bool:
+    """Mark one item of the actor's own inbox read. Returns whether it was unread. Another
+    person's item, or no item, is "not found" (nobody learns that it exists)."""
+    mine = Notification.objects.filter(pk=notification_id, recipient_user=actor, transport=Transport.INBOX)
+    if mine.filter(read_at__isnull=True).update(read_at=timezone.now()):
+        return True
+    if not mine.exists():
+        raise NotFound(_("No such item in your inbox."))
+    return False  # already read: nothing to do
+
+
+def inbox_mark_all_read(*, actor: User) -> int:
+    """Mark every unread item of the actor's own inbox read; returns how many were unread."""
+    return Notification.objects.filter(inbox_unread_q(actor)).update(read_at=timezone.now())
