@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 
 from tests.conftest import PHONE, snapshot
 from tousu.audit.models import AuditEvent
+from tousu.common.errors import ValidationError
 from tousu.complaints import services as svc
 from tousu.complaints.models import Attachment, Complaint, ComplaintEvent, Remedy, ResolutionPlan
 from tousu.complaints.states import Status
@@ -1018,3 +1019,68 @@ def test_a_recent_deadline_reads_due_soon(web, cases, people, time_machine):
     web.force_login(people["handler"])
     fragment = web.get(f"/cases/{c.pk}/clocks/").content.decode()
     assert '<span class="remaining due-soon">30min</span>' in fragment
+
+
+# --- dispatch: the assignee list follows the lead department -------------------------------------
+
+
+def test_the_assignee_list_shows_the_lead_departments_handlers_only(web, cases, people, org):
+    c = cases.make(Status.DISPATCHED)  # lead department: billing
+    web.force_login(people["handler"])
+    html = form_html(web.get(page_url(c)).content.decode(), "form-dispatch")
+    select = re.search(r'<select name="dispatch-assignee".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="(\d*)"', select) == ["", str(people["handler"].pk)]
+    assert f'hx-get="/cases/{c.pk}/assignees/"' in html
+    assert 'hx-target="#id_dispatch-assignee"' in html
+
+
+def test_choosing_another_department_swaps_the_assignee_options(web, cases, people, org):
+    c = cases.make(Status.ACCEPTED)
+    web.force_login(people["agent"])
+    url = f"/cases/{c.pk}/assignees/"
+    network = web.get(url, {"dispatch-lead_department": org["dept"]["network"].pk})
+    assert network.content.decode() == (
+        f'<option value="">—</option>\n<option value="{people["handler_other"].pk}">handler_other</option>\n'
+    )
+    legal = web.get(url, {"dispatch-lead_department": org["dept"]["legal"].pk})
+    assert legal.content.decode() == '<option value="">—</option>\n'
+    assert web.get(url, {"dispatch-lead_department": "x"}).content.decode() == '<option value="">—</option>\n'
+
+
+def test_the_assignee_options_are_refused_outside_the_scope(web, cases, people, org):
+    c = cases.make(Status.DISPATCHED)
+    web.force_login(people["handler_other"])  # network: not this billing case's department
+    response = web.get(f"/cases/{c.pk}/assignees/", {"dispatch-lead_department": org["dept"]["billing"].pk})
+    assert response.status_code == 403
+
+
+def test_dispatch_to_someone_outside_the_lead_department_changes_nothing(
+    web, cases, people, org, unchanged_but_shown
+):
+    c = cases.make(Status.ACCEPTED)
+    web.force_login(people["agent"])
+    with unchanged_but_shown(people["agent"]):
+        response = post(
+            web,
+            c,
+            "dispatch",
+            {"lead_department": org["dept"]["billing"].pk, "assignee": people["handler_other"].pk, "note": ""},
+        )
+    assert response.status_code == 400
+    assert reload(c).status == Status.ACCEPTED
+    assert "Select a valid choice." in form_html(response.content.decode(), "form-dispatch")
+
+
+def test_the_dispatch_service_refuses_an_assignee_outside_the_lead_department(cases, people, org, unchanged):
+    c = cases.make(Status.ACCEPTED)
+    with unchanged(), pytest.raises(ValidationError) as err:
+        svc.complaint_dispatch(
+            actor=people["agent"],
+            complaint_id=c.pk,
+            lead_department_id=org["dept"]["billing"].pk,
+            assignee_id=people["handler_other"].pk,
+        )
+    assert (err.value.message, err.value.fields) == (
+        "handler_other is not a member of 计费结算部.",
+        {"assignee": "not in the lead department"},
+    )

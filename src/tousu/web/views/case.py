@@ -806,6 +806,20 @@ def case_clocks(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/case/_clocks.html", context)
 
 
+@login_required
+@require_GET
+def case_assignees(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dispatch form's assignee options for the lead department just chosen (htmx fragment)."""
+    user = _actor(request)
+    complaint = access_complaint_by_id(user, pk)
+    options = CaseOptions(
+        complaint=complaint, actor=user, departments=list(Department.objects.order_by("code"))
+    )
+    raw = request.GET.get("dispatch-lead_department", "")
+    people = options.handlers_of(int(raw) if raw.isdigit() else None)
+    return render(request, "web/case/_assignees.html", {"people": people})
+
+
 urlpatterns: list[URLPattern] = [
     path("cases/<int:pk>/", case_page, name="case"),
     path("cases/<int:pk>/do/<slug:action>/", case_action, name="case-action"),
@@ -813,4 +827,5 @@ urlpatterns: list[URLPattern] = [
     path("cases/<int:pk>/files/", case_upload, name="case-upload"),
     path("cases/<int:pk>/files/<int:attachment_id>/", case_file, name="case-file"),
     path("cases/<int:pk>/clocks/", case_clocks, name="case-clocks"),
+    path("cases/<int:pk>/assignees/", case_assignees, name="case-assignees"),
 ]
