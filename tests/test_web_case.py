@@ -1064,7 +1064,11 @@ def test_dispatch_to_someone_outside_the_lead_department_changes_nothing(
             web,
             c,
             "dispatch",
-            {"lead_department": org["dept"]["billing"].pk, "assignee": people["handler_other"].pk, "note": ""},
+            {
+                "lead_department": org["dept"]["billing"].pk,
+                "assignee": people["handler_other"].pk,
+                "note": "",
+            },
         )
     assert response.status_code == 400
     assert reload(c).status == Status.ACCEPTED

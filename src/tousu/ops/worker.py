@@ -22,6 +22,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from tousu.analytics.services import analytics_consume
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
+from tousu.common.formtokens import form_tokens_purge
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.complaints.services.deadlines import sla_breach, sla_warn
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
@@ -39,6 +40,7 @@ JOBS: list[tuple[str, Job]] = [
     ("triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", triage_clusters),  # outage clusters → major incidents
     ("analytics", analytics_consume),  # the rollups, from the event log with their own cursor
+    ("form_tokens", form_tokens_purge),  # forget one-time form tokens used more than a day ago
 ]
 
 

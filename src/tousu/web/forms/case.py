@@ -143,7 +143,10 @@ class DispatchForm(CaseActionForm):
             self.fields["lead_department"].initial = self.complaint.lead_department_id
         # The assignee list follows the chosen lead department (the page swaps it when the
         # department changes); the service refuses anyone outside that department all the same.
-        self.choice_field("assignee").choices = [("", "—"), *self.options.handlers_of(self.chosen_department())]
+        self.choice_field("assignee").choices = [
+            ("", "—"),
+            *self.options.handlers_of(self.chosen_department()),
+        ]
 
     def chosen_department(self) -> int | None:
         if self.is_bound:
