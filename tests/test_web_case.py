@@ -1088,3 +1088,20 @@ def test_the_dispatch_service_refuses_an_assignee_outside_the_lead_department(ca
         "handler_other is not a member of 计费结算部.",
         {"assignee": "not in the lead department"},
     )
+
+
+# --- after a failed form the address is a GET address ---------------------------------------------
+
+
+def test_reloading_or_switching_language_after_a_failed_action_lands_on_the_case(web, cases, people):
+    c = cases.make(Status.INVESTIGATING)
+    web.force_login(people["handler"])
+    failed = post(web, c, "note", {"text": "  "})
+    assert failed.status_code == 400
+    again = web.get(f"/cases/{c.pk}/do/note/")  # the address the failed form was rendered at
+    assert (again.status_code, again["Location"]) == (302, f"/cases/{c.pk}/?do=note#actions")
+    switched = web.post("/i18n/setlang/", {"language": "zh-hans", "next": f"/cases/{c.pk}/do/note/"})
+    assert web.get(switched["Location"]).status_code == 302
+    assert web.get(f"/cases/{c.pk}/do/nonsense/")["Location"] == f"/cases/{c.pk}/"
+    assert web.get(f"/cases/{c.pk}/files/")["Location"] == f"/cases/{c.pk}/#evidence"
+    assert web.put(f"/cases/{c.pk}/do/note/").status_code == 405

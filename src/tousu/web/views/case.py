@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.forms import Form
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -32,6 +32,7 @@ from tousu.accounts.models import Department, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import ConflictError, InvalidTransition, ValidationError
 from tousu.common.origin import Origin
+from tousu.common.prg import get_goes_to
 from tousu.complaints import services as svc
 from tousu.complaints.access import access_complaint_by_id, complaint_in_scope
 from tousu.complaints.choices import (
@@ -698,8 +699,14 @@ def case_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_page(request, user, complaint)
 
 
+def _case_page_for(request: HttpRequest, pk: int, action: str = "") -> str:
+    """Where a GET of an action's address goes: the case page with that action's form open."""
+    url = reverse("case", args=[pk])
+    return f"{url}?do={action}#actions" if action in ACTIONS else url
+
+
 @login_required
-@require_POST
+@get_goes_to(_case_page_for)
 def case_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     spec = ACTIONS.get(action)
     if spec is None:
@@ -743,7 +750,7 @@ def case_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@get_goes_to(lambda request, pk: reverse("case", args=[pk]) + "#evidence")
 def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
     user = _actor(request)
     origin = Origin.from_request(request)
