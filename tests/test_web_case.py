@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 
 from tests.conftest import PHONE, snapshot
 from tousu.audit.models import AuditEvent
-from tousu.common.errors import ValidationError
+from tousu.common.errors import InvalidTransition, ValidationError
 from tousu.complaints import services as svc
 from tousu.complaints.models import Attachment, Complaint, ComplaintEvent, Remedy, ResolutionPlan
 from tousu.complaints.states import Status
@@ -1105,3 +1105,35 @@ def test_reloading_or_switching_language_after_a_failed_action_lands_on_the_case
     assert web.get(f"/cases/{c.pk}/do/nonsense/")["Location"] == f"/cases/{c.pk}/"
     assert web.get(f"/cases/{c.pk}/files/")["Location"] == f"/cases/{c.pk}/#evidence"
     assert web.put(f"/cases/{c.pk}/do/note/").status_code == 405
+
+
+# --- no evidence on a finished case -------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.mark.parametrize("status", [Status.CLOSED, Status.WITHDRAWN, Status.REJECTED])
+def test_a_finished_case_offers_no_upload_and_the_service_refuses_one(
+    web, cases, people, unchanged, unchanged_but_shown, status
+):
+    c = cases.make(status)
+    web.force_login(people["supervisor"])
+    assert 'data-action="upload"' not in web.get(page_url(c)).content.decode()
+    with unchanged(), pytest.raises(InvalidTransition) as err:
+        svc.attachment_add(
+            actor=people["supervisor"], complaint_id=c.pk, name="a.png", content=io.BytesIO(PNG)
+        )
+    assert err.value.message == f"Case {c} is finished: no more evidence can be attached."
+    upload = SimpleUploadedFile("a.png", PNG, content_type="image/png")
+    with unchanged_but_shown(people["supervisor"]):
+        response = web.post(f"/cases/{c.pk}/files/", {"upload-file": upload})
+    assert response.status_code == 409
+    assert err.value.message in response.content.decode()
+
+
+def test_an_open_case_still_takes_evidence(web, cases, people):
+    c = cases.make(Status.REPLIED)
+    web.force_login(people["handler"])
+    assert 'data-action="upload"' in web.get(page_url(c)).content.decode()
+    svc.attachment_add(actor=people["handler"], complaint_id=c.pk, name="a.png", content=io.BytesIO(PNG))
+    assert Attachment.objects.filter(complaint_id=c.pk).count() == 1

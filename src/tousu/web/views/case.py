@@ -660,7 +660,7 @@ def _render_page(
         "recent_cases": recent_cases,
         "history_days": HISTORY_DAYS,
         "may_reveal": may(Cap.CUSTOMER_REVEAL),
-        "may_upload": may(Cap.CASE_NOTE),
+        "may_upload": may(Cap.CASE_NOTE) and complaint.status in OPEN,
         "action_forms": action_forms,
         "decide_forms": decide_forms,
         "upload_form": upload_form or UploadForm(prefix="upload"),
@@ -764,6 +764,9 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error("file", exc.message)
+        except InvalidTransition as exc:
+            fresh = complaint_for_display(actor=user, complaint_id=pk, origin=origin)
+            return _render_page(request, user, fresh, status=409, top_error=exc.message)
         else:
             messages.success(request, _("'%(name)s' attached.") % {"name": attachment.original_name})
             return redirect("case", pk=pk)
