@@ -203,3 +203,38 @@ def open_incidents() -> QuerySet[Incident]:
 def incidents(*, include_closed: bool = True) -> QuerySet[Incident]:
     rows = Incident.objects.select_related("region").annotate(case_count=Count("cases"))
     return rows if include_closed else rows.filter(closed_at__isnull=True)
+
+
+@dataclass(frozen=True)
+class RelatedCase:
+    """One case linked to the case being shown, either way round, as the viewer may see it."""
+
+    complaint: Complaint
+    kind: str
+    kind_label: str
+    may_unlink: bool
+
+
+def related_cases(actor: User, complaint: Complaint) -> list[RelatedCase]:
+    """The cases linked to ``complaint`` (repeats, duplicates, merges, staff links) that ``actor``
+    may see, newest link first: two queries."""
+    links = (
+        CaseLink.objects.filter(Q(case_id=complaint.pk) | Q(earlier_id=complaint.pk))
+        .select_related("case", "earlier", "case__category", "earlier__category")
+        .order_by("-created_at", "-id")
+    )
+    visible = visible_complaints_q(actor)
+    others = {link.pk: (link.earlier if link.case_id == complaint.pk else link.case) for link in links}
+    seen = set(
+        Complaint.objects.filter(visible, pk__in=[c.pk for c in others.values()]).values_list("pk", flat=True)
+    )
+    return [
+        RelatedCase(
+            complaint=others[link.pk],
+            kind=link.kind,
+            kind_label=str(LinkKind(link.kind).label),
+            may_unlink=link.kind != LinkKind.MERGED,
+        )
+        for link in links
+        if others[link.pk].pk in seen
+    ]
