@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -74,7 +74,7 @@ class CustomerHistory:
     ``granted``: money remedies approved, and ``satisfaction``: the last reached return visit's
     score), and figures over all of them."""
 
-    rows: list[Complaint]
+    rows: Sequence[Complaint]
     cases: int
     open_cases: int
     granted: Decimal
@@ -108,12 +108,12 @@ def customer_history(*, actor: User, customer_id: int, limit: int = 50) -> Custo
         shaped.select_related("category", "category__parent").order_by("-registered_at", "-id")[: limit + 1]
     )
     if len(rows) <= limit:  # all of them: the figures come from the rows
-        scores = [c.satisfaction for c in rows if c.satisfaction is not None]  # type: ignore[attr-defined]
+        scores = [c.satisfaction for c in rows if c.satisfaction is not None]
         return CustomerHistory(
             rows=rows,
             cases=len(rows),
             open_cases=sum(1 for c in rows if c.status in OPEN),
-            granted=sum((Decimal(c.granted) for c in rows), Decimal("0")),  # type: ignore[attr-defined]
+            granted=sum((Decimal(c.granted) for c in rows), Decimal("0")),
             satisfaction=sum(scores) / len(scores) if scores else None,
             visits=len(scores),
         )

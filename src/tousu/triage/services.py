@@ -490,8 +490,7 @@ def triage_suggestion_record(
 REPEAT_SIMILARITY = 0.25
 
 
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text if ch.isalnum()).lower()
+_norm = selectors.normalized_text
 
 
 def _similarity(model: engine.Classifier, a: str, b: str) -> float:

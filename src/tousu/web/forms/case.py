@@ -134,7 +134,7 @@ class DispatchForm(CaseActionForm):
         self.fields["lead_department"].widget.attrs.update(
             {
                 "hx-get": reverse("case-assignees", args=[self.complaint.pk]),
-                "hx-target": f"#{self.auto_id % self.add_prefix('assignee')}",
+                "hx-target": f"#{str(self.auto_id) % self.add_prefix('assignee')}",
                 "hx-swap": "innerHTML",
             }
         )
