@@ -516,3 +516,74 @@ def test_register_and_accept_are_one_transaction(client, agent, org, unchanged, 
     )
     assert "Somebody else changed it." in response.content.decode()
     assert ComplaintEvent.objects.count() == 0
+
+
+# --- the same caller with the same problem within minutes ----------------------------------------------
+
+
+def test_the_same_phone_and_description_within_minutes_is_offered_as_the_existing_case(client, agent, org):
+    first = client.post(REGISTER, form(org), **EN)
+    existing = Complaint.objects.get()
+    again = client.post(
+        REGISTER, form(org, phone="13912345678", description="本月账单多收了15元流量费"), **EN
+    )
+    assert again.status_code == 200
+    html = unescape(again.content.decode())
+    assert first.status_code == 302
+    offer = html[html.index('id="duplicate-offer"') :]
+    offer = offer[: offer.index("</div>")]
+    assert f"case {existing.ticket_no} is still open." in offer
+    assert (
+        f'<button type="submit" name="duplicate" value="add">Add to the existing case {existing.ticket_no}</button>'
+        in offer
+    )
+    assert (
+        '<button type="submit" name="duplicate" value="new" class="secondary">Register a new case anyway</button>'
+        in offer
+    )
+    assert Complaint.objects.count() == 1
+
+
+def test_adding_to_the_existing_case_notes_the_call_and_makes_no_second_case(client, agent, org):
+    client.post(REGISTER, form(org), **EN)
+    existing = Complaint.objects.get()
+    added = client.post(REGISTER, {**form(org), "duplicate": "add"}, **EN)
+    assert (added.status_code, added["Location"]) == (302, f"/cases/{existing.pk}/")
+    assert Complaint.objects.count() == 1
+    note = existing.events.order_by("-id").first()
+    assert (note.kind, note.actor_id, note.payload) == (
+        "note_added",
+        agent.pk,
+        {"text": "客户就此投诉再次来电（热线电话）：本月账单多收了15元流量费。"},
+    )
+    page = client.get(added["Location"], **EN).content.decode()
+    assert f"Added to the existing case {existing.ticket_no}; no second case was made." in page
+
+
+def test_a_new_case_anyway_registers_a_second_one(client, agent, org):
+    client.post(REGISTER, form(org), **EN)
+    anyway = client.post(REGISTER, {**form(org), "duplicate": "new"}, **EN)
+    assert anyway.status_code == 302
+    assert Complaint.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"description": "宽带断网三天了。"},  # another problem
+        {"phone": "13900009999"},  # another caller
+    ],
+)
+def test_another_problem_or_caller_is_registered_without_an_offer(client, agent, org, change):
+    client.post(REGISTER, form(org), **EN)
+    assert client.post(REGISTER, form(org, **change), **EN).status_code == 302
+    assert Complaint.objects.count() == 2
+
+
+def test_after_the_window_the_same_complaint_is_a_new_case(client, agent, org, time_machine, settings):
+    settings.TOUSU_TRIAGE_DUPLICATE_MINUTES = 10
+    client.post(REGISTER, form(org), **EN)
+    time_machine.move_to(timezone.now() + timedelta(minutes=11))
+    client.force_login(agent)
+    assert client.post(REGISTER, form(org), **EN).status_code == 302
+    assert Complaint.objects.count() == 2

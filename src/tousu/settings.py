@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tousu.common.formtokens.FormTokenMiddleware",
     "tousu.web.middleware.ServiceErrorMiddleware",
     "tousu.common.faults.DatabaseUnavailableMiddleware",
 ]

@@ -30,6 +30,7 @@ from django.utils import timezone
 from tousu.analytics.services import analytics_consume
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
+from tousu.common.formtokens import form_tokens_purge
 from tousu.complaints.services import OUTBOX_CHANNEL
 from tousu.complaints.services.deadlines import sla_breach, sla_warn
 from tousu.notifications.services import notifications_deliver, outbox_dispatch
@@ -55,6 +56,7 @@ JOBS: list[tuple[str, str, Job]] = [
     ("clusters", "triage", triage_clusters),  # outage clusters → major incidents
     ("analytics", "analytics", analytics_consume),  # the rollups, from the event log with their own cursor
     ("quality", "quality", quality_sample_due),  # sample last week's cases for inspection, once it is over
+    ("form_tokens", "housekeeping", form_tokens_purge),  # forget one-time form tokens used more than a day ago
 ]
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for _name, kind, _job in JOBS))
 
