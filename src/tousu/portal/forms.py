@@ -78,6 +78,8 @@ class EvidenceField(forms.FileField):
 
     def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
         files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
         limit = settings.TOUSU_PORTAL_MAX_FILES
         if len(files) > limit:
             raise forms.ValidationError(_("Attach at most %(limit)s files.") % {"limit": limit})
@@ -207,6 +209,12 @@ class AnswerForm(forms.Form):
     answer = forms.CharField(
         label=_("Your answer"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
+
+
+class EvidenceForm(forms.Form):
+    """More evidence for a case already filed (checked as when filing)."""
+
+    attachments = EvidenceField(label=_("Add evidence (pictures, bills, recordings)"), required=True)
 
 
 class WithdrawForm(forms.Form):
