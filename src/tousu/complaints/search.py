@@ -31,7 +31,7 @@ from tousu.accounts.models import User
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.origin import Origin
-from tousu.complaints.models import Complaint
+from tousu.complaints.models import Category, Complaint
 from tousu.customers.models import Customer
 
 MIN_TICKET_DIGITS: Final = 8  # a ticket number typed without "TS": at least its date
@@ -224,3 +224,50 @@ def phone_tail_search_record(*, actor: User, text: str, found: int, origin: Orig
         payload={"digits": digits, "found": found},
     )
     return True
+
+
+# --- the category picker ---------------------------------------------------------------------------
+
+
+def category_matches(text: str, *, limit: int) -> list[Category]:
+    """Active leaf categories for what an agent typed, best first:
+
+    1. its own name, English name or code contains the text (``错收``, ``outage``);
+    2. one of its synonyms contains the text, or the text contains a synonym (``扣费`` → 错收,
+       高额账单; ``乱扣费了`` → the same);
+    3. the text contains its name (a sentence naming it: ``话费错收了``);
+    4. its parent's name, English name or code contains the text (``资费``, ``billing``).
+
+    The leaves and their synonyms are a few hundred rows at most: read at once (two queries) and
+    matched here, case-insensitively, each group in the categories' own order."""
+    needle = text.strip().lower()
+    if not needle:
+        return []
+    leaves = list(
+        Category.objects.filter(is_active=True, parent__isnull=False)
+        .select_related("parent")
+        .prefetch_related("synonyms")
+        .order_by("parent__sort_order", "parent__code", "sort_order", "code")
+    )
+
+    def rank(category: Category) -> int | None:
+        own = [category.name.lower(), category.name_en.lower(), category.code.lower()]
+        if any(needle in value for value in own if value):
+            return 0
+        words = [s.word.lower() for s in category.synonyms.all()]
+        if any(needle in word or word in needle for word in words if word):
+            return 1
+        if category.name and category.name.lower() in needle:
+            return 2
+        parent = category.parent
+        assert parent is not None
+        if any(
+            needle in value
+            for value in (parent.name.lower(), parent.name_en.lower(), parent.code.lower())
+            if value
+        ):
+            return 3
+        return None
+
+    ranked = [(r, i, c) for i, c in enumerate(leaves) if (r := rank(c)) is not None]
+    return [c for _r, _i, c in sorted(ranked, key=lambda t: (t[0], t[1]))][:limit]

@@ -8,7 +8,6 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from tousu.common.errors import TousuError, ValidationError
@@ -43,8 +42,7 @@ def leaf_categories() -> QuerySet[Category]:
 
 
 def category_label(category: Category) -> str:
-    english = (get_language() or "").startswith("en")
-    return (category.name_en if english and category.name_en else category.name) or category.code
+    return category.label or category.code
 
 
 def category_choices() -> list[tuple[Any, Any]]:

@@ -49,7 +49,7 @@ class CaseOptions:
 
     @cached_property
     def departments(self) -> list[tuple[int, str]]:
-        return [(d.pk, d.name) for d in self.all_departments if d.is_active]
+        return [(d.pk, d.label) for d in self.all_departments if d.is_active]
 
     @cached_property
     def handlers(self) -> list[tuple[str, list[tuple[int, str]]]]:
