@@ -135,3 +135,56 @@ def test_chinese_pages_use_full_width_colons(client, cases, people):
     html = client.get(f"/customers/{c.customer_id}/", **ZH).content.decode()
     assert "已列入黑名单：辱骂坐席" in html
     assert "已列入黑名单: " not in html
+
+
+def test_automatic_reasons_are_shown_in_the_readers_language(client, cases, people, org):
+    from tousu.sla.defaults import sla_bootstrap
+
+    sla_bootstrap()
+    with translation.override("zh-hans"):  # written while Chinese was active: the text is Chinese
+        c = cases.register(level="major")
+    event = c.events.get(kind="escalated")
+    assert event.payload["trigger"] == "level_major"
+    assert "升级" in event.payload["reason"]  # Chinese text, as it was written
+    client.force_login(people["supervisor"])
+    english = client.get(f"/cases/{c.pk}/", **EN).content.decode()
+    assert (
+        "<dt>Reason</dt><dd>Major complaint complaints are escalated at once.</dd>"
+        in english
+    )
+    assert event.payload["reason"] not in english
+    chinese = client.get(f"/cases/{c.pk}/", **ZH).content.decode()
+    assert f"<dd>{event.payload['reason']}</dd>" in chinese
+
+
+def test_an_old_sla_breach_reason_is_rendered_from_its_trigger(client, cases, people):
+    from tousu.complaints.models import ComplaintEvent
+
+    c = cases.make(Status.DISPATCHED)
+    ComplaintEvent.objects.create(
+        complaint=c,
+        created_at=c.registered_at,
+        kind="escalated",
+        actor_label="worker",
+        via="worker",
+        payload={
+            "from_level": 0,
+            "to_level": 1,
+            "reason": "超时未处理：答复客户。",
+            "trigger": "sla_breach:reply",
+        },
+    )
+    client.force_login(people["supervisor"])
+    html = client.get(f"/cases/{c.pk}/", **EN).content.decode()
+    assert (
+        "<dt>Reason</dt><dd>Deadline missed: Reply to the customer.</dd><dt>From</dt><dd>Not escalated</dd>"
+        "<dt>To</dt><dd>Supervisor</dd><dt>Because of</dt><dd>a missed time limit</dd>"
+    ) in html
+    assert "超时未处理" not in html
+
+
+def test_a_persons_reason_is_kept_as_typed(client, cases, people):
+    c = cases.make(Status.DISPATCHED)
+    svc.complaint_escalate(actor=people["supervisor"], complaint_id=c.pk, reason="客户情绪激动")
+    client.force_login(people["supervisor"])
+    assert "<dt>Reason</dt><dd>客户情绪激动</dd>" in client.get(f"/cases/{c.pk}/", **EN).content.decode()

@@ -45,6 +45,7 @@ from tousu.complaints.choices import (
 )
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
+from tousu.complaints.reasons import LEVEL_PREFIX, SLA_BREACH_PREFIX, automatic_reason
 from tousu.complaints.selectors import (
     complaint_available_actions,
     complaint_for_display,
@@ -423,8 +424,10 @@ def _trigger(value: Any, kind: str) -> str:
     text = _TRIGGERS.get(str(value))
     if text is not None:
         return str(text)
-    if str(value).startswith("level_"):
+    if str(value).startswith(LEVEL_PREFIX):
         return _("the complaint's level")
+    if str(value).startswith(SLA_BREACH_PREFIX):
+        return str(_TRIGGERS["sla_breach"])
     return str(value)
 
 
@@ -542,6 +545,8 @@ def event_lines(
             text = ", ".join(department_names.get(str(code), str(code)) for code in value)
         elif key in _PEOPLE:
             text = (people or {}).get(str(value), str(value))
+        elif key == "reason" and automatic_reason(payload.get("trigger")) is not None:
+            text = automatic_reason(payload.get("trigger")) or ""  # in the reader's language
         else:
             text = fmt(value, kind)
         lines.append((str(label), text))
