@@ -1046,9 +1046,10 @@ def test_the_page_queries_are_few(web, cases, people):
     # departments, assignee and owner, events, attachments, remedies, the customer's other cases,
     # with their compensation and satisfaction, the approval limit with the pending remedies and the case's money total (limits cover them
     # together), the leaf categories for the reclassify form, clocks, calendar days, and the user's
-    # department in the page header, and the triage flags (risk; repeat/duplicate links), and the
-    # links to related cases
-    assert _queries_for_page(web, c) == 21
+    # department in the page header, the triage flags (risk; repeat/duplicate links), the links to
+    # related cases, and the display names of the staff the timeline's payloads name (the plan's
+    # responsible person)
+    assert _queries_for_page(web, c) == 22
 
 
 def test_a_recent_deadline_reads_due_soon(web, cases, people, time_machine):

@@ -147,13 +147,13 @@ def test_a_complaint_from_the_hotline_to_closing(browser_page, live_server, peop
     card.get_by_text("New customer").wait_for()
     field(page, "Customer name").fill("张三")
 
-    picker = page.get_by_role("searchbox", name="Find a category")
+    picker = page.get_by_role("combobox", name="Find a category")
     picker.press_sequentially("错收")
-    suggestion = page.locator("#category-suggestions").get_by_role("button", name=re.compile("错收"))
+    suggestion = page.locator("#category-suggestions").get_by_role("option", name=re.compile("错收"))
     with page.expect_response(lambda r: "/register/lookup/" in r.url):  # the card rechecks repeats
         suggestion.click()
     page.wait_for_function(f"document.querySelector('#id_category').value === '{org['wrong_charge'].pk}'")
-    assert "错收" in page.get_by_role("searchbox", name="Find a category").input_value()
+    assert "错收" in page.get_by_role("combobox", name="Find a category").input_value()
 
     field(page, "Channel").select_option(label="Hotline")
     field(page, "Description").fill(DESCRIPTION)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import Department, Region
 from tousu.common.masking import mask_account
+from tousu.common.names import in_active_language
 from tousu.complaints.choices import (
     BusinessType,
     Channel,
@@ -56,8 +57,35 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         if self.parent_id is not None and self.parent is not None:
-            return f"{self.parent.name} › {self.name}"
-        return self.name
+            return f"{self.parent.label} › {self.label}"
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the active language (the English name in the English UI, when set)."""
+        return in_active_language(self.name, self.name_en)
+
+
+class CategorySynonym(models.Model):
+    """One word people use for a leaf category without naming it (扣费 → 错收, 高额账单): the
+    registration page's category picker finds the category by it. Data that admins edit (audited);
+    the demo seeds a starter set (``tousu.ops.seed.CATEGORY_SYNONYMS``)."""
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="synonyms"
+    )
+    word = models.CharField(_("word"), max_length=50)
+
+    class Meta:
+        ordering = ["word", "category_id"]
+        verbose_name = _("category synonym")
+        verbose_name_plural = _("category synonyms")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "word"], name="category_synonym_unique_word"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} → {self.category}"
 
 
 class TicketCounter(models.Model):

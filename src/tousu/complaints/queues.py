@@ -28,7 +28,15 @@ from tousu.common.phone import normalize_phone
 from tousu.complaints.access import visible_complaints_q
 from tousu.complaints.choices import RemedyStatus
 from tousu.complaints.models import Complaint, Remedy
-from tousu.complaints.search import description_q
+from tousu.complaints.search import (
+    MIN_TICKET_DIGITS,
+    case_id,
+    customer_name_q,
+    description_q,
+    digits_only,
+    phone_tail,
+    phone_tail_q,
+)
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.states import OPEN, Status
 from tousu.customers.models import CustomerIdentity, IdentityKind
@@ -152,17 +160,36 @@ def _phone_candidates(text: str) -> tuple[str, set[str]] | None:
 
 
 def is_word_search(text: str) -> bool:
-    """``text`` is searched as words of the description (not a ticket number, not a phone)."""
+    """``text`` is searched as words of the description (and as a customer's name): not a case id,
+    a ticket number, a phone number, or digits that may end one."""
     text = text.strip()
-    return bool(text) and not (TICKET_RE.match(text) and len(text) > 2) and _phone_candidates(text) is None
+    return (
+        bool(text)
+        and case_id(text) is None
+        and not (TICKET_RE.match(text) and len(text) > 2)
+        and digits_only(text) is None
+        and _phone_candidates(text) is None
+    )
 
 
 def search_q(text: str, *, use_index: bool = True) -> Q:
-    """A ticket number (exact or its start), else a phone number (the customer's phone identity or
-    the service number), else every word in the description."""
+    """What an agent types into the search box, in this order:
+
+    * ``#123``: the case with id 123;
+    * a ticket number or its start, with ``TS`` (``TS20261123``) or without it when it has at least
+      its date's 8 digits (``20261123000001``);
+    * a phone number: the customer's phone identity or the service number;
+    * 4 to 11 digits (``5678``): the end of the customer's phone or of the service number (the
+      caller narrows to the actor's scope and audits the search: ``phone_tail_search_audit``);
+    * anything else: a service number typed whole, the customer's exact name, or every word in the
+      description (Chinese words are substrings, see ``tousu.complaints.search``).
+    """
     text = text.strip()
     if not text:
         return Q()
+    pk = case_id(text)
+    if pk is not None:
+        return Q(pk=pk)
     if TICKET_RE.match(text) and len(text) > 2:
         return Q(ticket_no__startswith=text.upper())
     phone = _phone_candidates(text)
@@ -176,7 +203,15 @@ def search_q(text: str, *, use_index: bool = True) -> Q:
             )
         )
         return Q(customer_id__in=customers) | Q(service_number__in=sorted(spellings))
-    return description_q(text, use_index=use_index)
+    digits = digits_only(text)
+    if digits is not None:
+        q = Q(service_number=digits)
+        if len(digits) >= MIN_TICKET_DIGITS:
+            q |= Q(ticket_no__startswith="TS" + digits)
+        if phone_tail(digits) is not None:
+            q |= phone_tail_q(digits)
+        return q
+    return Q(service_number=text) | customer_name_q(text) | description_q(text, use_index=use_index)
 
 
 def filters_q(filters: QueueFilters, *, search_index: bool = True) -> Q:

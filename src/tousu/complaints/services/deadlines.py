@@ -23,6 +23,7 @@ from tousu.common.db import is_postgres
 from tousu.common.origin import SYSTEM, WORKER, Origin
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.reasons import automatic_reason, sla_breach_trigger
 from tousu.complaints.services._base import _clocks_follow, complaint_events_record
 from tousu.complaints.services.escalation import complaints_escalate_locked
 from tousu.complaints.services.routing import complaint_dispatch
@@ -118,8 +119,8 @@ def sla_breach(*, batch: int | None = None) -> int:
             )
             if clock.policy.escalate_on_breach and complaint.pk not in to_escalate:
                 to_escalate[complaint.pk] = complaint
-                reason = _("Deadline missed: %(clock)s.") % {"clock": clock.get_kind_display()}
-                causes[complaint.pk] = (reason, f"sla_breach:{clock.kind}")
+                trigger = sla_breach_trigger(clock.kind)
+                causes[complaint.pk] = (automatic_reason(trigger) or "", trigger)
         clocks_breached(done, breaches)
         complaint_events_record(rows=events)
         complaints_escalate_locked(complaints=list(to_escalate.values()), causes=causes)

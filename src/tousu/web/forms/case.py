@@ -50,7 +50,7 @@ class CaseOptions:
 
     @cached_property
     def departments(self) -> list[tuple[int, str]]:
-        return [(d.pk, d.name) for d in self.all_departments if d.is_active]
+        return [(d.pk, d.label) for d in self.all_departments if d.is_active]
 
     def handlers_of(self, department_id: int | None) -> list[tuple[int, str]]:
         """Active handlers of one department: who may be assigned when it leads the case."""

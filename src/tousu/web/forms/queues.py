@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import Department, Region, User
+from tousu.common.names import in_active_language
 from tousu.complaints.choices import Channel, Level
 from tousu.complaints.models import Category
 from tousu.complaints.queues import QueueFilters
@@ -26,7 +27,12 @@ def _int(value: Any) -> int:
 
 def category_choices() -> list[tuple[int, str]]:
     """Top-level categories, each followed by its sub-categories (one query)."""
-    rows = list(Category.objects.order_by("sort_order", "code").values_list("pk", "parent_id", "name"))
+    rows = [
+        (pk, parent_id, in_active_language(name, name_en))
+        for pk, parent_id, name, name_en in Category.objects.order_by("sort_order", "code").values_list(
+            "pk", "parent_id", "name", "name_en"
+        )
+    ]
     children: dict[int, list[tuple[int, str]]] = {}
     for pk, parent_id, name in rows:
         if parent_id is not None:
@@ -40,7 +46,8 @@ def category_choices() -> list[tuple[int, str]]:
 
 
 def department_choices() -> list[tuple[int, str]]:
-    return list(Department.objects.filter(is_active=True).order_by("code").values_list("pk", "name"))
+    rows = Department.objects.filter(is_active=True).order_by("code").values_list("pk", "name", "name_en")
+    return [(pk, in_active_language(name, name_en)) for pk, name, name_en in rows]
 
 
 class QueueFilterForm(forms.Form):
@@ -178,7 +185,7 @@ class BulkActionForm(forms.Form):
         )
         for user in people:
             if user.department is not None and user.department.is_active:
-                groups.setdefault(user.department.name, []).append((user.pk, str(user)))
+                groups.setdefault(user.department.label, []).append((user.pk, str(user)))
         self.fields["assignee"].choices = [("", "—"), *groups.items()]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from tousu.complaints.choices import (
 )
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
+from tousu.complaints.reasons import LEVEL_PREFIX, SLA_BREACH_PREFIX, automatic_reason
 from tousu.complaints.selectors import (
     complaint_available_actions,
     complaint_for_display,
@@ -423,8 +424,10 @@ def _trigger(value: Any, kind: str) -> str:
     text = _TRIGGERS.get(str(value))
     if text is not None:
         return str(text)
-    if str(value).startswith("level_"):
+    if str(value).startswith(LEVEL_PREFIX):
         return _("the complaint's level")
+    if str(value).startswith(SLA_BREACH_PREFIX):
+        return str(_TRIGGERS["sla_breach"])
     return str(value)
 
 
@@ -508,7 +511,28 @@ _HIDDEN = frozenset(
 )
 
 
-def event_lines(event: ComplaintEvent, department_names: dict[str, str]) -> list[tuple[str, str]]:
+# Payload keys holding a staff member's login: shown as their display name (刘洋, not handler_business).
+_PEOPLE = frozenset({"assignee", "previous", "responsible"})
+
+
+def _people_names(events: list[ComplaintEvent]) -> dict[str, str]:
+    """login → display name for the staff the events' payloads name (one query, none when the
+    payloads name nobody)."""
+    logins = {
+        str(event.payload[key])
+        for event in events
+        if isinstance(event.payload, dict)
+        for key in _PEOPLE
+        if event.payload.get(key)
+    }
+    if not logins:
+        return {}
+    return {user.username: str(user) for user in User.objects.filter(username__in=logins)}
+
+
+def event_lines(
+    event: ComplaintEvent, department_names: dict[str, str], people: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
     """The payload of one event as labelled lines, in a fixed order whatever the database kept."""
     payload = event.payload if isinstance(event.payload, dict) else {}
     kind = event.kind
@@ -523,6 +547,10 @@ def event_lines(event: ComplaintEvent, department_names: dict[str, str]) -> list
             text = department_names.get(str(value), str(value))
         elif key == "cooperating_departments" and isinstance(value, list):
             text = ", ".join(department_names.get(str(code), str(code)) for code in value)
+        elif key in _PEOPLE:
+            text = (people or {}).get(str(value), str(value))
+        elif key == "reason" and automatic_reason(payload.get("trigger")) is not None:
+            text = automatic_reason(payload.get("trigger")) or ""  # in the reader's language
         else:
             text = fmt(value, kind)
         lines.append((str(label), text))
@@ -534,6 +562,8 @@ def event_lines(event: ComplaintEvent, department_names: dict[str, str]) -> list
 
 
 def timeline_rows(events: Iterable[ComplaintEvent], department_names: dict[str, str]) -> list[TimelineRow]:
+    events = list(events)
+    people = _people_names(events)
     rows = []
     for event in events:
         change = ""
@@ -546,7 +576,7 @@ def timeline_rows(events: Iterable[ComplaintEvent], department_names: dict[str, 
                 actor=str(event.actor) if event.actor is not None else event.actor_label,
                 kind_label=str(EventKind(event.kind).label) if event.kind in EventKind.values else event.kind,
                 change=change,
-                lines=event_lines(event, department_names),
+                lines=event_lines(event, department_names, people),
                 attachment_id=attachment_id if isinstance(attachment_id, int) else None,
             )
         )
@@ -565,7 +595,7 @@ def _render_page(
 ) -> HttpResponse:
     may = Permissions(user, complaint)
     departments = list(Department.objects.order_by("code"))
-    department_names = {d.code: d.name for d in departments}
+    department_names = {d.code: d.label for d in departments}
     by_id = {d.pk: d for d in departments}
     cooperating = [by_id[pk] for pk in complaint.cooperating_departments.values_list("pk", flat=True)]
     staff = User.objects.in_bulk(

@@ -35,6 +35,7 @@ from tousu.complaints.queues import (
     complaint_queue_counts,
     complaint_queue_page,
 )
+from tousu.complaints.search import phone_tail_search_record
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.services import complaint_assign, complaint_dispatch
 from tousu.triage.selectors import CaseFlags, case_flags
@@ -179,6 +180,9 @@ def _render_queue(
     )
     page = paginator.get_page(request.GET.get("page"))
     cases = list(page.object_list)
+    phone_tail_search_record(
+        actor=actor, text=filter_form.filters().q, found=paginator.count, origin=Origin.from_request(request)
+    )
     flags = case_flags([case.pk for case in cases])  # two queries for the page, not two per row
     may_bulk = actor.can(Cap.CASE_DISPATCH)
     if may_bulk and bulk_form is None:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
@@ -34,6 +34,7 @@ from tousu.common.phone import normalize_phone
 from tousu.complaints import attachments
 from tousu.complaints.choices import Channel, ReplyChannel
 from tousu.complaints.models import Category, Complaint
+from tousu.complaints.search import category_matches
 from tousu.complaints.selectors import complaint_for_display, complaints_visible_to
 from tousu.complaints.services import (
     attachments_add_with_case,
@@ -95,27 +96,17 @@ def _picked_category(category_id: Any) -> Category | None:
 
 @login_required
 def category_search(request: HttpRequest) -> HttpResponse:
-    """htmx: the leaf categories whose Chinese or English name or code (or their parent's) contains
-    ``q``; with ``pick=<id>``, the picker itself with that category chosen."""
+    """htmx: the leaf categories for ``q`` (names, codes, synonyms, parents: ``category_matches``)
+    as the options of the picker's listbox; with ``pick=<id>``, the picker itself with that category
+    chosen (the page's script picks in place, keeping the focus, see ``tousu.js``)."""
     _agent(request)
     if "pick" in request.GET:
         picked = _picked_category(request.GET["pick"])
         response = render(request, "web/register/_category_picker.html", {"picked": picked})
         response["HX-Trigger-After-Swap"] = "category-picked"  # the customer card rechecks repeat complaints
         return response
-    q = request.GET.get("q", "").strip()
-    found: list[Category] = []
-    if q:
-        found = list(
-            _leaf_categories().filter(
-                Q(name__icontains=q)
-                | Q(name_en__icontains=q)
-                | Q(code__icontains=q)
-                | Q(parent__name__icontains=q)
-                | Q(parent__name_en__icontains=q)
-                | Q(parent__code__icontains=q)
-            )[:SUGGESTIONS]
-        )
+    q = request.GET.get("q", "").strip()[:100]
+    found = category_matches(q, limit=SUGGESTIONS)
     # Typing again clears the category picked before (out of band), so what is shown is what is sent.
     response = render(request, "web/register/_category_suggestions.html", {"q": q, "found": found})
     if request.GET.get("category"):
