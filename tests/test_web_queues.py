@@ -316,6 +316,93 @@ class TestDeadlines:
             None,
         ]
 
+    @pytest.fixture
+    def missed(self, sla, cases, clock_at):
+        """Two cases swept as breached, one overdue before any sweep, one running, one closed."""
+        clock_at(T0)
+        built = {
+            "a": cases.register(level="dissatisfied"),  # first response due T0+30min
+            "b": cases.register(level="very_dissatisfied"),  # due T0+20min
+            "c": cases.make(Status.DISPATCHED),  # second response due T0+24h
+            "closed": cases.make(Status.CLOSED, fcr=True),  # no deadline
+        }
+        clock_at(T0 + timedelta(minutes=1))
+        built["d"] = cases.register(level="major")  # due T0+11min
+        clock_at(T0 + timedelta(minutes=25))
+        assert sla_breach() == 2  # b and d: missed, and still owed
+        clock_at(T0 + timedelta(minutes=35))  # a is past due too, not swept yet
+        return {k: Complaint.objects.get(pk=v.pk) for k, v in built.items()}
+
+    @staticmethod
+    def _order(cases: dict[str, Complaint], qs: Any) -> list[str]:
+        """The cases' names in the queue's order (registered cases have no ticket number yet)."""
+        by_pk = {c.pk: k for k, c in cases.items()}
+        return [by_pk[pk] for pk in qs.values_list("pk", flat=True)]
+
+    def test_most_overdue_first_swept_or_not_then_the_next_deadline_then_none(self, missed, people):
+        m = missed
+        qs = complaint_queue(actor=people["supervisor"], name="all")
+        assert self._order(m, qs) == ["d", "b", "a", "c", "closed"]
+        assert [c.next_due for c in qs] == [
+            T0 + timedelta(minutes=11),
+            T0 + timedelta(minutes=20),
+            T0 + timedelta(minutes=30),
+            T0 + timedelta(hours=24),
+            None,
+        ]
+        overdue = complaint_queue(actor=people["supervisor"], name="overdue")
+        assert self._order(m, overdue) == ["d", "b", "a"]
+
+    def test_a_missed_deadline_met_late_no_longer_leads(self, missed, people):
+        m = missed
+        svc.complaint_accept(actor=people["agent"], complaint_id=m["d"].pk)  # reply due in 15 days
+        qs = complaint_queue(actor=people["supervisor"], name="all")
+        assert self._order(m, qs) == ["b", "a", "c", "d", "closed"]
+        assert Complaint.objects.get(pk=m["d"].pk).next_due_at == T0 + timedelta(
+            days=15, minutes=1
+        )  # the reply, from registration
+
+    @pytest.mark.parametrize(
+        ("sort", "order"),
+        [
+            ("", ("d", "b", "a", "c", "closed")),
+            ("deadline", ("d", "b", "a", "c", "closed")),
+            ("-deadline", ("closed", "c", "a", "b", "d")),
+            ("registered", ("a", "b", "c", "closed", "d")),
+            ("-registered", ("d", "closed", "c", "b", "a")),
+            ("ticket", ("c", "closed", "a", "b", "d")),  # no ticket number yet: last
+            ("-ticket", ("d", "b", "a", "closed", "c")),
+            ("nonsense", ("d", "b", "a", "c", "closed")),
+        ],
+    )
+    def test_each_sort(self, missed, people, sort, order):
+        qs = complaint_queue(actor=people["supervisor"], name="all", filters=QueueFilters(sort=sort))
+        assert self._order(missed, qs) == list(order)
+
+    def test_the_headers_sort_with_links_and_aria_sort_kept_in_the_address(self, missed, people, client):
+        client.force_login(people["supervisor"])
+        html = client.get("/queues/all/", **EN).content.decode()
+        assert (
+            '<th aria-sort="ascending"><a class="sort" href="?sort=-deadline">Next deadline</a></th>' in html
+        )
+        assert '<th><a class="sort" href="?sort=registered">Registered</a></th>' in html
+        assert '<th><a class="sort" href="?sort=ticket">Ticket</a></th>' in html
+        response = client.get("/queues/all/?sort=-registered&page=1&level=dissatisfied", **EN)
+        html = response.content.decode()
+        assert [r.case.pk for r in response.context["rows"]] == [missed[k].pk for k in ("closed", "c", "a")]
+        assert (
+            '<th aria-sort="descending"><a class="sort" href="?sort=registered&amp;level=dissatisfied">'
+            "Registered</a></th>" in html
+        )
+        assert (
+            '<th><a class="sort" href="?sort=deadline&amp;level=dissatisfied">Next deadline</a></th>' in html
+        )
+        assert '<input type="hidden" name="sort" value="-registered" id="id_sort">' in html
+        # Applying filters keeps the order: the form posts it back and the address carries it.
+        posted = client.post("/queues/all/", {"sort": "-registered", "level": "major", "q": ""})
+        assert posted.status_code == 302
+        assert posted["Location"] == "/queues/all/?sort=-registered&level=major"
+
     def test_the_page_shows_the_remaining_time_and_overdue_in_red(self, timed, people, client, clock_at):
         clock_at(T0 + timedelta(minutes=25))
         client.force_login(people["supervisor"])

@@ -180,7 +180,9 @@ class Complaint(models.Model):
         _("next deadline"),
         null=True,
         blank=True,
-        help_text=_("The earliest due time of the case's running SLA clocks."),
+        help_text=_(
+            "The earliest due time the case still owes: of its running SLA clocks, or of a missed one not met yet."
+        ),
     )
     status_changed_at = models.DateTimeField(_("status changed"))
     updated_at = models.DateTimeField(_("updated"))

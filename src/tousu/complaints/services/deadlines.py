@@ -28,17 +28,19 @@ from tousu.complaints.services.escalation import complaints_escalate_locked
 from tousu.complaints.services.routing import complaint_dispatch
 from tousu.complaints.states import Status, can_transition
 from tousu.sla.models import ClockState, SlaBreach, SlaClock
-from tousu.sla.services import sla_clocks_recompute
+from tousu.sla.services import OWED_CLOCK, sla_clocks_recompute
 from tousu.sla.sweeper import breach_penalty, clocks_breach_claim, clocks_breached, clocks_warn_claim
 
 log = logging.getLogger("tousu.sla")
 
 
 def refresh_next_due(complaint_ids: list[int]) -> None:
-    """Recompute ``next_due_at`` of these cases from their running clocks (after a sweep or a
-    recomputation changed clocks in bulk). One statement whatever the number of cases."""
+    """Recompute ``next_due_at`` of these cases from their owed clocks, running or missed and not
+    met (``sla.services.next_due``), after a recomputation changed clocks in bulk. One statement
+    whatever the number of cases."""
     earliest = (
-        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.RUNNING)
+        SlaClock.objects.filter(complaint_id=OuterRef("pk"))
+        .filter(OWED_CLOCK)
         .order_by("due_at")
         .values("due_at")[:1]
     )
@@ -123,7 +125,6 @@ def sla_breach(*, batch: int | None = None) -> int:
         clocks_breached(done, breaches)
         complaint_events_record(rows=events)
         complaints_escalate_locked(complaints=list(to_escalate.values()), causes=causes)
-        refresh_next_due(list(complaints))  # breached clocks no longer count as the next deadline
         for clock in done:
             _reassign(clock, complaints[clock.complaint_id])
     return len(done)

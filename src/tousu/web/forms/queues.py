@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from tousu.accounts.models import Department, Region, User
 from tousu.complaints.choices import Channel, Level
 from tousu.complaints.models import Category
-from tousu.complaints.queues import QueueFilters
+from tousu.complaints.queues import QueueFilters, sort_keys
 from tousu.complaints.states import Status
 from tousu.web.forms.widgets import FastSelect
 
@@ -78,6 +78,7 @@ class QueueFilterForm(forms.Form):
     registered_to = forms.DateField(
         label=_("Registered until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    sort = forms.ChoiceField(required=False, widget=forms.HiddenInput, label=_("Order"))
     size = forms.IntegerField(
         label=_("Per page"),
         required=False,
@@ -92,6 +93,7 @@ class QueueFilterForm(forms.Form):
         self.fields["department"].choices = ANY + departments  # type: ignore[attr-defined]
         regions = list(Region.objects.order_by("code").values_list("pk", "name"))
         self.fields["region"].choices = ANY + regions  # type: ignore[attr-defined]
+        self.fields["sort"].choices = ANY + [(key, key) for key in sort_keys()]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -113,6 +115,7 @@ class QueueFilterForm(forms.Form):
             registered_to=data.get("registered_to"),
             region_id=data.get("region"),
             q=(data.get("q") or "").strip(),
+            sort=data.get("sort") or "",
         )
 
     def page_size(self) -> int:

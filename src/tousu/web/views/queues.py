@@ -27,8 +27,10 @@ from tousu.common.errors import PermissionDenied, TousuError
 from tousu.common.origin import Origin
 from tousu.complaints.models import Complaint
 from tousu.complaints.queues import (
+    DEFAULT_SORT,
     DUE_SOON,
     QUEUES,
+    SORTS,
     TAB_COUNT_CAP,
     capped_counts,
     complaint_queue,
@@ -89,13 +91,35 @@ class QueueRow:
 
 
 def _row(case: Complaint, now: datetime, flags: CaseFlags | None = None) -> QueueRow:
-    candidates = [d for d in (getattr(case, "next_due", None), getattr(case, "overdue_since", None)) if d]
-    deadline = min(candidates) if candidates else None
+    deadline = case.next_due_at  # the earliest due time still owed: what the queue sorts by
     remaining = deadline - now if deadline is not None else None
     urgency = ""
     if remaining is not None:
         urgency = "overdue" if remaining <= timedelta(0) else "due-soon" if remaining <= DUE_SOON else ""
     return QueueRow(case=case, deadline=deadline, remaining=remaining, urgency=urgency, flags=flags)
+
+
+@dataclass(frozen=True)
+class SortHeader:
+    """A sortable column: the ``?sort=`` its link asks for, and its ``aria-sort`` now."""
+
+    link_sort: str
+    aria_sort: str  # "ascending", "descending" or "" (not sorted by this column)
+
+
+def _sort_headers(current: str) -> dict[str, SortHeader]:
+    """The sortable columns, by ``SORTS`` key. The column sorted by links to the reverse order;
+    another column links to its ascending order."""
+    current = current or DEFAULT_SORT
+    headers: dict[str, SortHeader] = {}
+    for key in SORTS:
+        if current == key:
+            headers[key] = SortHeader(link_sort=f"-{key}", aria_sort="ascending")
+        elif current == f"-{key}":
+            headers[key] = SortHeader(link_sort=key, aria_sort="descending")
+        else:
+            headers[key] = SortHeader(link_sort=key, aria_sort="")
+    return headers
 
 
 def _actor(request: HttpRequest) -> User:
@@ -165,9 +189,8 @@ def _render_queue(
     departments = department_choices()
     filter_form = QueueFilterForm(_filter_data(request), departments=departments)
     filter_form.is_valid()
-    found = complaint_queue_page(
-        actor=actor, name=name, filters=filter_form.filters(), now=now, cap=LIST_COUNT_CAP
-    )
+    filters = filter_form.filters()
+    found = complaint_queue_page(actor=actor, name=name, filters=filters, now=now, cap=LIST_COUNT_CAP)
     for label, problem in filter_form.ignored():
         messages.warning(
             request,
@@ -193,6 +216,7 @@ def _render_queue(
         "bulk_form": bulk_form if may_bulk else None,
         "selected": bulk_form.selected() if bulk_form is not None and bulk_form.is_bound else set(),
         "query": request.GET.urlencode(),
+        "sorts": _sort_headers(filters.sort),
     }
     return render(request, "web/queues/queue.html", context, status=status)
 
