@@ -129,6 +129,13 @@ class QueueFilterForm(forms.Form):
         ]
 
 
+class SavedViewForm(forms.Form):
+    """Save the filters and order shown now as a named view (the address carries them)."""
+
+    name = forms.CharField(label=_("View name"), max_length=60, widget=forms.TextInput(attrs={"size": 18}))
+    shared = forms.BooleanField(label=_("Share with my team"), required=False)
+
+
 class CaseIdsField(forms.Field):
     """The ids of the cases ticked in the table."""
 
