@@ -393,7 +393,9 @@ def test_rebuild_from_history_gives_the_clocks_live_handling_gives(org, cases, p
 
     assert shape(history) == shape(live)
     assert [row[0] for row in shape(live)] == ["first_response", "reply", "second_response"]
-    assert cases.reload(history).next_due_at == cases.reload(live).next_due_at == T0 + timedelta(hours=28)  # 24 h + 4 h waiting
+    assert (
+        cases.reload(history).next_due_at == cases.reload(live).next_due_at == T0 + timedelta(hours=28)
+    )  # 24 h + 4 h waiting
 
 
 def test_next_due_follows_the_running_clocks(sla, cases, people, clock_at):
