@@ -227,7 +227,14 @@ TOUSU_ATTACHMENT_MAX_BYTES = env_int("TOUSU_ATTACHMENT_MAX_MB", 20, minimum=1, m
 TOUSU_ATTACHMENTS_PER_CASE = env_int("TOUSU_ATTACHMENTS_PER_CASE", 30, minimum=1)
 
 # The address customers reach this site at, for links in their messages (the survey, tracking).
-TOUSU_PUBLIC_URL = env_str("TOUSU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset: the address `tousu serve` / `tousu demo` listen at (TOUSU_HOST, TOUSU_PORT; a wildcard
+# host such as 0.0.0.0 is reached at 127.0.0.1).
+TOUSU_PORT = env_int("TOUSU_PORT", 8000, minimum=1, maximum=65535)
+_LISTEN_HOST = env_str("TOUSU_HOST", "127.0.0.1")
+_PUBLIC_HOST = "127.0.0.1" if _LISTEN_HOST in ("", "0.0.0.0", "::", "[::]") else _LISTEN_HOST
+if ":" in _PUBLIC_HOST and not _PUBLIC_HOST.startswith("["):
+    _PUBLIC_HOST = f"[{_PUBLIC_HOST}]"  # an IPv6 address in a URL
+TOUSU_PUBLIC_URL = env_str("TOUSU_PUBLIC_URL", f"http://{_PUBLIC_HOST}:{TOUSU_PORT}").rstrip("/")
 
 # --- cache (rate limits) ----------------------------------------------------------------------
 # Rate limits count in this cache. Set TOUSU_CACHE_URL=redis://127.0.0.1:6379/0 in production so

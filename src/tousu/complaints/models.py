@@ -208,7 +208,9 @@ class Complaint(models.Model):
         _("next deadline"),
         null=True,
         blank=True,
-        help_text=_("The earliest due time of the case's running SLA clocks."),
+        help_text=_(
+            "The earliest due time the case still owes: of its running SLA clocks, or of a missed one not met yet."
+        ),
     )
     status_changed_at = models.DateTimeField(_("status changed"))
     updated_at = models.DateTimeField(_("updated"))
@@ -455,3 +457,40 @@ class ReturnVisit(models.Model):
     @property
     def satisfied(self) -> bool:
         return bool(self.reached and self.resolved and (self.satisfaction or 0) >= 3)
+
+
+class SavedView(models.Model):
+    """One saved way of reading a queue: a name, the queue, and its filters and order (the queue
+    page's query string). The owner's own, or shared with a team (``department``): then everyone
+    of that department sees it beside the queues; only the owner, or a supervisor of the team,
+    changes it (``tousu.complaints.services.saved_views``)."""
+
+    owner = models.ForeignKey(USER, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=60)
+    queue = models.CharField(_("queue"), max_length=40)
+    query = models.CharField(_("filters and order"), max_length=500, blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("shared with"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"))
+    updated_by = models.ForeignKey(
+        USER, verbose_name=_("updated by"), on_delete=models.PROTECT, related_name="+"
+    )
+    updated_via = models.CharField(_("updated through"), max_length=60)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_unique_name_per_owner"),
+        ]
+        indexes = [models.Index(fields=["department", "name"], name="saved_view_department_idx")]
+
+    def __str__(self) -> str:
+        return self.name

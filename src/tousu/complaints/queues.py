@@ -15,7 +15,7 @@ from typing import Any, Final
 import phonenumbers
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -40,7 +40,6 @@ from tousu.complaints.search import (
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.states import OPEN, Status
 from tousu.customers.models import CustomerIdentity, IdentityKind
-from tousu.sla.models import ClockState, SlaClock
 
 # The queues in tab order, with their labels.
 QUEUES: Final[Mapping[str, Promise]] = {
@@ -75,17 +74,37 @@ class QueueFilters:
     registered_to: date | None = None
     region_id: int | None = None
     q: str = ""  # a ticket number (or its start), a phone number, or words of the description
+    sort: str = ""  # a key of ``SORTS`` ("": the deadline order)
+
+
+# The orders a queue can be read in, by the key the address carries (``?sort=``); a leading "-"
+# reverses the whole order, so each one walks its index backwards. The default, "deadline", is the
+# deadline column's order: ``next_due_at`` is the earliest due time still owed, so the most overdue
+# case comes first, then the nearest deadline, then the cases without one (oldest first).
+SORTS: Final[Mapping[str, tuple[str, ...]]] = {
+    "deadline": ("next_due_at", "registered_at", "id"),
+    "registered": ("registered_at", "id"),
+    "ticket": ("ticket_no", "id"),  # a registered case has no ticket number yet: last
+}
+DEFAULT_SORT: Final = "deadline"
+
+
+def sort_keys() -> list[str]:
+    """Every value ``?sort=`` accepts."""
+    return [key for name in SORTS for key in (name, f"-{name}")]
+
+
+def _order(sort: str) -> list[Any]:
+    descending = sort.startswith("-")
+    fields = SORTS.get(sort.removeprefix("-")) or SORTS[DEFAULT_SORT]
+    if descending:  # NULLs first: exactly the reverse of the ascending order
+        return [F(field).desc(nulls_first=True) for field in fields]
+    return [F(field).asc(nulls_last=True) for field in fields]
 
 
 def _open() -> Q:
     # In the order of complaint_open_due_idx's condition: PostgreSQL then sees the index answers it.
     return Q(status__in=sorted(OPEN))
-
-
-def _cases_with_clocks(condition: Q) -> Q:
-    """Cases having a clock that meets ``condition``. An uncorrelated ``IN (SELECT …)``: the
-    database reads the (partially indexed) clocks once instead of once per case."""
-    return Q(pk__in=SlaClock.objects.filter(condition).values("complaint_id"))
 
 
 def _approvals_q(actor: User) -> Q:
@@ -115,14 +134,12 @@ def queue_q(*, actor: User, name: str, now: datetime) -> Q:
     if name == "unassigned":
         return _open() & Q(assignee__isnull=True)
     if name == "due_soon":
-        soon = Q(state=ClockState.RUNNING, due_at__gt=now, due_at__lte=now + DUE_SOON)
-        return _open() & _cases_with_clocks(soon)
+        # The deadline column within the hour (an overdue case is in "overdue" instead).
+        return _open() & Q(next_due_at__gt=now, next_due_at__lte=now + DUE_SOON)
     if name == "overdue":
-        # A running clock past its due time makes ``next_due_at`` (the earliest running due time)
-        # past too: read on the case, in the order the queue walks. Missed clocks the sweeper has
-        # marked breached no longer count in ``next_due_at``: those through the clocks.
-        missed = Q(state=ClockState.BREACHED, ended_at__isnull=True)  # sla_clock_missed_idx
-        return _open() & (Q(next_due_at__lte=now) | _cases_with_clocks(missed))
+        # ``next_due_at`` is the earliest due time still owed (a running clock, or a missed one not
+        # met yet): past it, the case is overdue, swept or not. Read on the case, in queue order.
+        return _open() & Q(next_due_at__lte=now)
     if name == "escalated":
         return _open() & Q(escalation_level__gt=0)
     if name == "awaiting_customer":
@@ -245,23 +262,21 @@ def complaint_queue(
     now: datetime | None = None,
     search_index: bool = True,
 ) -> QuerySet[Complaint]:
-    """The cases of queue ``name`` the actor may see, narrowed by ``filters``, nearest deadline
-    first (``next_due_at``, kept by the SLA services: the earliest due time of the case's running
-    clocks; cases without one last), then oldest registration first. Rows carry what a list shows."""
+    """The cases of queue ``name`` the actor may see, narrowed by ``filters``, in the order
+    ``filters.sort`` names (``SORTS``). By default the deadline order: ``next_due_at``, kept by the
+    SLA services, is the earliest due time the case still owes (a running clock, or a missed one
+    not met yet), so the most overdue case comes first, then the nearest deadline, then the cases
+    without one, oldest registration first. Rows carry what a list shows."""
     _require_viewer(actor)
     now = now or timezone.now()
+    filters = filters or QueueFilters()
     condition = queue_q(actor=actor, name=name, now=now)
-    overdue_since = (
-        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.BREACHED, ended_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
     return (
         complaints_visible_to(actor=actor)
         .filter(condition)
-        .filter(filters_q(filters or QueueFilters(), search_index=search_index))
-        .annotate(next_due=F("next_due_at"), overdue_since=Subquery(overdue_since))
-        .order_by(F("next_due_at").asc(nulls_last=True), "registered_at", "id")
+        .filter(filters_q(filters, search_index=search_index))
+        .annotate(next_due=F("next_due_at"))
+        .order_by(*_order(filters.sort))
     )
 
 

@@ -11,7 +11,7 @@ from tousu.accounts.models import Department, Region, User
 from tousu.common.names import in_active_language
 from tousu.complaints.choices import Channel, Level
 from tousu.complaints.models import Category
-from tousu.complaints.queues import QueueFilters
+from tousu.complaints.queues import QueueFilters, sort_keys
 from tousu.complaints.states import Status
 from tousu.web.forms.widgets import FastSelect
 
@@ -85,6 +85,7 @@ class QueueFilterForm(forms.Form):
     registered_to = forms.DateField(
         label=_("Registered until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    sort = forms.ChoiceField(required=False, widget=forms.HiddenInput, label=_("Order"))
     size = forms.IntegerField(
         label=_("Per page"),
         required=False,
@@ -99,6 +100,7 @@ class QueueFilterForm(forms.Form):
         self.fields["department"].choices = ANY + departments  # type: ignore[attr-defined]
         regions = list(Region.objects.order_by("code").values_list("pk", "name"))
         self.fields["region"].choices = ANY + regions  # type: ignore[attr-defined]
+        self.fields["sort"].choices = ANY + [(key, key) for key in sort_keys()]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -120,6 +122,7 @@ class QueueFilterForm(forms.Form):
             registered_to=data.get("registered_to"),
             region_id=data.get("region"),
             q=(data.get("q") or "").strip(),
+            sort=data.get("sort") or "",
         )
 
     def page_size(self) -> int:
@@ -131,6 +134,13 @@ class QueueFilterForm(forms.Form):
             (str(self.fields[name].label if name in self.fields else name), " ".join(str(e) for e in errors))
             for name, errors in self.errors.items()
         ]
+
+
+class SavedViewForm(forms.Form):
+    """Save the filters and order shown now as a named view (the address carries them)."""
+
+    name = forms.CharField(label=_("View name"), max_length=60, widget=forms.TextInput(attrs={"size": 18}))
+    shared = forms.BooleanField(label=_("Share with my team"), required=False)
 
 
 class CaseIdsField(forms.Field):
