@@ -112,6 +112,10 @@ class CaseFact(Bucket, Facts):
         indexes = [
             models.Index(fields=["complaint_id"], name="casefact_complaint_idx"),
             models.Index(fields=["day", "category_id"], name="casefact_day_idx"),
+            # The handling-time percentiles: the replied cases of a period, in order.
+            models.Index(
+                fields=["day", "handling_seconds"], condition=models.Q(replied__gt=0), name="casefact_replied_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -119,12 +123,47 @@ class CaseFact(Bucket, Facts):
 
 
 class DailyRollup(Bucket, Facts):
-    """The sum of the case facts of one bucket (rows whose facts are all zero are deleted)."""
+    """The sum of the case facts of one bucket (rows whose facts are all zero are deleted). Reports
+    read it only when they narrow two dimensions or more (see ``SliceRollup``)."""
 
     class Meta:
         verbose_name = _("daily rollup")
         verbose_name_plural = _("daily rollups")
         constraints = [models.UniqueConstraint(fields=list(BUCKET_FIELDS), name="rollup_bucket_unique")]
+        indexes = [
+            models.Index(fields=["level", "day"], name="rollup_level_day_idx"),
+            models.Index(fields=["channel", "day"], name="rollup_channel_day_idx"),
+            models.Index(fields=["department_id", "day"], name="rollup_department_day_idx"),
+            models.Index(fields=["region_id", "day"], name="rollup_region_day_idx"),
+        ]
+
+
+# The dimensions a slice may keep ("": none, the total).
+SLICE_DIMENSIONS = ("", "region_id", "category_id", "channel", "department_id", "level", "business_type")
+SLICE_FIELDS = ("grain", "dimension", "value", "day")
+DAY, MONTH = "d", "m"
+
+
+class SliceRollup(Facts):
+    """The case facts summed per day (``grain`` "d") or per month ("m", ``day`` the month's first
+    day) and per value of *one* dimension (or none: ``dimension`` ""). Its size depends on the
+    calendar and the dimensions' values, not on the number of cases: a report with no filter, or
+    one narrowed on one dimension, reads these few rows. Kept with ``DailyRollup``, from the same
+    differences (rows whose facts are all zero are deleted)."""
+
+    grain = models.CharField(_("grain"), max_length=1)
+    dimension = models.CharField(_("dimension"), max_length=20, blank=True)
+    value = models.CharField(_("value"), max_length=20, blank=True)
+    day = models.DateField(_("day"))
+
+    class Meta:
+        verbose_name = _("slice rollup")
+        verbose_name_plural = _("slice rollups")
+        constraints = [models.UniqueConstraint(fields=list(SLICE_FIELDS), name="slice_rollup_unique")]
+        indexes = [models.Index(fields=["grain", "dimension", "day"], name="slice_grain_dimension_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.day} {self.dimension}={self.value}"
 
     def __str__(self) -> str:
         return f"{self.day} {self.category_id}/{self.region_id}/{self.channel}"
@@ -138,6 +177,10 @@ class EventCursor(models.Model):
     last_id = models.BigIntegerField(_("last event id"), default=0)
     gaps = models.JSONField(_("ids not seen yet"), default=list, blank=True)
     updated_at = models.DateTimeField(_("updated"), null=True, blank=True)
+    # A rebuild in progress: the last case id recomputed (None: no rebuild), of how many cases.
+    rebuild_after = models.BigIntegerField(_("rebuilt up to case"), null=True, blank=True)
+    rebuild_done = models.BigIntegerField(_("cases rebuilt"), default=0)
+    rebuild_total = models.BigIntegerField(_("cases to rebuild"), default=0)
 
     class Meta:
         verbose_name = _("event-log cursor")

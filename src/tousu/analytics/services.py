@@ -22,8 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,8 +33,13 @@ from tousu.analytics.models import (
     FACT_FIELDS,
     CaseFact,
     DailyRollup,
+    DAY,
+    MONTH,
+    SLICE_DIMENSIONS,
+    SLICE_FIELDS,
     EventCursor,
     HotlineFigure,
+    SliceRollup,
     SubscriberCount,
 )
 from tousu.common.errors import ValidationError
@@ -66,42 +70,73 @@ def _sums(rows: Iterable[CaseFact]) -> dict[Key, dict[str, int]]:
     return out
 
 
+def _slices(delta: dict[Key, dict[str, int]]) -> dict[Key, list[int]]:
+    """The differences of the slice rollups (``SliceRollup``) that follow from ``delta``: every
+    bucket counts, per day and per month, in the total and once per dimension value."""
+    out: dict[Key, list[int]] = {}
+    positions = [(dim, BUCKET_FIELDS.index(dim)) for dim in SLICE_DIMENSIONS if dim]
+    for key, values in delta.items():
+        day: date = key[0]
+        numbers = [values[f] for f in FACT_FIELDS]
+        for grain, start in ((DAY, day), (MONTH, day.replace(day=1))):
+            for slice_key in [(grain, "", "", start)] + [(grain, d, str(key[i]), start) for d, i in positions]:
+                row = out.get(slice_key)
+                if row is None:
+                    out[slice_key] = list(numbers)
+                else:
+                    for n, v in enumerate(numbers):
+                        row[n] += v
+    return out
+
+
+def _upsert(model: type[DailyRollup] | type[SliceRollup], keys: tuple[str, ...], rows: dict[Key, list[int]]) -> None:
+    """Add the facts of ``rows`` (key → facts in ``FACT_FIELDS`` order) to ``model``'s rows, in
+    bulk (``INSERT … ON CONFLICT DO UPDATE SET f = f + excluded.f``: PostgreSQL and SQLite), then
+    delete the rows of those days whose facts all reached zero."""
+    rows = {k: v for k, v in rows.items() if any(v)}
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = [*keys, *FACT_FIELDS]
+    conflict = ", ".join(qn(k) for k in keys)
+    updates = ", ".join(f"{qn(f)} = {table}.{qn(f)} + EXCLUDED.{qn(f)}" for f in FACT_FIELDS)
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    items = sorted(rows.items())
+    step = 200  # SQLite binds at most 32,766 parameters
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES "
+                f"{', '.join([one] * len(chunk))} ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+                [v for key, facts in chunk for v in (*key, *facts)],
+            )
+    days = sorted({k[keys.index("day")] for k in rows})
+    zero = {f"{f}": 0 for f in FACT_FIELDS}
+    qs = model.objects.filter(day__in=days, **zero)
+    if model is SliceRollup:
+        qs = qs.filter(grain__in=sorted({k[0] for k in rows}), dimension__in=SLICE_DIMENSIONS)
+    qs.delete()
+
+
 def _apply_delta(delta: dict[Key, dict[str, int]]) -> None:
-    """Add ``delta`` to the rollup buckets; a bucket whose facts all reach zero is deleted."""
+    """Add ``delta`` to the rollup buckets and their slices; a row whose facts all reach zero is
+    deleted."""
     delta = {k: v for k, v in delta.items() if any(v.values())}
     if not delta:
         return
-    existing = {
-        _key(row): row
-        for row in DailyRollup.objects.filter(
-            day__in={k[0] for k in delta}, category_id__in={k[2] for k in delta}
-        ).select_for_update()
-        if _key(row) in delta
-    }
-    changed: list[DailyRollup] = []
-    created: list[DailyRollup] = []
-    emptied: list[DailyRollup] = []
-    for key, values in delta.items():
-        row = existing.get(key)
-        if row is None:
-            row = DailyRollup(**dict(zip(BUCKET_FIELDS, key, strict=True)), **values)
-            created.append(row)
-            continue
-        for f, v in values.items():
-            setattr(row, f, getattr(row, f) + v)
-        (emptied if not any(getattr(row, f) for f in FACT_FIELDS) else changed).append(row)
-    if emptied:
-        DailyRollup.objects.filter(pk__in=[r.pk for r in emptied]).delete()
-    if changed:
-        DailyRollup.objects.bulk_update(changed, list(FACT_FIELDS), batch_size=500)
-    if created:
-        DailyRollup.objects.bulk_create(created, batch_size=500)
+    _upsert(DailyRollup, BUCKET_FIELDS, {k: [v[f] for f in FACT_FIELDS] for k, v in delta.items()})
+    _upsert(SliceRollup, SLICE_FIELDS, _slices(delta))
 
 
-def rollup_apply_cases(complaint_ids: Iterable[int], *, calendars: _Calendars | None = None) -> int:
-    """Recompute the facts of these cases (and of their customers' other cases) and move the
-    rollups by the difference. Part of the caller's transaction. Returns how many cases."""
-    ids = customers_cases(complaint_ids)
+def rollup_apply_cases(
+    complaint_ids: Iterable[int], *, calendars: _Calendars | None = None, siblings: bool = True
+) -> int:
+    """Recompute the facts of these cases (and of their customers' other cases, unless
+    ``siblings`` is false: a rebuild reaches them anyway) and move the rollups by the difference.
+    Part of the caller's transaction. Returns how many cases."""
+    ids = customers_cases(complaint_ids) if siblings else set(complaint_ids)
     if not ids:
         return 0
     old = list(CaseFact.objects.filter(complaint_id__in=ids))
@@ -111,7 +146,8 @@ def rollup_apply_cases(complaint_ids: Iterable[int], *, calendars: _Calendars | 
         bucket = delta.setdefault(key, dict.fromkeys(FACT_FIELDS, 0))
         for f, v in values.items():
             bucket[f] -= v
-    CaseFact.objects.filter(complaint_id__in=ids).delete()
+    if old:
+        CaseFact.objects.filter(complaint_id__in=ids).delete()
     CaseFact.objects.bulk_create(new, batch_size=1000)
     _apply_delta(delta)
     return len(ids)
@@ -161,10 +197,10 @@ def analytics_consume(*, limit: int | None = None, now: datetime | None = None) 
     return len(fresh) + len(late)
 
 
-def analytics_rebuild(*, chunk: int = 2000, progress: Callable[[int, int], Any] | None = None) -> int:
-    """Recompute every case's facts and every rollup from scratch, in one transaction (the worker's
-    consumer waits on the cursor meanwhile). The cursor is set to the newest event seen before the
-    cases are read; recent ids not seen yet are kept as gaps. Returns how many cases."""
+def _rebuild_start() -> None:
+    """Empty the facts and rollups and mark a rebuild as running, in one transaction holding the
+    cursor lock. The cursor moves to the newest event seen (recent ids not seen yet stay gaps):
+    the consumer applies what happens from now on, the rebuild's chunks everything before."""
     with transaction.atomic():
         cursor = _cursor_locked()
         now = timezone.now()
@@ -176,40 +212,62 @@ def analytics_rebuild(*, chunk: int = 2000, progress: Callable[[int, int], Any] 
         )
         stamp = now.isoformat()
         seen = set(recent)
-        gaps = [[i, stamp] for i in range(recent[0], last) if i not in seen] if recent else []
+        gaps = {i: stamp for i in range(recent[0], last) if i not in seen} if recent else {}
+        # Ids the consumer was still waiting for stay awaited: their cases may not be in a chunk yet.
+        gaps.update({int(i): at for i, at in cursor.gaps if int(i) <= last})
         CaseFact.objects.all().delete()
         DailyRollup.objects.all().delete()
-        ids = list(Complaint.objects.order_by("pk").values_list("pk", flat=True))
-        calendars = _Calendars()
-        for start in range(0, len(ids), chunk):
-            CaseFact.objects.bulk_create(
-                cases_facts(ids[start : start + chunk], calendars=calendars), batch_size=1000
-            )
-            if progress:
-                progress(min(start + chunk, len(ids)), len(ids))
-        sums = (
-            CaseFact.objects.values(*BUCKET_FIELDS)
-            .order_by()
-            .annotate(**{f"sum_{f}": _sum(f) for f in FACT_FIELDS})
-        )
-        rows = []
-        for row in sums.iterator(chunk_size=5000):
-            rows.append(
-                DailyRollup(**{f: row[f] for f in BUCKET_FIELDS}, **{f: row[f"sum_{f}"] for f in FACT_FIELDS})
-            )
-            if len(rows) >= 5000:
-                DailyRollup.objects.bulk_create(rows)
-                rows = []
-        DailyRollup.objects.bulk_create(rows)
-        cursor.last_id = last
-        cursor.gaps = gaps
+        SliceRollup.objects.all().delete()
+        cursor.last_id = max(last, cursor.last_id)
+        cursor.gaps = [[i, at] for i, at in sorted(gaps.items())]
         cursor.updated_at = now
-        cursor.save(update_fields=["last_id", "gaps", "updated_at"])
-    return len(ids)
+        cursor.rebuild_after = 0
+        cursor.rebuild_done = 0
+        cursor.rebuild_total = Complaint.objects.count()
+        cursor.save()
 
 
-def _sum(field: str) -> Sum:
-    return Sum(field)
+def analytics_rebuild(
+    *,
+    chunk: int = 2000,
+    progress: Callable[[int, int], Any] | None = None,
+    restart: bool = False,
+    stop_after: int | None = None,
+) -> int:
+    """Recompute every case's facts and every rollup from scratch, in chunks of ``chunk`` cases,
+    each its own transaction (the consumer keeps running between them; applying a case is
+    idempotent, so a case the consumer reaches first is not counted twice). A rebuild that was
+    interrupted resumes where it stopped, unless ``restart``. ``stop_after`` chunks: stop there
+    (tests). Reports say that a rebuild is running while it does. Returns how many cases were
+    recomputed by this call."""
+    cursor = EventCursor.objects.filter(consumer=CONSUMER).first()
+    if restart or cursor is None or cursor.rebuild_after is None:
+        _rebuild_start()
+    calendars = _Calendars()
+    handled = chunks = 0
+    while stop_after is None or chunks < stop_after:
+        with transaction.atomic():
+            cursor = _cursor_locked()
+            after = cursor.rebuild_after
+            if after is None:  # finished by another process
+                break
+            ids = list(
+                Complaint.objects.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:chunk]
+            )
+            if not ids:
+                cursor.rebuild_after = None
+                cursor.save(update_fields=["rebuild_after"])
+                break
+            rollup_apply_cases(ids, calendars=calendars, siblings=False)
+            cursor.rebuild_after = ids[-1]
+            cursor.rebuild_done += len(ids)
+            cursor.rebuild_total = max(cursor.rebuild_total, cursor.rebuild_done)
+            cursor.save(update_fields=["rebuild_after", "rebuild_done", "rebuild_total"])
+        handled += len(ids)
+        chunks += 1
+        if progress:
+            progress(cursor.rebuild_done, cursor.rebuild_total)
+    return handled
 
 
 def _csv_rows(text: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
