@@ -74,18 +74,21 @@ def _slices(delta: dict[Key, dict[str, int]]) -> dict[Key, list[int]]:
     """The differences of the slice rollups (``SliceRollup``) that follow from ``delta``: every
     bucket counts, per day and per month, in the total and once per dimension value."""
     out: dict[Key, list[int]] = {}
+    width = len(FACT_FIELDS)
     positions = [(dim, BUCKET_FIELDS.index(dim)) for dim in SLICE_DIMENSIONS if dim]
     for key, values in delta.items():
         day: date = key[0]
-        numbers = [values[f] for f in FACT_FIELDS]
+        # Few of the facts move at once: add only those.
+        moved = [(n, values[f]) for n, f in enumerate(FACT_FIELDS) if values[f]]
+        if not moved:
+            continue
         for grain, start in ((DAY, day), (MONTH, day.replace(day=1))):
             for slice_key in [(grain, "", "", start)] + [(grain, d, str(key[i]), start) for d, i in positions]:
                 row = out.get(slice_key)
                 if row is None:
-                    out[slice_key] = list(numbers)
-                else:
-                    for n, v in enumerate(numbers):
-                        row[n] += v
+                    row = out[slice_key] = [0] * width
+                for n, v in moved:
+                    row[n] += v
     return out
 
 
@@ -101,16 +104,29 @@ def _upsert(model: type[DailyRollup] | type[SliceRollup], keys: tuple[str, ...],
     columns = [*keys, *FACT_FIELDS]
     conflict = ", ".join(qn(k) for k in keys)
     updates = ", ".join(f"{qn(f)} = {table}.{qn(f)} + EXCLUDED.{qn(f)}" for f in FACT_FIELDS)
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    items = sorted(rows.items())
-    step = 200  # SQLite binds at most 32,766 parameters
+    names = ", ".join(qn(c) for c in columns)
+    data = [(*key, *facts) for key, facts in sorted(rows.items())]  # in key order: no deadlocks
     with connection.cursor() as cursor:
-        for start in range(0, len(items), step):
-            chunk = items[start : start + step]
+        if connection.vendor == "postgresql":
+            # COPY the differences into a scratch table, then one INSERT … SELECT … ON CONFLICT.
+            scratch = qn(f"{model._meta.db_table}_delta")
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES "
-                f"{', '.join([one] * len(chunk))} ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
-                [v for key, facts in chunk for v in (*key, *facts)],
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS AS "
+                f"SELECT {names} FROM {table} WITH NO DATA"
+            )
+            cursor.execute(f"DELETE FROM {scratch}")
+            with cursor.cursor.copy(f"COPY {scratch} ({names}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} ORDER BY {conflict} "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+            )
+        else:  # SQLite: one short statement run for every row (a loop in C)
+            one = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({one}) ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+                data,
             )
     days = sorted({k[keys.index("day")] for k in rows})
     zero = {f"{f}": 0 for f in FACT_FIELDS}
@@ -128,6 +144,29 @@ def _apply_delta(delta: dict[Key, dict[str, int]]) -> None:
         return
     _upsert(DailyRollup, BUCKET_FIELDS, {k: [v[f] for f in FACT_FIELDS] for k, v in delta.items()})
     _upsert(SliceRollup, SLICE_FIELDS, _slices(delta))
+
+
+_FACT_COLUMNS = ("complaint_id", *BUCKET_FIELDS, *FACT_FIELDS)
+
+
+def _insert_facts(rows: list[CaseFact]) -> None:
+    """Insert new ``CaseFact`` rows (PostgreSQL: COPY; SQLite: one short statement per row)."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(CaseFact._meta.db_table)} ({', '.join(qn(c) for c in _FACT_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_FACT_COLUMNS))})"
+    )
+    data = [tuple(getattr(row, c) for c in _FACT_COLUMNS) for row in rows]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = ", ".join(qn(c) for c in _FACT_COLUMNS)
+            with cursor.cursor.copy(f"COPY {qn(CaseFact._meta.db_table)} ({names}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(sql, data)
 
 
 def rollup_apply_cases(
@@ -148,7 +187,7 @@ def rollup_apply_cases(
             bucket[f] -= v
     if old:
         CaseFact.objects.filter(complaint_id__in=ids).delete()
-    CaseFact.objects.bulk_create(new, batch_size=1000)
+    _insert_facts(new)
     _apply_delta(delta)
     return len(ids)
 
