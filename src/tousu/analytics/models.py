@@ -231,3 +231,52 @@ class HotlineFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.calls_answered}/{self.calls_offered}"
+
+
+class Frequency(models.TextChoices):
+    WEEKLY = "week", _("Weekly")
+    MONTHLY = "month", _("Monthly")
+
+
+class ReportSubscription(models.Model):
+    """A manager (or supervisor, or department handler) who receives the KPI report of every past
+    week or month by e-mail, with the .xlsx attached (sent by the worker)."""
+
+    user = models.ForeignKey(
+        "accounts.User", verbose_name=_("user"), on_delete=models.CASCADE, related_name="report_subscriptions"
+    )
+    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
+    created_at = models.DateTimeField(_("subscribed"))
+
+    class Meta:
+        ordering = ["user", "frequency"]
+        verbose_name = _("report subscription")
+        verbose_name_plural = _("report subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "frequency"], name="report_subscription_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_frequency_display()}"
+
+
+class ReportDelivery(models.Model):
+    """One period's report queued for one subscription: the unique row that makes it once."""
+
+    subscription = models.ForeignKey(
+        ReportSubscription, verbose_name=_("subscription"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    period_start = models.DateField(_("period start"))
+    notification_id = models.BigIntegerField(_("notification"), null=True, blank=True)
+    created_at = models.DateTimeField(_("queued"))
+
+    class Meta:
+        ordering = ["-period_start"]
+        verbose_name = _("report delivery")
+        verbose_name_plural = _("report deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period_start"], name="report_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.period_start}"

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from tousu.analytics.services import analytics_consume
+from tousu.analytics.services_schedule import reports_send_scheduled
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
 from tousu.complaints.services import OUTBOX_CHANNEL
@@ -39,6 +40,7 @@ JOBS: list[tuple[str, Job]] = [
     ("triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", triage_clusters),  # outage clusters → major incidents
     ("analytics", analytics_consume),  # the rollups, from the event log with their own cursor
+    ("reports", reports_send_scheduled),  # the scheduled reports, once per subscription and period
 ]
 
 
