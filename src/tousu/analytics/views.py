@@ -53,9 +53,11 @@ def parse_period(params: Any, default_kind: str = "month") -> Period:
     try:
         day = date.fromisoformat(raw) if raw else today_local()
     except ValueError:
-        raise ValidationError("日期格式应为 YYYY-MM-DD。", fields={"date": "invalid"}) from None
+        raise ValidationError(gettext("Write the date as YYYY-MM-DD."), fields={"date": "invalid"}) from None
     if kind not in PERIOD_KINDS:
-        raise ValidationError("周期应为日、周、月、季度或年。", fields={"period": "invalid"})
+        raise ValidationError(
+            gettext("Choose a period: day, week, month, quarter or year."), fields={"period": "invalid"}
+        )
     return Period.containing(kind, day)
 
 
@@ -65,14 +67,18 @@ def parse_filters(params: Any) -> Filters:
         raw = (params.get(name) or "").strip()
         if raw:
             if not raw.isdigit():
-                raise ValidationError(f"筛选条件 {name} 无效。", fields={name: "invalid"})
+                raise ValidationError(
+                    gettext("The filter %(name)s is not valid.") % {"name": name}, fields={name: "invalid"}
+                )
             values[name] = int(raw)
     choices = filter_choices()
     for name in _TEXT_FILTERS:
         raw = (params.get(name) or "").strip()
         if raw:
             if raw not in {str(k) for k, _ in choices[name]}:
-                raise ValidationError(f"筛选条件 {name} 无效。", fields={name: "invalid"})
+                raise ValidationError(
+                    gettext("The filter %(name)s is not valid.") % {"name": name}, fields={name: "invalid"}
+                )
             values[name] = raw
     return Filters(**values)
 
