@@ -17,8 +17,22 @@ from hypothesis import strategies as st
 
 from tousu.analytics import services as analytics
 from tousu.analytics.kpis import KPIS, kpi_value
-from tousu.analytics.models import BUCKET_FIELDS, FACT_FIELDS, SLICE_FIELDS, CaseFact, DailyRollup, SliceRollup
-from tousu.analytics.selectors import Filters, Period, drill_cases, rollup_breakdown, rollup_sums, rollup_trend
+from tousu.analytics.models import (
+    BUCKET_FIELDS,
+    FACT_FIELDS,
+    SLICE_FIELDS,
+    CaseFact,
+    DailyRollup,
+    SliceRollup,
+)
+from tousu.analytics.selectors import (
+    Filters,
+    Period,
+    drill_cases,
+    rollup_breakdown,
+    rollup_sums,
+    rollup_trend,
+)
 from tousu.common.errors import TousuError
 from tousu.complaints import services as svc
 from tousu.complaints.models import Category, Complaint, ComplaintEvent, Remedy, ReturnVisit
@@ -348,7 +362,14 @@ def check_everything(org, people) -> None:
                 assert listed == cases[fact], (fact, period, filters)
                 assert len(listed) == got[fact]
             # Breakdowns and trends (from the slices or the full grain) add up to the recount.
-            for dimension in ("region_id", "category_id", "channel", "department_id", "level", "regulator_group"):
+            for dimension in (
+                "region_id",
+                "category_id",
+                "channel",
+                "department_id",
+                "level",
+                "regulator_group",
+            ):
                 parts = rollup_breakdown(period, filters, dimension).values()
                 assert {f: sum(p[f] for p in parts) for f in FACT_FIELDS} == expected, (dimension, filters)
                 assert rollup_breakdown(period, filters, dimension) == full_grain(period, filters, dimension)

@@ -167,7 +167,9 @@ def test_a_reopened_case_leaves_the_closed_bucket_and_a_relevelled_case_moves(ca
 
 
 @pytest.mark.parametrize("dies_in", ["_slices", "_upsert"])
-def test_a_worker_killed_between_the_rollup_writes_counts_nothing_twice(cases, people, org, monkeypatch, dies_in):
+def test_a_worker_killed_between_the_rollup_writes_counts_nothing_twice(
+    cases, people, org, monkeypatch, dies_in
+):
     cases.make(Status.CLOSED)
     consume_all()
     before = (*tables(), list(EventCursor.objects.values_list("last_id", "gaps")))
@@ -208,7 +210,9 @@ def test_a_rebuild_runs_in_chunks_resumes_and_meets_the_consumer(cases, people, 
     # Meanwhile the worker applies new events, of a case the rebuild has not reached yet too.
     late = cases.make(Status.CLOSED, phone="13900000020")
     svc.complaint_escalate(
-        actor=people["supervisor"], complaint_id=cases.make(Status.ACCEPTED, phone="13900000021").pk, reason="紧急"
+        actor=people["supervisor"],
+        complaint_id=cases.make(Status.ACCEPTED, phone="13900000021").pk,
+        reason="紧急",
     )
     consume_all()
 
@@ -234,8 +238,7 @@ def test_slices_answer_the_same_as_the_full_grain(cases, people, org):
         # Two filters: the full-grain rollups answer (business_type narrows nothing here).
         both = Filters(business_type="mobile", level="dissatisfied") if dimension != "level" else None
         full = {
-            k: v
-            for k, v in rollup_breakdown(month(), Filters(business_type="mobile"), dimension).items()
+            k: v for k, v in rollup_breakdown(month(), Filters(business_type="mobile"), dimension).items()
         }
         assert by_slices == full, dimension
         if both is not None:

@@ -73,9 +73,7 @@ def manager(people):
     return m
 
 
-def test_the_monthly_report_is_mailed_once_with_the_spreadsheet_attached(
-    cases, manager, smtp, time_machine
-):
+def test_the_monthly_report_is_mailed_once_with_the_spreadsheet_attached(cases, manager, smtp, time_machine):
     time_machine.move_to(datetime(2026, 11, 10, 10, 0, tzinfo=ZONE), tick=False)
     cases.make(Status.ACCEPTED)
     cases.make(Status.ACCEPTED, phone="13900000031")
@@ -101,7 +99,8 @@ def test_the_monthly_report_is_mailed_once_with_the_spreadsheet_attached(
     book = load_workbook(io.BytesIO(part.get_content()))
     assert book["说明"]["B1"].value == "2026年11月"
     cells = [c.value for row in book.worksheets[1].iter_rows() for c in row]
-    assert "投诉量" in cells and 2 in cells  # the month's two accepted cases
+    assert "投诉量" in cells
+    assert 2 in cells  # the month's two accepted cases
     assert Notification.objects.get().key == f"report:{delivery.subscription_id}:2026-11-01"
 
     time_machine.move_to(datetime(2026, 12, 31, 23, 0, tzinfo=ZONE), tick=False)
@@ -121,7 +120,9 @@ def test_a_period_already_queued_by_another_worker_is_not_queued_again(manager, 
     report_subscribe(actor=manager, frequency="week", subscribed=True)
     sub = ReportSubscription.objects.get()
     # Another worker read the same pending list and queued first: our insert meets the unique row.
-    ReportDelivery.objects.create(subscription=sub, period_start=date(2026, 11, 30), created_at=sub.created_at)
+    ReportDelivery.objects.create(
+        subscription=sub, period_start=date(2026, 11, 30), created_at=sub.created_at
+    )
     assert due_period("week").start == date(2026, 11, 30)
     assert services_schedule._send(sub, due_period("week")) == 0
     assert ReportDelivery.objects.count() == 1
@@ -158,8 +159,13 @@ def test_subscribing_is_for_report_readers_with_an_address_and_is_audited(people
     assert report_subscribe(actor=manager, frequency="week", subscribed=True) is False
     assert report_subscribe(actor=manager, frequency="week", subscribed=False) is True
     assert list(
-        AuditEvent.objects.filter(object_type="report_subscription").order_by("pk").values_list("actor__username", "payload")
-    ) == [("manager", {"frequency": "week", "subscribed": True}), ("manager", {"frequency": "week", "subscribed": False})]
+        AuditEvent.objects.filter(object_type="report_subscription")
+        .order_by("pk")
+        .values_list("actor__username", "payload")
+    ) == [
+        ("manager", {"frequency": "week", "subscribed": True}),
+        ("manager", {"frequency": "week", "subscribed": False}),
+    ]
 
 
 def test_the_page_subscribes_and_unsubscribes(client, manager, people):

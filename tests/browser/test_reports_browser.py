@@ -69,5 +69,7 @@ def test_a_manager_subscribes_to_the_monthly_report_with_no_accessibility_violat
         page.click('#subscriptions button[type="submit"]')
     assert page.locator("#subscription-saved").count() == 1
     assert page.is_checked('input[name="frequency"][value="month"]')
-    assert list(ReportSubscription.objects.values_list("user__username", "frequency")) == [("manager", "month")]
+    assert list(ReportSubscription.objects.values_list("user__username", "frequency")) == [
+        ("manager", "month")
+    ]
     assert violations(page) == []

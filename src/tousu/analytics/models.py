@@ -114,7 +114,9 @@ class CaseFact(Bucket, Facts):
             models.Index(fields=["day", "category_id"], name="casefact_day_idx"),
             # The handling-time percentiles: the replied cases of a period, in order.
             models.Index(
-                fields=["day", "handling_seconds"], condition=models.Q(replied__gt=0), name="casefact_replied_idx"
+                fields=["day", "handling_seconds"],
+                condition=models.Q(replied__gt=0),
+                name="casefact_replied_idx",
             ),
         ]
 
@@ -136,6 +138,9 @@ class DailyRollup(Bucket, Facts):
             models.Index(fields=["department_id", "day"], name="rollup_department_day_idx"),
             models.Index(fields=["region_id", "day"], name="rollup_region_day_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.category_id}/{self.region_id}/{self.channel}"
 
 
 # The dimensions a slice may keep ("": none, the total).
@@ -164,9 +169,6 @@ class SliceRollup(Facts):
 
     def __str__(self) -> str:
         return f"{self.grain} {self.day} {self.dimension}={self.value}"
-
-    def __str__(self) -> str:
-        return f"{self.day} {self.category_id}/{self.region_id}/{self.channel}"
 
 
 class EventCursor(models.Model):
@@ -264,7 +266,10 @@ class ReportDelivery(models.Model):
     """One period's report queued for one subscription: the unique row that makes it once."""
 
     subscription = models.ForeignKey(
-        ReportSubscription, verbose_name=_("subscription"), on_delete=models.CASCADE, related_name="deliveries"
+        ReportSubscription,
+        verbose_name=_("subscription"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
     period_start = models.DateField(_("period start"))
     notification_id = models.BigIntegerField(_("notification"), null=True, blank=True)

@@ -197,7 +197,9 @@ def _source(period: Period, filters: Filters, group: str | None) -> tuple[QueryS
     if len(dims) > 1 or (dims and group not in (None, "day", *dims)):
         return DailyRollup.objects.filter(_in_period(period), filters.q()), group
     # Whole months (month, quarter, year) read the month rows, except a month's trend by day.
-    grain = MONTH if period.kind in ("quarter", "year") or (period.kind == "month" and group != "day") else DAY
+    grain = (
+        MONTH if period.kind in ("quarter", "year") or (period.kind == "month" and group != "day") else DAY
+    )
     qs = SliceRollup.objects.filter(_in_period(period), grain=grain)
     if dims:
         (dim,) = dims

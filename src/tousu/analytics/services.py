@@ -30,13 +30,13 @@ from tousu.accounts.models import Region
 from tousu.analytics.facts import _Calendars, cases_facts, customers_cases
 from tousu.analytics.models import (
     BUCKET_FIELDS,
-    FACT_FIELDS,
-    CaseFact,
-    DailyRollup,
     DAY,
+    FACT_FIELDS,
     MONTH,
     SLICE_DIMENSIONS,
     SLICE_FIELDS,
+    CaseFact,
+    DailyRollup,
     EventCursor,
     HotlineFigure,
     SliceRollup,
@@ -83,7 +83,9 @@ def _slices(delta: dict[Key, dict[str, int]]) -> dict[Key, list[int]]:
         if not moved:
             continue
         for grain, start in ((DAY, day), (MONTH, day.replace(day=1))):
-            for slice_key in [(grain, "", "", start)] + [(grain, d, str(key[i]), start) for d, i in positions]:
+            for slice_key in [(grain, "", "", start)] + [
+                (grain, d, str(key[i]), start) for d, i in positions
+            ]:
                 row = out.get(slice_key)
                 if row is None:
                     row = out[slice_key] = [0] * width
@@ -92,10 +94,12 @@ def _slices(delta: dict[Key, dict[str, int]]) -> dict[Key, list[int]]:
     return out
 
 
-def _upsert(model: type[DailyRollup] | type[SliceRollup], keys: tuple[str, ...], rows: dict[Key, list[int]]) -> None:
+def _upsert(
+    model: type[DailyRollup] | type[SliceRollup], keys: tuple[str, ...], rows: dict[Key, list[int]]
+) -> None:
     """Add the facts of ``rows`` (key → facts in ``FACT_FIELDS`` order) to ``model``'s rows, in
     bulk (``INSERT … ON CONFLICT DO UPDATE SET f = f + excluded.f``: PostgreSQL and SQLite), then
-    delete the rows of those days whose facts all reached zero."""
+    delete those rows whose facts all reached zero (only a row that was subtracted from can)."""
     rows = {k: v for k, v in rows.items() if any(v)}
     if not rows:
         return
@@ -128,12 +132,12 @@ def _upsert(model: type[DailyRollup] | type[SliceRollup], keys: tuple[str, ...],
                 f"INSERT INTO {table} ({names}) VALUES ({one}) ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
                 data,
             )
-    days = sorted({k[keys.index("day")] for k in rows})
-    zero = {f"{f}": 0 for f in FACT_FIELDS}
-    qs = model.objects.filter(day__in=days, **zero)
-    if model is SliceRollup:
-        qs = qs.filter(grain__in=sorted({k[0] for k in rows}), dimension__in=SLICE_DIMENSIONS)
-    qs.delete()
+        shrunk = [key for key, facts in sorted(rows.items()) if any(v < 0 for v in facts)]
+        if not shrunk:
+            return
+        all_zero = " AND ".join(f"{qn(f)} = 0" for f in FACT_FIELDS)
+        match = " AND ".join(f"{qn(k)} = %s" for k in keys)
+        cursor.executemany(f"DELETE FROM {table} WHERE {match} AND {all_zero}", shrunk)
 
 
 def _apply_delta(delta: dict[Key, dict[str, int]]) -> None:

@@ -47,7 +47,9 @@ def report_subscribe(*, actor: User, frequency: str, subscribed: bool, origin: O
         if subscribed == existing.exists():
             return False
         if subscribed:
-            row = ReportSubscription.objects.create(user=actor, frequency=frequency, created_at=timezone.now())
+            row = ReportSubscription.objects.create(
+                user=actor, frequency=frequency, created_at=timezone.now()
+            )
             pk = row.pk
         else:
             pk = existing.get().pk

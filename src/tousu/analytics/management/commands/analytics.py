@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["rebuild", "consume", "import-subscribers", "import-hotline"])
         parser.add_argument("file", nargs="?", help="the CSV file to import (UTF-8)")
         parser.add_argument(
-            "--restart", action="store_true", help="rebuild: start again rather than resume an interrupted rebuild"
+            "--restart",
+            action="store_true",
+            help="rebuild: start again rather than resume an interrupted rebuild",
         )
         parser.add_argument("--chunk", type=int, default=2000, help="rebuild: cases per transaction")
 
@@ -28,7 +30,9 @@ class Command(BaseCommand):
             if action == "rebuild":
                 if options["chunk"] < 1:
                     raise CommandError("--chunk must be at least 1")
-                cases = analytics_rebuild(progress=self._bar, restart=options["restart"], chunk=options["chunk"])
+                cases = analytics_rebuild(
+                    progress=self._bar, restart=options["restart"], chunk=options["chunk"]
+                )
                 self.stderr.write("")
                 self.stdout.write(f"rebuilt the rollups of {cases:,} cases")
             elif action == "consume":
