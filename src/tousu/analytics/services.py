@@ -57,19 +57,6 @@ def _gap_horizon() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "TOUSU_ANALYTICS_GAP_SECONDS", 600)))
 
 
-def _key(row: CaseFact | DailyRollup) -> Key:
-    return tuple(getattr(row, f) for f in BUCKET_FIELDS)
-
-
-def _sums(rows: Iterable[CaseFact]) -> dict[Key, dict[str, int]]:
-    out: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FACT_FIELDS, 0))
-    for row in rows:
-        bucket = out[_key(row)]
-        for f in FACT_FIELDS:
-            bucket[f] += getattr(row, f)
-    return out
-
-
 def _slices(delta: dict[Key, dict[str, int]]) -> dict[Key, list[int]]:
     """The differences of the slice rollups (``SliceRollup``) that follow from ``delta``: every
     bucket counts, per day and per month, in the total and once per dimension value."""
@@ -153,16 +140,16 @@ def _apply_delta(delta: dict[Key, dict[str, int]]) -> None:
 _FACT_COLUMNS = ("complaint_id", *BUCKET_FIELDS, *FACT_FIELDS)
 
 
-def _insert_facts(rows: list[CaseFact]) -> None:
-    """Insert new ``CaseFact`` rows (PostgreSQL: COPY; SQLite: one short statement per row)."""
-    if not rows:
+def _insert_facts(data: list[tuple[Any, ...]]) -> None:
+    """Insert new ``CaseFact`` rows, as tuples in ``_FACT_COLUMNS`` order (PostgreSQL: COPY;
+    SQLite: one short statement per row)."""
+    if not data:
         return
     qn = connection.ops.quote_name
     sql = (
         f"INSERT INTO {qn(CaseFact._meta.db_table)} ({', '.join(qn(c) for c in _FACT_COLUMNS)}) "
         f"VALUES ({', '.join(['%s'] * len(_FACT_COLUMNS))})"
     )
-    data = [tuple(getattr(row, c) for c in _FACT_COLUMNS) for row in rows]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             names = ", ".join(qn(c) for c in _FACT_COLUMNS)
@@ -178,21 +165,39 @@ def rollup_apply_cases(
 ) -> int:
     """Recompute the facts of these cases (and of their customers' other cases, unless
     ``siblings`` is false: a rebuild reaches them anyway) and move the rollups by the difference.
-    Part of the caller's transaction. Returns how many cases."""
+    Only the cases whose facts changed are rewritten. Part of the caller's transaction. Returns
+    how many cases were recomputed."""
     ids = customers_cases(complaint_ids) if siblings else set(complaint_ids)
     if not ids:
         return 0
-    old = list(CaseFact.objects.filter(complaint_id__in=ids))
-    new = cases_facts(ids, calendars=calendars)
-    delta = _sums(new)
-    for key, values in _sums(old).items():
-        bucket = delta.setdefault(key, dict.fromkeys(FACT_FIELDS, 0))
-        for f, v in values.items():
-            bucket[f] -= v
-    if old:
-        CaseFact.objects.filter(complaint_id__in=ids).delete()
-    _insert_facts(new)
-    _apply_delta(delta)
+    width = len(BUCKET_FIELDS) + len(FACT_FIELDS)
+    old: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in CaseFact.objects.filter(complaint_id__in=ids).values_list(
+        "complaint_id", *BUCKET_FIELDS, *FACT_FIELDS
+    ):
+        old[row[0]].append(row[1:])
+    new: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for fact in cases_facts(ids, calendars=calendars):
+        new[fact.complaint_id].append(tuple(getattr(fact, f) for f in _FACT_COLUMNS[1:]))
+    changed = [cid for cid in sorted(ids) if sorted(old.get(cid, ())) != sorted(new.get(cid, ()))]
+    if not changed:
+        return len(ids)
+    nb = len(BUCKET_FIELDS)
+    delta: dict[Key, list[int]] = {}
+    for sign, rows in ((1, new), (-1, old)):
+        for cid in changed:
+            for row in rows.get(cid, ()):
+                bucket = delta.get(row[:nb])
+                if bucket is None:
+                    bucket = delta[row[:nb]] = [0] * (width - nb)
+                for n, v in enumerate(row[nb:]):
+                    if v:
+                        bucket[n] += sign * v
+    stale = [cid for cid in changed if cid in old]
+    if stale:
+        CaseFact.objects.filter(complaint_id__in=stale).delete()
+    _insert_facts([(cid, *row) for cid in changed for row in new.get(cid, ())])
+    _apply_delta({k: dict(zip(FACT_FIELDS, v, strict=True)) for k, v in delta.items()})
     return len(ids)
 
 
