@@ -84,6 +84,10 @@ class Notification(models.Model):
     # Set for a message carrying a one-time code: the code is derived from it at send time
     # (tousu.common.onetime), so the clear code is never stored.
     secret_seed = models.CharField(_("secret seed"), max_length=64, blank=True, editable=False)
+    # One file sent with an e-mail (a scheduled report's .xlsx): its name, media type and bytes.
+    attachment_name = models.CharField(_("attachment name"), max_length=200, blank=True)
+    attachment_type = models.CharField(_("attachment type"), max_length=100, blank=True)
+    attachment = models.BinaryField(_("attachment"), null=True, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )

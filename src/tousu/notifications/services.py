@@ -305,13 +305,18 @@ def notification_queue(
     language: str | None = None,
     complaint_id: int | None = None,
     secret_seed: str = "",
+    attachment: tuple[str, str, bytes] | None = None,
 ) -> Notification | None:
     """Queue one message that no case event asks for (a portal one-time code, say) for the worker
     to deliver with the same retries. ``key`` makes it idempotent: a second call with the same key
     queues nothing and returns None. A message carrying a one-time code passes its masked
-    ``body`` and the ``secret_seed`` the code derives from (``tousu.common.onetime``)."""
+    ``body`` and the ``secret_seed`` the code derives from (``tousu.common.onetime``). An e-mail
+    may carry one ``attachment``: ``(file name, media type, bytes)``."""
     if transport not in Transport.values or transport == Transport.INBOX:
         raise ValueError(f"cannot queue a {transport!r} message")
+    if attachment is not None and transport != Transport.EMAIL:
+        raise ValueError("only an e-mail carries an attachment")
+    name, media_type, content = attachment or ("", "", None)
     now = timezone.now()
     with transaction.atomic():
         if Notification.objects.filter(key=key).exists():
@@ -326,6 +331,9 @@ def notification_queue(
             subject=subject,
             body=body,
             secret_seed=secret_seed,
+            attachment_name=name,
+            attachment_type=media_type,
+            attachment=content,
             next_attempt_at=now,
             created_at=now,
         )

@@ -28,6 +28,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tousu.analytics.services import analytics_consume
+from tousu.analytics.services_schedule import reports_send_scheduled
 from tousu.api.hub import tmf_fanout
 from tousu.channels.email_in import email_poll
 from tousu.common.formtokens import form_tokens_purge
@@ -55,6 +56,7 @@ JOBS: list[tuple[str, str, Job]] = [
     ("triage", "triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", "triage", triage_clusters),  # outage clusters → major incidents
     ("analytics", "analytics", analytics_consume),  # the rollups, from the event log with their own cursor
+    ("reports", "analytics", reports_send_scheduled),  # the scheduled reports, once per subscription and period
     ("quality", "quality", quality_sample_due),  # sample last week's cases for inspection, once it is over
     ("form_tokens", "housekeeping", form_tokens_purge),  # forget one-time form tokens used more than a day ago
 ]
