@@ -148,10 +148,7 @@ def test_automatic_reasons_are_shown_in_the_readers_language(client, cases, peop
     assert "升级" in event.payload["reason"]  # Chinese text, as it was written
     client.force_login(people["supervisor"])
     english = client.get(f"/cases/{c.pk}/", **EN).content.decode()
-    assert (
-        "<dt>Reason</dt><dd>Major complaint complaints are escalated at once.</dd>"
-        in english
-    )
+    assert "<dt>Reason</dt><dd>Major complaint complaints are escalated at once.</dd>" in english
     assert event.payload["reason"] not in english
     chinese = client.get(f"/cases/{c.pk}/", **ZH).content.decode()
     assert f"<dd>{event.payload['reason']}</dd>" in chinese

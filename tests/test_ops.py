@@ -26,7 +26,7 @@ from tousu.sla.models import ClockState, SlaClock
 
 
 def test_only_picks_the_jobs_of_the_named_kinds():
-    assert KINDS == ("sla", "notifications", "imap", "triage", "analytics")
+    assert KINDS == ("sla", "notifications", "imap", "triage", "analytics", "quality", "housekeeping")
     assert parse_kinds("") == KINDS
     assert parse_kinds("sla, imap,sla") == ("sla", "imap")
     worker = Worker(interval=1, kinds=("sla", "imap"))

@@ -3,9 +3,9 @@ from django.urls import include, path
 
 from tousu.analytics import views as reports
 from tousu.api.routes import api_v4, api_v5
+from tousu.knowledge import views as knowledge_views
 from tousu.ops import health
 from tousu.quality import views as quality_views
-from tousu.knowledge import views as knowledge_views
 from tousu.triage import views as triage_views
 from tousu.web.views import auth, case, customers, dashboard, home, inbox, queues, register, regulator
 

@@ -19,7 +19,11 @@ def deployment_check(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     found: list[checks.CheckMessage] = []
     engine = settings.DATABASES["default"]["ENGINE"]
     if settings.DEBUG:
-        found.append(_warning(1, "TOUSU_DEBUG is on: tracebacks and settings are shown to anyone.", "Unset TOUSU_DEBUG."))
+        found.append(
+            _warning(
+                1, "TOUSU_DEBUG is on: tracebacks and settings are shown to anyone.", "Unset TOUSU_DEBUG."
+            )
+        )
     if not settings.TOUSU_HTTPS:
         found.append(
             _warning(
@@ -61,7 +65,9 @@ def deployment_check(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             )
         )
     elif len(settings.TOUSU_METRICS_TOKEN) < 24:
-        found.append(_warning(7, "TOUSU_METRICS_TOKEN is short (under 24 characters).", "Use a long random token."))
+        found.append(
+            _warning(7, "TOUSU_METRICS_TOKEN is short (under 24 characters).", "Use a long random token.")
+        )
     if settings.TOUSU_PUBLIC_URL.startswith("http://") and settings.TOUSU_HTTPS:
         found.append(
             _warning(
@@ -83,6 +89,8 @@ def deployment_check(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     secret_file = Path(settings.DATA_DIR) / "secret_key"
     if secret_file.exists() and secret_file.stat().st_mode & 0o077:
         found.append(
-            _warning(11, f"{secret_file} can be read by other users of the machine.", f"chmod 600 {secret_file}")
+            _warning(
+                11, f"{secret_file} can be read by other users of the machine.", f"chmod 600 {secret_file}"
+            )
         )
     return found

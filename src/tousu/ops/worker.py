@@ -56,9 +56,17 @@ JOBS: list[tuple[str, str, Job]] = [
     ("triage", "triage", triage_intake),  # classify cases that came in without an agent
     ("clusters", "triage", triage_clusters),  # outage clusters → major incidents
     ("analytics", "analytics", analytics_consume),  # the rollups, from the event log with their own cursor
-    ("reports", "analytics", reports_send_scheduled),  # the scheduled reports, once per subscription and period
+    (
+        "reports",
+        "analytics",
+        reports_send_scheduled,
+    ),  # the scheduled reports, once per subscription and period
     ("quality", "quality", quality_sample_due),  # sample last week's cases for inspection, once it is over
-    ("form_tokens", "housekeeping", form_tokens_purge),  # forget one-time form tokens used more than a day ago
+    (
+        "form_tokens",
+        "housekeeping",
+        form_tokens_purge,
+    ),  # forget one-time form tokens used more than a day ago
 ]
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for _name, kind, _job in JOBS))
 

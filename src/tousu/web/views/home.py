@@ -178,7 +178,6 @@ def approval_decide(request: HttpRequest, remedy_id: int) -> HttpResponse:
     return redirect("home-approvals")
 
 
-
 urlpatterns: list[URLPattern] = [
     path("", home, name="home"),
     path("work/", handler_home, name="home-handler"),
