@@ -18,7 +18,8 @@ Usage, from the repository root::
     .venv/bin/python bench/pages.py --cases 1000000 --repeat 30
     .venv/bin/python bench/pages.py --reuse          # the previous run's data, migrated to this code
 
-The last line is always ``queue_p95_ms=<number> case_p95_ms=<number>`` (``nan`` when no request of
+The inbox and the role homes (``HOME_PAGES``) are timed too, each signed in as the seeded person it
+is for. The last line is always ``queue_p95_ms=<number> case_p95_ms=<number> home_p95_ms=<number>`` (``nan`` when no request of
 that kind succeeded).
 """
 
@@ -66,6 +67,16 @@ QUEUE_VARIANTS = [
     "/queues/all/?page=2",
     "/queues/all/?level=major",
     "/queues/all/?" + urllib.parse.urlencode({"q": "账单"}),
+]
+# The inbox and each role's home (issue 11), each as the seeded person it is for.
+HOME_PAGES = [
+    ("agent", "/inbox/"),
+    ("agent", "/inbox/count/"),
+    ("supervisor", "/inbox/"),
+    ("handler", "/work/"),
+    ("visitor", "/return-visits/"),
+    ("supervisor", "/approvals/"),
+    ("handler", "/approvals/"),
 ]
 USERNAME = "agent"
 PASSWORD = "tousu-demo"  # tousu.ops.seed.DEMO_PASSWORD
@@ -244,7 +255,7 @@ class Session:
         return next((c.value or "" for c in self.cookies if c.name == name), "")
 
 
-def sign_in(session: Session) -> None:
+def sign_in(session: Session, username: str = USERNAME) -> None:
     """Sign in through the form as a person would: the page gives the CSRF cookie and token."""
     status, html, _headers = session.request("/accounts/login/")
     if status != 200:
@@ -255,11 +266,11 @@ def sign_in(session: Session) -> None:
         raise SystemExit("the sign-in page set no CSRF token")
     status, _html, headers = session.request(
         "/accounts/login/",
-        {"csrfmiddlewaretoken": token, "username": USERNAME, "password": PASSWORD, "next": "/"},
+        {"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD, "next": "/"},
     )
     location = headers.get("Location", "")
     if status != 302 or "/accounts/login/" in location:
-        raise SystemExit(f"signing in as {USERNAME!r} failed (status {status}, location {location!r})")
+        raise SystemExit(f"signing in as {username!r} failed (status {status}, location {location!r})")
 
 
 def p95(samples: list[float]) -> float:
@@ -358,6 +369,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         queue_times, queue_failures = measure(session, queue_paths, args.repeat, warmup)
         case_times, case_failures = measure(session, case_paths, args.repeat, warmup)
+        home_times: dict[str, list[float]] = {}
+        home_failures: dict[str, dict[int, int]] = {}
+        for username in dict.fromkeys(user for user, _path in HOME_PAGES):
+            own = Session(f"http://127.0.0.1:{port}", timeout=args.timeout)
+            sign_in(own, username)
+            paths = [path for user, path in HOME_PAGES if user == username]
+            times, fails = measure(own, paths, args.repeat, warmup)
+            home_times.update({f"{username} {path}": t for path, t in times.items()})
+            home_failures.update({f"{username} {path}": f for path, f in fails.items()})
         elapsed = time.monotonic() - started
     finally:
         stop_server(server)
@@ -371,9 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     queue_p95, queue_failed = report("queue", queue_paths, queue_times, queue_failures)
     case_p95, case_failed = report("case", case_paths, case_times, case_failures)
-    total = len(queue_paths + case_paths) * args.repeat
-    print(f"failures: queue={queue_failed} case={case_failed} of {total} timed requests")
-    print(f"queue_p95_ms={queue_p95:.1f} case_p95_ms={case_p95:.1f}")
+    home_paths = [f"{user} {path}" for user, path in HOME_PAGES]
+    home_p95, home_failed = report("inbox and home", home_paths, home_times, home_failures)
+    total = len(queue_paths + case_paths + home_paths) * args.repeat
+    print(f"failures: queue={queue_failed} case={case_failed} home={home_failed} of {total} timed requests")
+    print(f"queue_p95_ms={queue_p95:.1f} case_p95_ms={case_p95:.1f} home_p95_ms={home_p95:.1f}")
     return 0
 
 

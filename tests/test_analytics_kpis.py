@@ -17,8 +17,22 @@ from hypothesis import strategies as st
 
 from tousu.analytics import services as analytics
 from tousu.analytics.kpis import KPIS, kpi_value
-from tousu.analytics.models import BUCKET_FIELDS, FACT_FIELDS, CaseFact, DailyRollup
-from tousu.analytics.selectors import Filters, Period, drill_cases, rollup_sums
+from tousu.analytics.models import (
+    BUCKET_FIELDS,
+    FACT_FIELDS,
+    SLICE_FIELDS,
+    CaseFact,
+    DailyRollup,
+    SliceRollup,
+)
+from tousu.analytics.selectors import (
+    Filters,
+    Period,
+    drill_cases,
+    rollup_breakdown,
+    rollup_sums,
+    rollup_trend,
+)
 from tousu.common.errors import TousuError
 from tousu.complaints import services as svc
 from tousu.complaints.models import Category, Complaint, ComplaintEvent, Remedy, ReturnVisit
@@ -301,8 +315,23 @@ def play(steps, org, people, time_machine) -> None:
 
 
 def table(model) -> list[tuple]:
+    if model is SliceRollup:
+        return sorted(model.objects.values_list(*SLICE_FIELDS, *FACT_FIELDS))
     fields = (*(("complaint_id",) if model is CaseFact else ()), *BUCKET_FIELDS, *FACT_FIELDS)
     return sorted(model.objects.values_list(*fields))
+
+
+def full_grain(period, filters, dimension) -> dict:
+    """A breakdown summed here from the full-grain rollups (the slices must agree with it)."""
+    group = dict(Category.objects.values_list("pk", "regulator_group"))
+    out: dict = {}
+    rows = DailyRollup.objects.filter(filters.q(), day__gte=period.start, day__lt=period.end)
+    for row in rows.values(*BUCKET_FIELDS, *FACT_FIELDS):
+        key = group[row["category_id"]] if dimension == "regulator_group" else row[dimension]
+        sums = out.setdefault(key, dict.fromkeys(FACT_FIELDS, 0))
+        for f in FACT_FIELDS:
+            sums[f] += row[f]
+    return out
 
 
 def check_everything(org, people) -> None:
@@ -332,9 +361,23 @@ def check_everything(org, people) -> None:
                 listed = set(drill_cases(fact, period, filters).values_list("pk", flat=True))
                 assert listed == cases[fact], (fact, period, filters)
                 assert len(listed) == got[fact]
-    incremental = (table(CaseFact), table(DailyRollup))
+            # Breakdowns and trends (from the slices or the full grain) add up to the recount.
+            for dimension in (
+                "region_id",
+                "category_id",
+                "channel",
+                "department_id",
+                "level",
+                "regulator_group",
+            ):
+                parts = rollup_breakdown(period, filters, dimension).values()
+                assert {f: sum(p[f] for p in parts) for f in FACT_FIELDS} == expected, (dimension, filters)
+                assert rollup_breakdown(period, filters, dimension) == full_grain(period, filters, dimension)
+            days = [v for _d, v in rollup_trend(period, filters)]
+            assert {f: sum(v[f] for v in days) for f in FACT_FIELDS} == expected, (period, filters)
+    incremental = (table(CaseFact), table(DailyRollup), table(SliceRollup))
     analytics.analytics_rebuild()
-    assert (table(CaseFact), table(DailyRollup)) == incremental
+    assert (table(CaseFact), table(DailyRollup), table(SliceRollup)) == incremental
 
 
 @settings(

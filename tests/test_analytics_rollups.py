@@ -14,8 +14,16 @@ from django.utils import timezone
 
 from tousu.analytics import services as analytics
 from tousu.analytics.facts import report_zone
-from tousu.analytics.models import BUCKET_FIELDS, FACT_FIELDS, CaseFact, DailyRollup, EventCursor
-from tousu.analytics.selectors import Filters, Period, rollup_sums
+from tousu.analytics.models import (
+    BUCKET_FIELDS,
+    FACT_FIELDS,
+    SLICE_FIELDS,
+    CaseFact,
+    DailyRollup,
+    EventCursor,
+    SliceRollup,
+)
+from tousu.analytics.selectors import Filters, Period, rebuild_progress, rollup_breakdown, rollup_sums
 from tousu.complaints import append_only
 from tousu.complaints import services as svc
 from tousu.complaints.models import ComplaintEvent
@@ -26,8 +34,28 @@ pytestmark = pytest.mark.django_db
 
 
 def table(model) -> list[tuple]:
+    if model is SliceRollup:
+        return sorted(model.objects.values_list(*SLICE_FIELDS, *FACT_FIELDS))
     fields = (*(("complaint_id",) if model is CaseFact else ()), *BUCKET_FIELDS, *FACT_FIELDS)
     return sorted(model.objects.values_list(*fields))
+
+
+def tables() -> tuple[list[tuple], ...]:
+    return table(CaseFact), table(DailyRollup), table(SliceRollup)
+
+
+def slices_recounted() -> list[tuple]:
+    """The slice rows summed again, here, from the full-grain rollups."""
+    out: dict[tuple, list[int]] = {}
+    for row in DailyRollup.objects.values(*BUCKET_FIELDS, *FACT_FIELDS):
+        for grain, day in (("d", row["day"]), ("m", row["day"].replace(day=1))):
+            keys = [(grain, "", "", day)]
+            keys += [(grain, d, str(row[d]), day) for d in BUCKET_FIELDS if d != "day"]
+            for key in keys:
+                sums = out.setdefault(key, [0] * len(FACT_FIELDS))
+                for n, f in enumerate(FACT_FIELDS):
+                    sums[n] += row[f]
+    return sorted((*k, *v) for k, v in out.items() if any(v))
 
 
 def consume_all() -> int:
@@ -63,11 +91,12 @@ def a_mix(cases, people, org) -> None:
 def test_incremental_and_rebuild_give_identical_tables(cases, people, org, sla):
     a_mix(cases, people, org)
     assert consume_all() == ComplaintEvent.objects.count()
-    incremental = (table(CaseFact), table(DailyRollup))
+    incremental = tables()
+    assert incremental[2] == slices_recounted() != []
 
     call_command("analytics", "rebuild", stdout=StringIO(), stderr=StringIO())
 
-    assert (table(CaseFact), table(DailyRollup)) == incremental
+    assert tables() == incremental
     s = sums()
     assert (s["accepted"], s["rejected"], s["closed"], s["closed_first_contact"], s["reopened"]) == (
         5,
@@ -84,12 +113,12 @@ def test_incremental_and_rebuild_give_identical_tables(cases, people, org, sla):
 def test_reading_the_log_again_counts_nothing_twice(cases, people, org):
     a_mix(cases, people, org)
     consume_all()
-    before = (table(CaseFact), table(DailyRollup))
+    before = tables()
 
     EventCursor.objects.filter(consumer="analytics").update(last_id=0, gaps=[])
     consume_all()
 
-    assert (table(CaseFact), table(DailyRollup)) == before
+    assert tables() == before
 
 
 def test_a_batch_that_fails_midway_leaves_cursor_facts_and_rollups_as_they_were(
@@ -130,9 +159,92 @@ def test_a_reopened_case_leaves_the_closed_bucket_and_a_relevelled_case_moves(ca
     assert (sums()["closed"], sums()["reopened"]) == (0, 1)
     assert (sums(level="dissatisfied")["accepted"], sums(level="major")["accepted"]) == (0, 1)
     assert DailyRollup.objects.filter(level="dissatisfied").count() == 0  # emptied buckets go
-    incremental = table(DailyRollup)
+    assert SliceRollup.objects.filter(dimension="level", value="dissatisfied").count() == 0
+    incremental = tables()
+    assert incremental[2] == slices_recounted()
     analytics.analytics_rebuild()
-    assert table(DailyRollup) == incremental
+    assert tables() == incremental
+
+
+@pytest.mark.parametrize("dies_in", ["_slices", "_upsert"])
+def test_a_worker_killed_between_the_rollup_writes_counts_nothing_twice(
+    cases, people, org, monkeypatch, dies_in
+):
+    cases.make(Status.CLOSED)
+    consume_all()
+    before = (*tables(), list(EventCursor.objects.values_list("last_id", "gaps")))
+    c = cases.make(Status.REPLIED, phone="13900000019")
+    real = getattr(analytics, dies_in)
+    calls = []
+
+    def dies_second_time(*args, **kwargs):  # after the facts and the full-grain rollups are written
+        calls.append(1)
+        if len(calls) == 2 or dies_in == "_slices":
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analytics, dies_in, dies_second_time)
+    with pytest.raises(RuntimeError):
+        analytics.analytics_consume()
+    assert (*tables(), list(EventCursor.objects.values_list("last_id", "gaps"))) == before
+
+    monkeypatch.undo()
+    consume_all()
+    consume_all()
+    assert sums()["accepted"] == 2
+    assert CaseFact.objects.filter(complaint_id=c.pk).count() == 1
+    incremental = tables()
+    analytics.analytics_rebuild()
+    assert tables() == incremental
+
+
+def test_a_rebuild_runs_in_chunks_resumes_and_meets_the_consumer(cases, people, org):
+    a_mix(cases, people, org)
+    consume_all()
+    incremental = tables()
+    assert rebuild_progress() is None
+
+    analytics.analytics_rebuild(chunk=2, stop_after=1)  # interrupted after its first chunk
+    assert rebuild_progress() == (2, 6)
+    assert CaseFact.objects.values("complaint_id").distinct().count() == 2  # committed chunk by chunk
+    # Meanwhile the worker applies new events, of a case the rebuild has not reached yet too.
+    late = cases.make(Status.CLOSED, phone="13900000020")
+    svc.complaint_escalate(
+        actor=people["supervisor"],
+        complaint_id=cases.make(Status.ACCEPTED, phone="13900000021").pk,
+        reason="紧急",
+    )
+    consume_all()
+
+    out, err = StringIO(), StringIO()
+    call_command("analytics", "rebuild", "--chunk", "3", stdout=out, stderr=err)  # resumes
+
+    assert rebuild_progress() is None
+    assert "8/8 cases" in err.getvalue()
+    assert CaseFact.objects.filter(complaint_id=late.pk).exists()
+    assert sums()["accepted"] == 7
+    resumed = tables()
+    analytics.analytics_rebuild(restart=True)
+    assert tables() == resumed
+    assert resumed[2] == slices_recounted()
+    assert len(resumed[0]) > len(incremental[0])
+
+
+def test_slices_answer_the_same_as_the_full_grain(cases, people, org):
+    a_mix(cases, people, org)
+    consume_all()
+    for dimension in ("region_id", "category_id", "channel", "department_id", "level", "business_type"):
+        by_slices = rollup_breakdown(month(), Filters(), dimension)
+        # Two filters: the full-grain rollups answer (business_type narrows nothing here).
+        both = Filters(business_type="mobile", level="dissatisfied") if dimension != "level" else None
+        full = {
+            k: v for k, v in rollup_breakdown(month(), Filters(business_type="mobile"), dimension).items()
+        }
+        assert by_slices == full, dimension
+        if both is not None:
+            assert rollup_breakdown(month(), both, dimension) == rollup_breakdown(
+                month(), Filters(level="dissatisfied"), dimension
+            )
 
 
 @contextmanager

@@ -41,6 +41,11 @@ def test_privacy_sits_below_the_pages_and_above_the_channels():
     assert names.index("api") < names.index("privacy") < names.index("channels")
 
 
+def test_the_knowledge_base_sits_below_the_intake_channels_and_above_triage():
+    names = _layer_names(_contract())
+    assert names.index("channels") < names.index("knowledge") < names.index("triage")
+
+
 def test_imports_flow_down_the_layers():
     lint = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run(

@@ -311,8 +311,8 @@ def test_the_page_imports_and_reports_each_row(org, people, staff):
 
     data = csv_bytes([row(), row(referral_no="GXB-2", phone="123")])
     response = web.post(PAGE, upload(data))
-    assert response.status_code == 200
-    page = unescape(response.content.decode())
+    assert (response.status_code, response["Location"]) == (302, f"{PAGE}?report=1")
+    page = unescape(web.get(response["Location"]).content.decode())
     complaint = Complaint.objects.get()
     assert "1 imported, 0 already imported, 1 refused." in page
     assert f'<a href="/cases/{complaint.pk}/">{complaint.ticket_no}</a>' in page

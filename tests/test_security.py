@@ -156,7 +156,7 @@ def test_https_turns_on_hsts_and_the_redirect_except_for_the_health_check(tmp_pa
     assert _settings_with(tmp_path, TOUSU_HTTPS="yes") == {
         "SECURE_SSL_REDIRECT": True,
         "SECURE_HSTS_SECONDS": 31_536_000,
-        "SECURE_REDIRECT_EXEMPT": ["^healthz$"],
+        "SECURE_REDIRECT_EXEMPT": ["^healthz$", "^readyz$"],
         "SESSION_COOKIE_SECURE": True,
         "CSRF_COOKIE_SECURE": True,
         "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],

@@ -15,8 +15,13 @@ from tousu.common.env import env_bool, env_choice, env_int, env_list, env_str, e
 # --- the command line refuses to start --------------------------------------------------------
 
 
+# The child imports the same ``tousu`` as the tests (a relative PYTHONPATH would not follow cwd).
+SOURCE = str(Path(__file__).resolve().parent.parent / "src")
+
+
 def run_check(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUSU_")}
+    env["PYTHONPATH"] = SOURCE
     env["DJANGO_SETTINGS_MODULE"] = "tousu.settings"
     env["TOUSU_DATA_DIR"] = str(tmp_path / "data")
     env.update(variables)
@@ -75,6 +80,47 @@ def test_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value,
     assert result.stderr == f"tousu: configuration error: {message}\n"
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def public_url(tmp_path: Path, **variables: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUSU_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tousu.settings",
+        TOUSU_DATA_DIR=str(tmp_path / "data"),
+        PYTHONPATH=SOURCE,
+        **variables,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.TOUSU_PUBLIC_URL)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("variables", "url"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"TOUSU_PORT": "9100"}, "http://127.0.0.1:9100"),
+        ({"TOUSU_HOST": "0.0.0.0", "TOUSU_PORT": "9100"}, "http://127.0.0.1:9100"),
+        ({"TOUSU_HOST": "tousu.example.cn", "TOUSU_PORT": "80"}, "http://tousu.example.cn:80"),
+        ({"TOUSU_HOST": "::1", "TOUSU_PORT": "8080"}, "http://[::1]:8080"),
+        ({"TOUSU_PORT": "9100", "TOUSU_PUBLIC_URL": "https://ts.example.cn/"}, "https://ts.example.cn"),
+    ],
+)
+def test_the_public_url_follows_the_port_when_unset(tmp_path, variables, url):
+    assert public_url(tmp_path, **variables) == url
+
+
+def test_a_bad_port_stops_start_up_naming_it(tmp_path):
+    result = run_check(tmp_path, TOUSU_PORT="80000")
+    assert result.returncode == 2
+    assert result.stderr == "tousu: configuration error: TOUSU_PORT must be at most 65535; got 80000\n"
 
 
 def test_bad_database_url_names_the_variable(tmp_path):

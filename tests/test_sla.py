@@ -393,6 +393,9 @@ def test_rebuild_from_history_gives_the_clocks_live_handling_gives(org, cases, p
 
     assert shape(history) == shape(live)
     assert [row[0] for row in shape(live)] == ["first_response", "reply", "second_response"]
+    assert (
+        cases.reload(history).next_due_at == cases.reload(live).next_due_at == T0 + timedelta(hours=28)
+    )  # 24 h + 4 h waiting
 
 
 def test_next_due_follows_the_running_clocks(sla, cases, people, clock_at):
@@ -412,7 +415,19 @@ def test_next_due_follows_the_running_clocks(sla, cases, people, clock_at):
     assert cases.reload(c).next_due_at == T0 + timedelta(hours=26)
     clock_at(T0 + timedelta(hours=26))
     sla_sweep()
-    assert cases.reload(c).next_due_at == T0 + timedelta(days=15, hours=2)  # the breached clock left
+    # The missed second response is still owed: the case keeps that deadline, now past (the
+    # queues put it first, as overdue), until the plan meets it late.
+    assert cases.reload(c).next_due_at == T0 + timedelta(hours=26)
+    clock_at(T0 + timedelta(hours=27))
+    svc.complaint_propose_plan(
+        actor=people["handler"],
+        complaint_id=c.pk,
+        kind="immediate",
+        measures="核实后退费",
+        responsible_id=people["handler"].pk,
+        deadline=T0 + timedelta(days=2),
+    )
+    assert cases.reload(c).next_due_at == T0 + timedelta(days=15, hours=2)  # the reply
 
 
 @pytest.mark.parametrize(

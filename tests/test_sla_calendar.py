@@ -412,3 +412,32 @@ def _days(first: date, last: date) -> list[date]:
 def _whole_day(spec: CalendarSpec, day: date) -> timedelta:
     midnight = datetime.combine(day, time(0), tzinfo=SHANGHAI)
     return business_time_between(spec, midnight, midnight + timedelta(days=1))
+
+
+@pytest.mark.django_db
+def test_the_missing_year_warning_says_what_to_do_and_stops_once_the_days_are_entered(
+    monkeypatch, time_machine
+):
+    from tousu.sla import checks as sla_checks
+    from tousu.sla.defaults import sla_bootstrap
+    from tousu.sla.models import BusinessCalendar, CalendarDay
+
+    time_machine.move_to(datetime(2026, 12, 4, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
+    monkeypatch.setattr(sla_checks, "year_is_covered", lambda year: year <= 2026)
+    sla_bootstrap()
+    [warning] = sla_checks.holiday_data_check()
+    assert warning.id == "tousu.W001"
+    assert (
+        warning.msg
+        == "The chinesecalendar package has no public-holiday data for 2027, and none was entered by hand."
+    )
+    assert "国务院办公厅关于2027年部分节假日安排的通知" in warning.hint
+    assert "/admin/sla/businesscalendar/" in warning.hint
+    assert "tousu sla_recompute --as <username>" in warning.hint
+    calendars = list(BusinessCalendar.objects.filter(always_open=False, use_chinese_holidays=True))
+    assert len(calendars) >= 1
+    for calendar in calendars[1:]:
+        CalendarDay.objects.create(calendar=calendar, day=date(2027, 1, 1), note="元旦")
+    assert [w.id for w in sla_checks.holiday_data_check()] == ["tousu.W001"]  # one calendar still lacks them
+    CalendarDay.objects.create(calendar=calendars[0], day=date(2027, 1, 1), note="元旦")
+    assert sla_checks.holiday_data_check() == []

@@ -37,7 +37,7 @@ def _outage(cases, org, n: int, region: Region, start: int = 0) -> list:
 
 
 def test_the_worker_runs_the_job():
-    assert any(name == "clusters" for name, _job in JOBS)
+    assert any(name == "clusters" for name, _kind, _job in JOBS)
 
 
 def test_below_the_threshold_nothing_happens(cases, org):

@@ -38,7 +38,7 @@ def _email_case(cases, text: str) -> Complaint:
 
 
 def test_the_worker_runs_the_job():
-    assert ("triage", triage_intake) in JOBS
+    assert ("triage", "triage", triage_intake) in JOBS
 
 
 def test_confident_prediction_sets_category_with_an_event(cases, org):

@@ -40,9 +40,9 @@ def test_home_sends_an_anonymous_visitor_to_sign_in(client):
     ("persona", "target"),
     [
         ("agent", "/queues/mine/"),
-        ("handler", "/queues/mine/"),
-        ("visitor", "/queues/mine/"),
-        ("inspector", "/queues/mine/"),
+        ("handler", "/work/"),
+        ("visitor", "/return-visits/"),
+        ("inspector", "/quality/"),
         ("supervisor", "/dashboard/"),
         ("manager", "/dashboard/"),
         ("auditor", "/admin/"),

@@ -11,6 +11,7 @@ import re
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,6 +21,7 @@ from django.utils import timezone, translation
 
 from tests.conftest import PHONE, snapshot
 from tousu.audit.models import AuditEvent
+from tousu.common.errors import InvalidTransition, ValidationError
 from tousu.complaints import services as svc
 from tousu.complaints.models import Attachment, Complaint, ComplaintEvent, Remedy, ResolutionPlan
 from tousu.complaints.states import Status
@@ -213,7 +215,7 @@ def test_the_customer_card_warns_of_a_blacklisted_caller_and_lists_cases_in_scop
     web, cases, people, time_machine
 ):
     time_machine.move_to("2026-03-01 10:00:00+08:00", tick=False)
-    old = cases.make(Status.CLOSED, fcr=True)  # more than 90 days ago
+    old = cases.make(Status.CLOSED, fcr=True)  # long ago: still part of the whole history
     time_machine.move_to("2026-06-01 10:00:00+08:00", tick=False)
     recent_closed = cases.make(Status.CLOSED, fcr=True)
     other_agents = cases.make(Status.REGISTERED, actor=people["agent_other"])
@@ -225,11 +227,44 @@ def test_the_customer_card_warns_of_a_blacklisted_caller_and_lists_cases_in_scop
     web.force_login(people["agent"])
     html = web.get(page_url(c)).content.decode()
     assert '<p class="alert alert-warning">Blacklisted caller: 辱骂坐席</p>' in html
-    linked = re.findall(r'<li><a href="/cases/(\d+)/">', html)
-    # open cases, then the last 90 days (newest first); another agent's case is not in scope
-    assert linked == [str(open_case.pk), str(open_case.pk), str(recent_closed.pk)]
+    history = re.search(
+        r'<div class="history" id="customer-history">.*?</div>\s*</section>', html, re.S
+    ).group(0)
+    linked = re.findall(r'<td><a href="/cases/(\d+)/">', history)
+    # every case of the customer in scope, newest first (this one marked, not linked); another
+    # agent's case is not in scope
+    assert linked == [str(open_case.pk), str(recent_closed.pk), str(old.pk)]
+    assert f"<strong>{c}</strong>" in history
     assert str(other_agents.pk) not in linked
-    assert str(old.pk) not in linked
+    assert '<dd id="history-cases">4</dd>' in history
+    assert '<dd id="history-open">2</dd>' in history
+
+
+def test_the_customer_history_totals_compensation_and_satisfaction(web, cases, people):
+    visited = cases.make(Status.CLOSED)  # return visit: satisfied, 5
+    reopened = cases.make(Status.REOPENED)  # return visit: not satisfied, 2
+    paid = cases.make(Status.PLAN_PROPOSED)
+    remedy = svc.remedy_request(
+        actor=people["handler"], complaint_id=paid.pk, kind="compensation", amount="300"
+    )
+    svc.remedy_decide(actor=people["supervisor"], remedy_id=remedy.pk, approve=True)
+    refused = svc.remedy_request(actor=people["handler"], complaint_id=paid.pk, kind="refund", amount="20")
+    svc.remedy_decide(actor=people["supervisor"], remedy_id=refused.pk, approve=False, note="不符合退费条件")
+    svc.remedy_request(actor=people["handler"], complaint_id=paid.pk, kind="apology", amount="0")
+    web.force_login(people["supervisor"])
+    html = web.get(page_url(paid)).content.decode()
+    assert '<dd id="history-cases">3</dd>' in html
+    assert '<dd id="history-granted">300.00 元</dd>' in html
+    assert re.search(
+        r'<dd id="history-satisfaction">3.5 / 5 <span class="muted">\(2 return visits\)</span>', html
+    )
+    rows = re.findall(
+        r'<tr(?: class="this-case")?>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>',
+        html,
+        re.S,
+    )
+    assert rows == [("300.00 元", "—"), ("—", "2"), ("—", "5")]  # paid, reopened, visited: newest first
+    assert (visited.status, reopened.status) == (Status.CLOSED, Status.REOPENED)
 
 
 def test_the_clocks_show_state_due_time_and_remaining_time(web, cases, people, time_machine):
@@ -453,7 +488,10 @@ def test_resume_with_the_customers_answer(web, cases, people):
     web.force_login(people["handler"])
     html = web.get(page_url(c)).content.decode()
     assert '<label for="id_investigate-note">The customer&#x27;s answer:</label>' in html
-    assert "<summary>Resume: the customer answered</summary>" in html
+    assert (
+        'data-open-action="investigate" aria-controls="action-investigate" aria-expanded="false">Resume: the customer answered</a>'
+        in html
+    )
     response = post(web, c, "investigate", {"note": "用户已提供截图"})
     assert_redirected_with(web, response, c, f"Case {c.ticket_no} is being investigated.")
     assert reload(c).status == Status.INVESTIGATING
@@ -842,7 +880,10 @@ def test_a_refused_form_shows_its_errors_keeps_the_input_and_changes_nothing(
     html = response.content.decode()
     form = form_html(html, f"form-{action}")
     assert f'<ul class="errorlist" id="id_{action}-{field}_error"><li>{message}</li></ul>' in form
-    assert f'<details class="action" data-action="{action}" open>' in html
+    # the failed action's form is the one open; the others stay folded away
+    assert re.findall(r'<section class="action-panel" id="action-([a-z-]+)"[^>]*?(?<!hidden)>', html) == [
+        action
+    ]
     kept = [v for k, v in fields.items() if k not in (field, "responsible", "deadline") and v and v.strip()]
     for value in kept:
         assert (f'value="{value}" selected' in form) or (f">\n{value}</textarea>" in form), value
@@ -1003,10 +1044,12 @@ def test_the_page_queries_are_few(web, cases, people):
     web.force_login(people["supervisor"])
     # session, user, the case (with customer and category), the read log, departments, cooperating
     # departments, assignee and owner, events, attachments, remedies, the customer's other cases,
-    # the approval limit with the pending remedies and the case's money total (limits cover them
+    # with their compensation and satisfaction, the approval limit with the pending remedies and the case's money total (limits cover them
     # together), the leaf categories for the reclassify form, clocks, calendar days, and the user's
-    # department in the page header, and the triage flags (risk; repeat/duplicate links)
-    assert _queries_for_page(web, c) == 20
+    # department in the page header, the triage flags (risk; repeat/duplicate links), the links to
+    # related cases, and the display names of the staff the timeline's payloads name (the plan's
+    # responsible person)
+    assert _queries_for_page(web, c) == 22
 
 
 def test_a_recent_deadline_reads_due_soon(web, cases, people, time_machine):
@@ -1018,3 +1061,324 @@ def test_a_recent_deadline_reads_due_soon(web, cases, people, time_machine):
     web.force_login(people["handler"])
     fragment = web.get(f"/cases/{c.pk}/clocks/").content.decode()
     assert '<span class="remaining due-soon">30min</span>' in fragment
+
+
+# --- dispatch: the assignee list follows the lead department -------------------------------------
+
+
+def test_the_assignee_list_shows_the_lead_departments_handlers_only(web, cases, people, org):
+    c = cases.make(Status.DISPATCHED)  # lead department: billing
+    web.force_login(people["handler"])
+    html = form_html(web.get(page_url(c)).content.decode(), "form-dispatch")
+    select = re.search(r'<select name="dispatch-assignee".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="(\d*)"', select) == ["", str(people["handler"].pk)]
+    assert f'hx-get="/cases/{c.pk}/assignees/"' in html
+    assert 'hx-target="#id_dispatch-assignee"' in html
+
+
+def test_choosing_another_department_swaps_the_assignee_options(web, cases, people, org):
+    c = cases.make(Status.ACCEPTED)
+    web.force_login(people["agent"])
+    url = f"/cases/{c.pk}/assignees/"
+    network = web.get(url, {"dispatch-lead_department": org["dept"]["network"].pk})
+    assert network.content.decode() == (
+        f'<option value="">—</option>\n<option value="{people["handler_other"].pk}">handler_other</option>\n'
+    )
+    legal = web.get(url, {"dispatch-lead_department": org["dept"]["legal"].pk})
+    assert legal.content.decode() == '<option value="">—</option>\n'
+    assert web.get(url, {"dispatch-lead_department": "x"}).content.decode() == '<option value="">—</option>\n'
+
+
+def test_the_assignee_options_are_refused_outside_the_scope(web, cases, people, org):
+    c = cases.make(Status.DISPATCHED)
+    web.force_login(people["handler_other"])  # network: not this billing case's department
+    response = web.get(f"/cases/{c.pk}/assignees/", {"dispatch-lead_department": org["dept"]["billing"].pk})
+    assert response.status_code == 403
+
+
+def test_dispatch_to_someone_outside_the_lead_department_changes_nothing(
+    web, cases, people, org, unchanged_but_shown
+):
+    c = cases.make(Status.ACCEPTED)
+    web.force_login(people["agent"])
+    with unchanged_but_shown(people["agent"]):
+        response = post(
+            web,
+            c,
+            "dispatch",
+            {
+                "lead_department": org["dept"]["billing"].pk,
+                "assignee": people["handler_other"].pk,
+                "note": "",
+            },
+        )
+    assert response.status_code == 400
+    assert reload(c).status == Status.ACCEPTED
+    assert "Select a valid choice." in form_html(response.content.decode(), "form-dispatch")
+
+
+def test_the_dispatch_service_refuses_an_assignee_outside_the_lead_department(cases, people, org, unchanged):
+    c = cases.make(Status.ACCEPTED)
+    with unchanged(), pytest.raises(ValidationError) as err:
+        svc.complaint_dispatch(
+            actor=people["agent"],
+            complaint_id=c.pk,
+            lead_department_id=org["dept"]["billing"].pk,
+            assignee_id=people["handler_other"].pk,
+        )
+    assert (err.value.message, err.value.fields) == (
+        "handler_other is not a member of 计费结算部.",
+        {"assignee": "not in the lead department"},
+    )
+
+
+# --- after a failed form the address is a GET address ---------------------------------------------
+
+
+def test_reloading_or_switching_language_after_a_failed_action_lands_on_the_case(web, cases, people):
+    c = cases.make(Status.INVESTIGATING)
+    web.force_login(people["handler"])
+    failed = post(web, c, "note", {"text": "  "})
+    assert failed.status_code == 400
+    again = web.get(f"/cases/{c.pk}/do/note/")  # the address the failed form was rendered at
+    assert (again.status_code, again["Location"]) == (302, f"/cases/{c.pk}/?do=note#actions")
+    switched = web.post("/i18n/setlang/", {"language": "zh-hans", "next": f"/cases/{c.pk}/do/note/"})
+    assert web.get(switched["Location"]).status_code == 302
+    assert web.get(f"/cases/{c.pk}/do/nonsense/")["Location"] == f"/cases/{c.pk}/"
+    assert web.get(f"/cases/{c.pk}/files/")["Location"] == f"/cases/{c.pk}/#evidence"
+    assert web.put(f"/cases/{c.pk}/do/note/").status_code == 405
+
+
+# --- no evidence on a finished case -------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.mark.parametrize("status", [Status.CLOSED, Status.WITHDRAWN, Status.REJECTED])
+def test_a_finished_case_offers_no_upload_and_the_service_refuses_one(
+    web, cases, people, unchanged, unchanged_but_shown, status
+):
+    c = cases.make(status)
+    web.force_login(people["supervisor"])
+    assert 'data-action="upload"' not in web.get(page_url(c)).content.decode()
+    with unchanged(), pytest.raises(InvalidTransition) as err:
+        svc.attachment_add(
+            actor=people["supervisor"], complaint_id=c.pk, name="a.png", content=io.BytesIO(PNG)
+        )
+    assert err.value.message == f"Case {c} is finished: no more evidence can be attached."
+    upload = SimpleUploadedFile("a.png", PNG, content_type="image/png")
+    with unchanged_but_shown(people["supervisor"]):
+        response = web.post(f"/cases/{c.pk}/files/", {"upload-file": upload})
+    assert response.status_code == 409
+    assert err.value.message in response.content.decode()
+
+
+def test_an_open_case_still_takes_evidence(web, cases, people):
+    c = cases.make(Status.REPLIED)
+    web.force_login(people["handler"])
+    assert 'data-action="upload"' in web.get(page_url(c)).content.decode()
+    svc.attachment_add(actor=people["handler"], complaint_id=c.pk, name="a.png", content=io.BytesIO(PNG))
+    assert Attachment.objects.filter(complaint_id=c.pk).count() == 1
+
+
+def test_the_customer_history_counts_beyond_the_rows_it_lists(cases, people):
+    from tousu.complaints.selectors import customer_history
+
+    visited = cases.make(Status.CLOSED)  # 5
+    reopened = cases.make(Status.REOPENED)  # 2
+    newest = cases.make(Status.INVESTIGATING)
+    history = customer_history(actor=people["supervisor"], customer_id=newest.customer_id, limit=1)
+    assert [c.pk for c in history.rows] == [newest.pk]
+    assert (history.cases, history.open_cases, history.granted, history.satisfaction, history.visits) == (
+        3,
+        2,
+        Decimal("0"),
+        3.5,
+        2,
+    )
+    assert visited.pk != reopened.pk
+
+
+# --- the workspace: next step, action buttons, presence, related cases ---------------------------------
+
+
+def next_step_text(html: str) -> str:
+    section = re.search(r'<section class="next-step[^"]*" id="next-step".*?</section>', html, re.S).group(0)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section)).strip())
+
+
+def test_the_next_step_names_who_must_do_what_by_when(web, cases, people, time_machine):
+    time_machine.move_to("2026-06-01 10:00:00+08:00", tick=False)
+    sla_bootstrap()
+    c = cases.make(Status.DISPATCHED)
+    clock = SlaClock.objects.filter(complaint_id=c.pk, state="running").order_by("due_at").first()
+    due = timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")
+    assert clock.kind == "second_response"  # the first response was met at acceptance
+    web.force_login(people["inspector"])
+    text = next_step_text(web.get(page_url(c)).content.decode())
+    assert text == f"Next step Start investigating — up to handler by {due} (Second response)"
+    web.force_login(people["handler"])
+    html = web.get(page_url(c)).content.decode()
+    assert (
+        next_step_text(html)
+        == f"Next step Start investigating — you can do it now by {due} (Second response) Do it"
+    )
+    assert 'class="next-step yours"' in html
+    assert (
+        '<a class="button" href="?do=investigate#action-investigate" data-open-action="investigate">Do it</a>'
+        in html
+    )
+
+
+def test_the_next_step_says_overdue_paused_or_finished(web, cases, people, time_machine):
+    time_machine.move_to("2026-06-01 10:00:00+08:00", tick=False)
+    sla_bootstrap()
+    waiting = cases.make(Status.AWAITING_CUSTOMER)
+    late = cases.make(Status.ACCEPTED)
+    closed = cases.make(Status.CLOSED, fcr=True)
+    web.force_login(people["supervisor"])
+    assert next_step_text(web.get(page_url(waiting)).content.decode()) == (
+        "Next step Wait for the customer's answer, then resume — up to the customer "
+        "the time limits are paused meanwhile"
+    )
+    assert (
+        next_step_text(web.get(page_url(closed)).content.decode())
+        == "Next step Nothing: this case is finished."
+    )
+    time_machine.move_to("2026-07-01 10:00:00+08:00", tick=False)
+    web.force_login(people["supervisor"])  # a month later: a new session
+    html = web.get(page_url(late)).content.decode()
+    assert 'class="next-step overdue"' in html
+    assert "overdue since" in next_step_text(html)
+
+
+def test_the_actions_are_buttons_and_one_form_is_open_at_a_time(web, cases, people):
+    c = cases.make(Status.INVESTIGATING)
+    web.force_login(people["handler"])
+    html = web.get(page_url(c)).content.decode()
+    buttons = re.findall(r'<li><a class="button secondary" href="\?do=([a-z-]+)#action-\1"', html)
+    assert set(buttons) == offered(html)
+    assert re.findall(r'<section class="action-panel" id="action-([a-z-]+)"[^>]*?(?<!hidden)>', html) == []
+    opened = web.get(page_url(c), {"do": "plan"}).content.decode()
+    assert re.findall(r'<section class="action-panel" id="action-([a-z-]+)"[^>]*?(?<!hidden)>', opened) == [
+        "plan"
+    ]
+    assert 'aria-controls="action-plan" aria-expanded="true"' in opened
+    # an action the user may not take is not opened by asking for it
+    refused = web.get(page_url(c), {"do": "accept"}).content.decode()
+    assert re.findall(r'<section class="action-panel" id="action-([a-z-]+)"[^>]*?(?<!hidden)>', refused) == []
+
+
+def test_someone_else_with_the_case_open_is_named(web, cases, people):
+    from django.core.cache import caches
+    from django.test import Client
+
+    caches["ratelimit"].clear()
+    people["handler"].display_name = "刘洋"
+    people["handler"].save(update_fields=["display_name"])
+    c = cases.make(Status.INVESTIGATING)
+    web.force_login(people["supervisor"])
+    first = web.get(page_url(c)).content.decode()
+    assert "also has this case open" not in first
+    other_browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    other_browser.force_login(people["handler"])
+    seen_by_handler = other_browser.get(page_url(c)).content.decode()
+    assert "supervisor also has this case open: agree who acts before you change it." in seen_by_handler
+    poll = web.get(f"/cases/{c.pk}/presence/").content.decode()
+    assert f'hx-get="/cases/{c.pk}/presence/" hx-trigger="every 15s"' in poll
+    assert "刘洋 also has this case open: agree who acts before you change it." in poll
+    other = cases.make(Status.INVESTIGATING)
+    assert "also has" not in web.get(f"/cases/{other.pk}/presence/").content.decode()
+
+
+def test_presence_forgets_who_left(people, time_machine):
+    from django.core.cache import caches
+
+    from tousu.web.views.case_workspace import PRESENCE_TTL, presence_touch
+
+    caches["ratelimit"].clear()
+    assert presence_touch(999, people["handler"], now=1000.0) == []
+    assert presence_touch(999, people["supervisor"], now=1010.0) == ["handler"]
+    assert presence_touch(999, people["supervisor"], now=1000.0 + PRESENCE_TTL + 1) == []
+
+
+def test_presence_is_refused_outside_the_scope(web, cases, people):
+    c = cases.make(Status.INVESTIGATING)
+    web.force_login(people["handler_other"])
+    assert web.get(f"/cases/{c.pk}/presence/").status_code == 403
+
+
+def test_linking_and_unlinking_a_related_case(web, cases, people):
+    from tousu.triage.models import CaseLink
+
+    first = cases.make(Status.INVESTIGATING)
+    second = cases.make(Status.INVESTIGATING, phone="13900002222")
+    web.force_login(people["handler"])
+    response = web.post(f"/cases/{second.pk}/links/", {"ticket": first.ticket_no.lower()})
+    assert (response.status_code, response["Location"]) == (302, f"/cases/{second.pk}/#related")
+    link = CaseLink.objects.get()
+    assert (link.case_id, link.earlier_id, link.kind) == (second.pk, first.pk, "related")
+    for case, other in ((second, first), (first, second)):
+        event = last_event(case)
+        assert (event.kind, event.actor_id, event.payload) == (
+            "linked",
+            people["handler"].pk,
+            {"kind": "related", "other": other.pk, "other_ticket": other.ticket_no},
+        )
+    html = web.get(page_url(first)).content.decode()
+    related = re.search(r'<section class="card" id="related".*?</section>', html, re.S).group(0)
+    assert f'<a href="/cases/{second.pk}/">{second.ticket_no}</a>' in related
+    assert "Related case (linked by staff)" in related
+    assert "Case linked to" not in related
+    removed = web.post(f"/cases/{first.pk}/links/{second.pk}/remove/")
+    assert removed["Location"] == f"/cases/{first.pk}/#related"
+    assert CaseLink.objects.count() == 0
+    assert [last_event(first).kind, last_event(second).kind] == ["unlinked", "unlinked"]
+    assert "No related case." in web.get(page_url(first)).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("ticket", "message"),
+    [
+        ("TS19990101000001", "No case has the ticket number &#x27;TS19990101000001&#x27;."),
+        ("self", "A case cannot be linked to itself."),
+    ],
+)
+def test_a_refused_link_says_why_and_changes_nothing(web, cases, people, ticket, message, unchanged):
+    c = cases.make(Status.INVESTIGATING)
+    web.force_login(people["handler"])
+    with unchanged():
+        response = web.post(f"/cases/{c.pk}/links/", {"ticket": c.ticket_no if ticket == "self" else ticket})
+    assert response.status_code == 302
+    assert message in web.get(response["Location"]).content.decode()
+
+
+def test_linking_twice_or_outside_the_scope_is_refused(web, cases, people, unchanged):
+    from tousu.triage.services import triage_case_link
+
+    first = cases.make(Status.INVESTIGATING)
+    second = cases.make(Status.INVESTIGATING, phone="13900002222")
+    triage_case_link(actor=people["handler"], complaint_id=second.pk, other_id=first.pk)
+    web.force_login(people["handler"])
+    with unchanged():
+        again = web.post(f"/cases/{first.pk}/links/", {"ticket": second.ticket_no})
+    assert (
+        f"Cases {first.ticket_no} and {second.ticket_no} are already linked."
+        in web.get(again["Location"]).content.decode()
+    )
+    web.force_login(people["handler_other"])
+    with unchanged():
+        assert web.post(f"/cases/{first.pk}/links/{second.pk}/remove/").status_code == 403
+        assert web.post(f"/cases/{first.pk}/links/", {"ticket": second.ticket_no}).status_code == 403
+
+
+def test_a_merged_duplicate_stays_linked(cases, people, unchanged):
+    from tousu.triage.models import CaseLink
+    from tousu.triage.services import triage_case_unlink
+
+    first = cases.make(Status.INVESTIGATING)
+    second = cases.make(Status.INVESTIGATING, phone="13900002222")
+    CaseLink.objects.create(case=second, earlier=first, kind="merged", created_at=timezone.now())
+    with unchanged(), pytest.raises(ValidationError) as err:
+        triage_case_unlink(actor=people["supervisor"], complaint_id=first.pk, other_id=second.pk)
+    assert err.value.message == "A merged duplicate stays linked to the case it was merged into."

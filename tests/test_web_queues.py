@@ -19,9 +19,11 @@ from django.utils import translation
 
 from tousu.accounts.models import ApprovalLimit, User
 from tousu.accounts.roles import Role
-from tousu.common.errors import NotFound, PermissionDenied
+from tousu.audit.models import AuditEvent
+from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.common.origin import Origin
 from tousu.complaints import services as svc
-from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.models import Complaint, ComplaintEvent, SavedView
 from tousu.complaints.queues import (
     QUEUES,
     QueueFilters,
@@ -32,6 +34,12 @@ from tousu.complaints.queues import (
 )
 from tousu.complaints.search import description_q
 from tousu.complaints.services.deadlines import sla_breach
+from tousu.complaints.services.saved_views import (
+    saved_view_create,
+    saved_view_delete,
+    saved_view_update,
+    saved_views_for,
+)
 from tousu.complaints.states import Status
 from tousu.sla.defaults import sla_bootstrap
 from tousu.web.forms.widgets import FastSelect
@@ -316,6 +324,93 @@ class TestDeadlines:
             None,
         ]
 
+    @pytest.fixture
+    def missed(self, sla, cases, clock_at):
+        """Two cases swept as breached, one overdue before any sweep, one running, one closed."""
+        clock_at(T0)
+        built = {
+            "a": cases.register(level="dissatisfied"),  # first response due T0+30min
+            "b": cases.register(level="very_dissatisfied"),  # due T0+20min
+            "c": cases.make(Status.DISPATCHED),  # second response due T0+24h
+            "closed": cases.make(Status.CLOSED, fcr=True),  # no deadline
+        }
+        clock_at(T0 + timedelta(minutes=1))
+        built["d"] = cases.register(level="major")  # due T0+11min
+        clock_at(T0 + timedelta(minutes=25))
+        assert sla_breach() == 2  # b and d: missed, and still owed
+        clock_at(T0 + timedelta(minutes=35))  # a is past due too, not swept yet
+        return {k: Complaint.objects.get(pk=v.pk) for k, v in built.items()}
+
+    @staticmethod
+    def _order(cases: dict[str, Complaint], qs: Any) -> list[str]:
+        """The cases' names in the queue's order (registered cases have no ticket number yet)."""
+        by_pk = {c.pk: k for k, c in cases.items()}
+        return [by_pk[pk] for pk in qs.values_list("pk", flat=True)]
+
+    def test_most_overdue_first_swept_or_not_then_the_next_deadline_then_none(self, missed, people):
+        m = missed
+        qs = complaint_queue(actor=people["supervisor"], name="all")
+        assert self._order(m, qs) == ["d", "b", "a", "c", "closed"]
+        assert [c.next_due for c in qs] == [
+            T0 + timedelta(minutes=11),
+            T0 + timedelta(minutes=20),
+            T0 + timedelta(minutes=30),
+            T0 + timedelta(hours=24),
+            None,
+        ]
+        overdue = complaint_queue(actor=people["supervisor"], name="overdue")
+        assert self._order(m, overdue) == ["d", "b", "a"]
+
+    def test_a_missed_deadline_met_late_no_longer_leads(self, missed, people):
+        m = missed
+        svc.complaint_accept(actor=people["agent"], complaint_id=m["d"].pk)  # reply due in 15 days
+        qs = complaint_queue(actor=people["supervisor"], name="all")
+        assert self._order(m, qs) == ["b", "a", "c", "d", "closed"]
+        assert Complaint.objects.get(pk=m["d"].pk).next_due_at == T0 + timedelta(
+            days=15, minutes=1
+        )  # the reply, from registration
+
+    @pytest.mark.parametrize(
+        ("sort", "order"),
+        [
+            ("", ("d", "b", "a", "c", "closed")),
+            ("deadline", ("d", "b", "a", "c", "closed")),
+            ("-deadline", ("closed", "c", "a", "b", "d")),
+            ("registered", ("a", "b", "c", "closed", "d")),
+            ("-registered", ("d", "closed", "c", "b", "a")),
+            ("ticket", ("c", "closed", "a", "b", "d")),  # no ticket number yet: last
+            ("-ticket", ("d", "b", "a", "closed", "c")),
+            ("nonsense", ("d", "b", "a", "c", "closed")),
+        ],
+    )
+    def test_each_sort(self, missed, people, sort, order):
+        qs = complaint_queue(actor=people["supervisor"], name="all", filters=QueueFilters(sort=sort))
+        assert self._order(missed, qs) == list(order)
+
+    def test_the_headers_sort_with_links_and_aria_sort_kept_in_the_address(self, missed, people, client):
+        client.force_login(people["supervisor"])
+        html = client.get("/queues/all/", **EN).content.decode()
+        assert (
+            '<th aria-sort="ascending"><a class="sort" href="?sort=-deadline">Next deadline</a></th>' in html
+        )
+        assert '<th><a class="sort" href="?sort=registered">Registered</a></th>' in html
+        assert '<th><a class="sort" href="?sort=ticket">Ticket</a></th>' in html
+        response = client.get("/queues/all/?sort=-registered&page=1&level=dissatisfied", **EN)
+        html = response.content.decode()
+        assert [r.case.pk for r in response.context["rows"]] == [missed[k].pk for k in ("closed", "c", "a")]
+        assert (
+            '<th aria-sort="descending"><a class="sort" href="?sort=registered&amp;level=dissatisfied">'
+            "Registered</a></th>" in html
+        )
+        assert (
+            '<th><a class="sort" href="?sort=deadline&amp;level=dissatisfied">Next deadline</a></th>' in html
+        )
+        assert '<input type="hidden" name="sort" value="-registered" id="id_sort">' in html
+        # Applying filters keeps the order: the form posts it back and the address carries it.
+        posted = client.post("/queues/all/", {"sort": "-registered", "level": "major", "q": ""})
+        assert posted.status_code == 302
+        assert posted["Location"] == "/queues/all/?sort=-registered&level=major"
+
     def test_the_page_shows_the_remaining_time_and_overdue_in_red(self, timed, people, client, clock_at):
         clock_at(T0 + timedelta(minutes=25))
         client.force_login(people["supervisor"])
@@ -591,8 +686,9 @@ class TestPage:
                 response = client.get(f"/queues/all/?size=50&q={words}", **EN)
             assert len(response.context["rows"]) == rows
             counted[rows] = [q["sql"] for q in ctx.captured_queries]
-        # + 2: the triage flags of the page's rows (high risk; repeat/duplicate links)
-        assert len(counted[5]) == len(counted[50]) == 13
+        # + 2: the triage flags of the page's rows (high risk; repeat/duplicate links); + 1: the
+        # saved views beside the queues
+        assert len(counted[5]) == len(counted[50]) == 14
 
 
 def _events(c: Complaint) -> list[tuple[str, dict[str, Any]]]:
@@ -871,3 +967,198 @@ def test_a_word_search_pages_the_same_cases_whether_its_matches_are_few_or_many(
         ).known_count
         is None
     )  # a ticket number: counted the ordinary way
+
+
+class TestSavedViews:
+    """Saved views: one's own, shared with one's team; changed only by the owner or a supervisor of
+    the team, through the services; a refused change leaves every table as it was."""
+
+    WEB = Origin(via="web", ip="127.0.0.1")
+
+    @pytest.fixture
+    def mine(self, people):
+        return saved_view_create(
+            actor=people["agent"],
+            name="  Major   today ",
+            queue="unassigned",
+            query="level=major&page=3&qt=abc&sort=-registered&q=13812348000&size=50&bogus=1",
+            origin=self.WEB,
+        )
+
+    @pytest.fixture
+    def team(self, people):
+        return saved_view_create(
+            actor=people["agent"], name="Team overdue", queue="overdue", query="channel=hotline", shared=True
+        )
+
+    def test_a_view_keeps_filters_and_order_but_no_page_token_or_phone(self, mine, people):
+        view = SavedView.objects.get(pk=mine.pk)
+        assert (view.name, view.queue, view.query) == (
+            "Major today",
+            "unassigned",
+            "level=major&sort=-registered&size=50",
+        )
+        assert (view.owner, view.department, view.updated_by, view.updated_via) == (
+            people["agent"],
+            None,
+            people["agent"],
+            "web",
+        )
+
+    def test_own_views_for_the_owner_shared_ones_for_the_team(self, mine, team, people):
+        assert [v.name for v in saved_views_for(people["agent"])] == ["Major today", "Team overdue"]
+        assert [v.name for v in saved_views_for(people["agent_other"])] == ["Team overdue"]
+        assert [v.name for v in saved_views_for(people["supervisor"])] == ["Team overdue"]
+        assert saved_views_for(people["handler"]) == []  # billing: another team
+        assert saved_views_for(people["auditor"]) == []
+
+    def test_the_owner_renames_refilters_and_unshares(self, team, people):
+        saved_view_update(
+            actor=people["agent"],
+            view_id=team.pk,
+            name="Mine now",
+            queue="mine",
+            query="sort=ticket",
+            shared=False,
+        )
+        view = SavedView.objects.get(pk=team.pk)
+        assert (view.name, view.queue, view.query, view.department_id) == (
+            "Mine now",
+            "mine",
+            "sort=ticket",
+            None,
+        )
+        assert saved_views_for(people["agent_other"]) == []
+
+    def test_a_supervisor_of_the_team_edits_and_deletes_a_shared_view(self, team, people):
+        saved_view_update(
+            actor=people["supervisor"], view_id=team.pk, query="sort=-deadline", origin=self.WEB
+        )
+        view = SavedView.objects.get(pk=team.pk)
+        assert (view.query, view.owner, view.updated_by, view.updated_via) == (
+            "sort=-deadline",
+            people["agent"],
+            people["supervisor"],
+            "web",
+        )
+        saved_view_delete(actor=people["supervisor"], view_id=team.pk, origin=self.WEB)
+        assert not SavedView.objects.filter(pk=team.pk).exists()
+        audit = AuditEvent.objects.get(object_type="saved_view")
+        assert (audit.actor, audit.kind, audit.object_id, audit.payload["name"]) == (
+            people["supervisor"],
+            "config.changed",
+            str(team.pk),
+            "Team overdue",
+        )
+
+    @pytest.mark.parametrize(
+        ("persona", "view", "error"),
+        [
+            ("agent_other", "team", PermissionDenied),  # in the team, not the owner nor a supervisor
+            ("supervisor", "mine", NotFound),  # not shared: not even seen
+            ("handler", "team", NotFound),  # another team
+            ("manager", "team", NotFound),  # a supervisor, of another team
+            ("auditor", "team", PermissionDenied),  # reads no cases
+        ],
+    )
+    def test_others_may_not_change_or_delete(self, mine, team, people, unchanged, persona, view, error):
+        target = {"mine": mine, "team": team}[view]
+        with unchanged(), pytest.raises(error):
+            saved_view_update(actor=people[persona], view_id=target.pk, name="x", query="level=crisis")
+        with unchanged(), pytest.raises(error):
+            saved_view_delete(actor=people[persona], view_id=target.pk)
+
+    def test_only_the_owner_shares_or_unshares(self, team, people, unchanged):
+        with unchanged(), pytest.raises(PermissionDenied):
+            saved_view_update(actor=people["supervisor"], view_id=team.pk, query="level=major", shared=False)
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"name": " "}, "Give the view a name."),
+            ({"name": "x" * 61}, "A view's name has at most 60 characters."),
+            ({"name": "Major today"}, "A view named “Major today” already exists."),
+            ({"queue": "everything"}, "No such queue: everything."),
+            ({"query": "q=" + "字" * 200}, "These filters are too long to save."),
+        ],
+    )
+    def test_bad_input_is_refused_and_nothing_is_written(self, mine, people, unchanged, fields, message):
+        given = {"name": "Another", "queue": "mine", "query": "", **fields}
+        with translation.override("en"), unchanged(), pytest.raises(ValidationError) as refused:
+            saved_view_create(actor=people["agent"], **given)
+        assert refused.value.message == message
+
+    def test_sharing_needs_a_department(self, people, org, unchanged):
+        people["agent"].department = None
+        people["agent"].save(update_fields=["department"])
+        with unchanged(), pytest.raises(ValidationError):
+            saved_view_create(actor=people["agent"], name="x", queue="mine", query="", shared=True)
+
+    def test_the_page_saves_lists_and_opens_a_view(self, world, people, client):
+        client.force_login(people["agent"])
+        posted = client.post(
+            "/queues/all/views/?level=major&sort=-registered&page=2", {"name": "Majors", "shared": "on"}
+        )
+        assert posted.status_code == 302
+        assert posted["Location"] == "/queues/all/?level=major&sort=-registered&page=2"
+        view = SavedView.objects.get()
+        assert (view.name, view.queue, view.query, view.department_id) == (
+            "Majors",
+            "all",
+            "level=major&sort=-registered",
+            people["agent"].department_id,
+        )
+        html = client.get("/queues/all/?level=major&sort=-registered", **EN).content.decode()
+        assert (
+            '<a href="/queues/all/?level=major&amp;sort=-registered" aria-current="page" class="active">Majors</a>'
+            in html
+        )
+        assert f'action="/queues/all/views/{view.pk}/delete/?level=major&amp;sort=-registered"' in html
+        other = client.get("/queues/mine/", **EN).content.decode()
+        assert '<a href="/queues/all/?level=major&amp;sort=-registered">Majors</a>' in other
+        # A team member sees it, marked as the team's, and gets no buttons to change it.
+        client.force_login(people["agent_other"])
+        html = client.get("/queues/mine/", **EN).content.decode()
+        assert (
+            '<a href="/queues/all/?level=major&amp;sort=-registered">Majors</a> <span class="muted">(team · agent)</span>'
+            in html
+        )
+        assert f"/views/{view.pk}/delete/" not in html
+
+    def test_the_page_refuses_a_team_members_change_and_keeps_the_view(
+        self, world, people, client, unchanged
+    ):
+        view = saved_view_create(
+            actor=people["agent"], name="Majors", queue="all", query="level=major", shared=True
+        )
+        client.force_login(people["agent_other"])
+        with unchanged():
+            assert client.post(f"/queues/all/views/{view.pk}/delete/").status_code == 403
+            assert client.post(f"/queues/mine/views/{view.pk}/update/?level=crisis").status_code == 403
+        client.force_login(people["handler"])
+        with unchanged():
+            assert client.post(f"/queues/all/views/{view.pk}/delete/").status_code == 404
+
+    def test_the_supervisor_updates_a_shared_view_from_the_page(self, world, people, client):
+        view = saved_view_create(
+            actor=people["agent"], name="Majors", queue="all", query="level=major", shared=True
+        )
+        client.force_login(people["supervisor"])
+        response = client.post(f"/queues/overdue/views/{view.pk}/update/?sort=-deadline&page=4")
+        assert response.status_code == 302
+        view = SavedView.objects.get(pk=view.pk)
+        assert (view.queue, view.query, view.updated_by) == (
+            "overdue",
+            "sort=-deadline",
+            people["supervisor"],
+        )
+
+    def test_a_bad_name_shows_the_page_again_with_the_error(self, world, people, client, unchanged):
+        saved_view_create(actor=people["agent"], name="Majors", queue="all", query="")
+        client.force_login(people["agent"])
+        with unchanged():
+            response = client.post("/queues/all/views/?level=major", {"name": "Majors"}, **EN)
+        assert response.status_code == 400
+        assert "A view named “Majors” already exists." in response.content.decode()
+        with unchanged():
+            assert client.post("/queues/all/views/", {"name": ""}, **EN).status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
 from typing import Any
@@ -16,7 +17,7 @@ from django.utils import timezone, translation
 from tests.conftest import PHONE, PHONE_E164
 from tousu.audit.models import AuditEvent, AuditKind
 from tousu.complaints import services as svc
-from tousu.complaints.models import Attachment, Category, Complaint, ComplaintEvent, Reply
+from tousu.complaints.models import Attachment, Category, CategorySynonym, Complaint, ComplaintEvent, Reply
 from tousu.complaints.states import Status
 from tousu.customers.models import Customer, CustomerIdentity
 from tousu.customers.services import customer_blacklist
@@ -172,7 +173,7 @@ def test_the_card_of_a_known_number_shows_masked_data_open_cases_and_warnings(
     assert PHONE not in html
     assert PHONE_E164 not in html
     assert "张三" not in html
-    assert "<strong>Blacklisted caller</strong>: 辱骂坐席" in html
+    assert "<strong>Blacklisted caller:</strong> 辱骂坐席" in html
     assert "Repeat complaint" in html
     assert "this customer already complained 2 times about “资费类 › 错收” in the last 30 days:" in unescape(
         html
@@ -294,7 +295,10 @@ def test_category_search_finds_leaves_by_chinese_english_and_code(client, agent,
 
     def found(q: str) -> list[str]:
         html = client.get(SEARCH, {"q": q}, **EN).content.decode()
-        return [part.split("&", 1)[0].split('"', 1)[0] for part in html.split("?pick=")[1:]]
+        return re.findall(
+            r'<li role="option" id="category-option-\d+" class="suggestion" aria-selected="false" data-value="(\d+)"',
+            html,
+        )
 
     assert found("错收") == [str(org["wrong_charge"].pk)]
     assert found("OUTAGE") == [str(org["outage"].pk)]
@@ -303,6 +307,34 @@ def test_category_search_finds_leaves_by_chinese_english_and_code(client, agent,
     assert found("类") == [str(org["wrong_charge"].pk), str(org["outage"].pk)]
     assert found("nothing") == []
     assert found("") == []
+
+
+def test_category_search_finds_leaves_by_synonyms_and_by_the_leaf_word_in_a_sentence(client, agent, org):
+    huge = Category.objects.create(
+        code="billing-huge-bill", name="高额账单", parent=org["billing"], sort_order=1
+    )
+    for word, category in (("扣费", org["wrong_charge"]), ("扣费", huge), ("断网", org["outage"])):
+        CategorySynonym.objects.create(category=category, word=word)
+
+    def found(q: str) -> list[int]:
+        html = client.get(SEARCH, {"q": q}, **EN).content.decode()
+        return [int(pk) for pk in re.findall(r'data-value="(\d+)"', html)]
+
+    assert found("扣费") == [org["wrong_charge"].pk, huge.pk]  # 扣费 → 错收, 高额账单
+    assert found("乱扣费了") == [org["wrong_charge"].pk, huge.pk]  # the synonym inside what was typed
+    assert found("扣") == [org["wrong_charge"].pk, huge.pk]  # the start of a synonym
+    assert found("家里断网") == [org["outage"].pk]
+    assert found("话费错收了") == [org["wrong_charge"].pk]  # the leaf's own word in a sentence
+    assert found("账单") == [huge.pk]  # own names rank before synonyms and parents
+    assert found("资费") == [org["wrong_charge"].pk, huge.pk]  # by the parent
+
+
+def test_no_match_is_a_disabled_option_of_the_listbox(client, agent, org):
+    html = client.get(SEARCH, {"q": "nothing"}, **EN).content.decode()
+    assert (
+        '<li role="option" id="category-none" class="muted" aria-disabled="true" aria-selected="false">No category matches.</li>'
+        in html
+    )
 
 
 def test_typing_again_clears_the_picked_category(client, agent, org):
@@ -516,3 +548,74 @@ def test_register_and_accept_are_one_transaction(client, agent, org, unchanged, 
     )
     assert "Somebody else changed it." in response.content.decode()
     assert ComplaintEvent.objects.count() == 0
+
+
+# --- the same caller with the same problem within minutes ----------------------------------------------
+
+
+def test_the_same_phone_and_description_within_minutes_is_offered_as_the_existing_case(client, agent, org):
+    first = client.post(REGISTER, form(org), **EN)
+    existing = Complaint.objects.get()
+    again = client.post(
+        REGISTER, form(org, phone="13912345678", description="本月账单多收了15元流量费"), **EN
+    )
+    assert again.status_code == 200
+    html = unescape(again.content.decode())
+    assert first.status_code == 302
+    offer = html[html.index('id="duplicate-offer"') :]
+    offer = offer[: offer.index("</div>")]
+    assert f"case {existing.ticket_no} is still open." in offer
+    assert (
+        f'<button type="submit" name="duplicate" value="add">Add to the existing case {existing.ticket_no}</button>'
+        in offer
+    )
+    assert (
+        '<button type="submit" name="duplicate" value="new" class="secondary">Register a new case anyway</button>'
+        in offer
+    )
+    assert Complaint.objects.count() == 1
+
+
+def test_adding_to_the_existing_case_notes_the_call_and_makes_no_second_case(client, agent, org):
+    client.post(REGISTER, form(org), **EN)
+    existing = Complaint.objects.get()
+    added = client.post(REGISTER, {**form(org), "duplicate": "add"}, **EN)
+    assert (added.status_code, added["Location"]) == (302, f"/cases/{existing.pk}/")
+    assert Complaint.objects.count() == 1
+    note = existing.events.order_by("-id").first()
+    assert (note.kind, note.actor_id, note.payload) == (
+        "note_added",
+        agent.pk,
+        {"text": "客户就此投诉再次来电（热线电话）：本月账单多收了15元流量费。"},
+    )
+    page = client.get(added["Location"], **EN).content.decode()
+    assert f"Added to the existing case {existing.ticket_no}; no second case was made." in page
+
+
+def test_a_new_case_anyway_registers_a_second_one(client, agent, org):
+    client.post(REGISTER, form(org), **EN)
+    anyway = client.post(REGISTER, {**form(org), "duplicate": "new"}, **EN)
+    assert anyway.status_code == 302
+    assert Complaint.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"description": "宽带断网三天了。"},  # another problem
+        {"phone": "13900009999"},  # another caller
+    ],
+)
+def test_another_problem_or_caller_is_registered_without_an_offer(client, agent, org, change):
+    client.post(REGISTER, form(org), **EN)
+    assert client.post(REGISTER, form(org, **change), **EN).status_code == 302
+    assert Complaint.objects.count() == 2
+
+
+def test_after_the_window_the_same_complaint_is_a_new_case(client, agent, org, time_machine, settings):
+    settings.TOUSU_TRIAGE_DUPLICATE_MINUTES = 10
+    client.post(REGISTER, form(org), **EN)
+    time_machine.move_to(timezone.now() + timedelta(minutes=11))
+    client.force_login(agent)
+    assert client.post(REGISTER, form(org), **EN).status_code == 302
+    assert Complaint.objects.count() == 2

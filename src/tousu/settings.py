@@ -80,13 +80,17 @@ INSTALLED_APPS = [
     "tousu.api",
     "tousu.portal",
     "tousu.triage",
+    "tousu.knowledge",
     "tousu.analytics",
     "tousu.privacy",
+    "tousu.quality",
     "tousu.ops",
     "tousu.web",
 ]
 
 MIDDLEWARE = [
+    "tousu.common.logs.RequestIdMiddleware",
+    "tousu.ops.metrics.RequestMetricsMiddleware",
     "tousu.web.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tousu.api.middleware.TmfApiMiddleware",
@@ -97,9 +101,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tousu.common.replicas.ReplicaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tousu.common.formtokens.FormTokenMiddleware",
     "tousu.web.middleware.ServiceErrorMiddleware",
     "tousu.common.faults.DatabaseUnavailableMiddleware",
 ]
@@ -165,6 +171,37 @@ else:
     # One test database per test run, so runs side by side (developers, CI) never share one.
     _db.setdefault("TEST", {})["NAME"] = env_str("TOUSU_TEST_DATABASE_NAME", f"test_tousu_{os.getpid()}")
 DATABASES = {"default": _db}
+# Streaming replicas (hot standbys of the primary) for read-only pages: see tousu/common/replicas.py.
+_replica_urls = env_list("TOUSU_DATABASE_REPLICA_URLS", [])
+if _replica_urls and _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("TOUSU_DATABASE_REPLICA_URLS needs TOUSU_DATABASE_URL to be PostgreSQL")
+for _number, _replica_url in enumerate(_replica_urls, start=1):
+    try:
+        _replica = dj_database_url.parse(_replica_url, conn_max_age=_conn_max_age)
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"TOUSU_DATABASE_REPLICA_URLS: entry {_number} is not a database URL ({exc})"
+        ) from None
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"TOUSU_DATABASE_REPLICA_URLS: entry {_number} must be a postgres:// URL")
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["OPTIONS"] = {**_db.get("OPTIONS", {}), "connect_timeout": 3}
+    _replica["TEST"] = {"MIRROR": "default"}  # the test suite reads its own database there
+    DATABASES[f"replica{_number}"] = _replica
+DATABASE_ROUTERS = ["tousu.common.replicas.ReplicaRouter"]
+# A replica more than this many seconds behind is skipped; a client that wrote within it reads the primary.
+TOUSU_REPLICA_MAX_LAG = env_int("TOUSU_REPLICA_MAX_LAG", 10, minimum=1, maximum=3600)
+TOUSU_REPLICA_CHECK_SECONDS = env_int("TOUSU_REPLICA_CHECK_SECONDS", 2, minimum=0, maximum=60)
+TOUSU_REPLICA_PATHS = env_list(
+    "TOUSU_REPLICA_PATHS",
+    [
+        "/reports/",
+        "/queues/",
+        "/dashboard/",
+        "/tmf-api/troubleTicket/v4/troubleTicket",
+        "/tmf-api/troubleTicket/v5/troubleTicket",
+    ],
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- time and language ------------------------------------------------------------------------
@@ -191,7 +228,14 @@ TOUSU_ATTACHMENT_MAX_BYTES = env_int("TOUSU_ATTACHMENT_MAX_MB", 20, minimum=1, m
 TOUSU_ATTACHMENTS_PER_CASE = env_int("TOUSU_ATTACHMENTS_PER_CASE", 30, minimum=1)
 
 # The address customers reach this site at, for links in their messages (the survey, tracking).
-TOUSU_PUBLIC_URL = env_str("TOUSU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset: the address `tousu serve` / `tousu demo` listen at (TOUSU_HOST, TOUSU_PORT; a wildcard
+# host such as 0.0.0.0 is reached at 127.0.0.1).
+TOUSU_PORT = env_int("TOUSU_PORT", 8000, minimum=1, maximum=65535)
+_LISTEN_HOST = env_str("TOUSU_HOST", "127.0.0.1")
+_PUBLIC_HOST = "127.0.0.1" if _LISTEN_HOST in ("", "0.0.0.0", "::", "[::]") else _LISTEN_HOST
+if ":" in _PUBLIC_HOST and not _PUBLIC_HOST.startswith("["):
+    _PUBLIC_HOST = f"[{_PUBLIC_HOST}]"  # an IPv6 address in a URL
+TOUSU_PUBLIC_URL = env_str("TOUSU_PUBLIC_URL", f"http://{_PUBLIC_HOST}:{TOUSU_PORT}").rstrip("/")
 
 # --- cache (rate limits) ----------------------------------------------------------------------
 # Rate limits count in this cache. Set TOUSU_CACHE_URL=redis://127.0.0.1:6379/0 in production so
@@ -363,15 +407,37 @@ if TOUSU_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     # The health check answers over plain HTTP too (load balancers probe it inside the network).
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env_int("TOUSU_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TOUSU_HSTS_SUBDOMAINS", False)
 
+# --- operations ---------------------------------------------------------------------------------
+# /metrics answers `Authorization: Bearer <TOUSU_METRICS_TOKEN>` (and signed-in superusers).
+TOUSU_METRICS_TOKEN = env_str("TOUSU_METRICS_TOKEN", "")
+# /readyz: a worker kind whose freshest heartbeat is older than this is "stale"; more than
+# TOUSU_READY_OUTBOX_BACKLOG messages overdue by 5 minutes is a backlog; strict: degraded → 503.
+TOUSU_WORKER_STALE_SECONDS = env_int("TOUSU_WORKER_STALE_SECONDS", 120, minimum=5)
+TOUSU_READY_OUTBOX_BACKLOG = env_int("TOUSU_READY_OUTBOX_BACKLOG", 1000, minimum=0)
+TOUSU_READY_STRICT = env_bool("TOUSU_READY_STRICT", False)
+
+# TOUSU_LOG_FORMAT=json: one JSON object per line (time, level, logger, message, request_id);
+# plain lines otherwise. Either way each line carries the request id (X-Request-ID) it belongs to.
+TOUSU_LOG_FORMAT = env_choice("TOUSU_LOG_FORMAT", "plain", ["plain", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "tousu.common.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "tousu.common.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": TOUSU_LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {
         "handlers": ["console"],
         "level": env_choice("TOUSU_LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),

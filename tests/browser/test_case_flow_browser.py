@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, sign_in
+from tests.browser.test_reports_browser import violations
 from tests.conftest import PHONE
-from tousu.complaints.models import Complaint
+from tousu.complaints import services as svc
+from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.states import Status
 from tousu.sla.defaults import sla_bootstrap
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,10 +65,8 @@ def fact(page: Any, label: str) -> str:
 
 
 def open_action(page: Any, slug: str) -> Any:
-    """Unfold the action's box on the case page and return its form."""
-    details = page.locator(f'details.action[data-action="{slug}"]')
-    if details.get_attribute("open") is None:
-        details.locator("summary").click()
+    """Press the action's button on the case page and return its form (the only one open)."""
+    page.locator(f'.action-buttons [data-open-action="{slug}"]').click()
     form = page.locator(f"#form-{slug}")
     form.wait_for(state="visible")
     return form
@@ -146,13 +147,13 @@ def test_a_complaint_from_the_hotline_to_closing(browser_page, live_server, peop
     card.get_by_text("New customer").wait_for()
     field(page, "Customer name").fill("张三")
 
-    picker = page.get_by_role("searchbox", name="Find a category")
+    picker = page.get_by_role("combobox", name="Find a category")
     picker.press_sequentially("错收")
-    suggestion = page.locator("#category-suggestions").get_by_role("button", name=re.compile("错收"))
+    suggestion = page.locator("#category-suggestions").get_by_role("option", name=re.compile("错收"))
     with page.expect_response(lambda r: "/register/lookup/" in r.url):  # the card rechecks repeats
         suggestion.click()
     page.wait_for_function(f"document.querySelector('#id_category').value === '{org['wrong_charge'].pk}'")
-    assert "错收" in page.get_by_role("searchbox", name="Find a category").input_value()
+    assert "错收" in page.get_by_role("combobox", name="Find a category").input_value()
 
     field(page, "Channel").select_option(label="Hotline")
     field(page, "Description").fill(DESCRIPTION)
@@ -312,3 +313,71 @@ def test_a_complaint_from_the_hotline_to_closing(browser_page, live_server, peop
     assert dialogs == []
     shot = screenshot(page, "case-page-closed", full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+# --- the workspace ------------------------------------------------------------------------------------
+
+
+def test_the_case_workspace_in_a_browser(browser_page, playwright_driver, live_server, people, org, cases):
+    """The next step, the action buttons (one form at a time), the assignee list that follows the
+    department, a double-clicked note written once, related cases, the customer's history and the
+    warning that someone else has the case open; no WCAG 2.1 A/AA violation on the way."""
+    sla_bootstrap()
+    earlier = cases.make(Status.CLOSED)  # the customer's history: a satisfied return visit
+    c = cases.make(Status.ACCEPTED)
+    page = browser_page
+    use_english(page, live_server)
+    sign_in(page, live_server, "agent")
+    case_url = f"{live_server.url}/cases/{c.pk}/"
+    page.goto(case_url)
+    assert "Dispatch the case to the department that solves it" in page.inner_text("#next-step")
+    assert "you can do it now" in page.inner_text("#next-step")
+    assert page.locator(".action-panel:visible").count() == 0
+    assert violations(page) == []
+
+    # One form at a time; the assignee list follows the department chosen.
+    form = open_action(page, "dispatch")
+    assert page.locator(".action-panel:visible").count() == 1
+    assert "do=dispatch" in page.url
+    with page.expect_response(lambda r: "/assignees/" in r.url and r.status == 200):
+        field(form, "Lead department").select_option(label="网络运维部")
+    options = field(form, "Assignee").locator("option").all_inner_texts()
+    assert options == ["—", str(people["handler_other"])]
+    with page.expect_response(lambda r: "/assignees/" in r.url and r.status == 200):
+        field(form, "Lead department").select_option(label="计费结算部")
+    assert field(form, "Assignee").locator("option").all_inner_texts() == ["—", str(people["handler"])]
+    assert violations(page) == []
+    screenshot(page, "case-workspace-dispatch")
+
+    # A double click on "Internal note" writes one note.
+    form = open_action(page, "note")
+    field(form, "Internal note").fill("客户来电催办。")
+    assert page.locator(".action-panel:visible").count() == 1
+    form.get_by_role("button", name="Internal note").dblclick()  # two submits of one form
+    page.locator(".alert-success, .alert-info").first.wait_for()
+    assert page.url.startswith(case_url)
+    assert ComplaintEvent.objects.filter(complaint_id=c.pk, kind="note_added").count() == 1
+
+    # Link the customer's earlier case; it shows under related cases.
+    page.locator("#id_link_ticket").fill(earlier.ticket_no)
+    with page.expect_navigation():
+        page.locator("#form-link").get_by_role("button", name="Link").click()
+    assert earlier.ticket_no in page.inner_text("#related")
+    history = page.inner_text("#customer-history")
+    assert earlier.ticket_no in history
+    assert "5.0 / 5" in history
+
+    # Someone else opens the case: the agent's page warns within a poll.
+    second = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    other = second.new_context(locale="en-US", timezone_id="Asia/Shanghai")
+    other.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    other_page = other.new_page()
+    sign_in(other_page, live_server, "supervisor")
+    other_page.goto(case_url)
+    assert "agent also has this case open" in other_page.inner_text("#case-presence")
+    page.locator("#case-presence .alert").wait_for(timeout=20_000)
+    assert "supervisor also has this case open" in page.inner_text("#case-presence")
+    assert violations(page) == []
+    screenshot(page, "case-workspace", full_page=True)
+    second.close()
+    svc.complaint_note(actor=people["agent"], complaint_id=c.pk, text="ok")  # the case still takes notes

@@ -50,3 +50,26 @@ def test_a_manager_reads_the_report_drills_down_and_finds_no_accessibility_viola
     page.goto(f"{live_server.url}/reports/regulator/")
     assert page.locator("#groups tbody tr").count() == 3
     assert violations(page) == []
+
+
+def test_a_manager_subscribes_to_the_monthly_report_with_no_accessibility_violation(
+    browser_page, live_server, people
+):
+    from tousu.analytics.models import ReportSubscription
+
+    people["manager"].email = "boss@example.com"
+    people["manager"].save(update_fields=["email"])
+    page = browser_page
+    sign_in(page, live_server, "manager")
+
+    page.goto(f"{live_server.url}/reports/subscriptions/")
+    assert violations(page) == []
+    page.check('input[name="frequency"][value="month"]')
+    with page.expect_navigation():
+        page.click('#subscriptions button[type="submit"]')
+    assert page.locator("#subscription-saved").count() == 1
+    assert page.is_checked('input[name="frequency"][value="month"]')
+    assert list(ReportSubscription.objects.values_list("user__username", "frequency")) == [
+        ("manager", "month")
+    ]
+    assert violations(page) == []

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import screenshot, sign_in
+from tests.browser.test_reports_browser import violations as axe_violations
+from tousu.complaints.models import SavedView
 from tousu.complaints.states import Status
 from tousu.customers.models import Customer
 
@@ -75,3 +77,31 @@ def test_a_supervisor_blacklists_and_merges_on_the_customer_page(browser_page, l
     assert page.url == f"{live_server.url}/customers/{a.customer_id}/"
     assert Customer.objects.get(pk=b.customer_id).merged_into_id == a.customer_id
     assert violations == []
+
+
+def test_a_supervisor_sorts_a_queue_and_saves_it_as_a_team_view(browser_page, live_server, people, cases):
+    first = cases.make(Status.ACCEPTED)
+    second = cases.make(Status.ACCEPTED, description="另一个投诉")
+    page = browser_page
+    csp = watch_csp(page)
+    sign_in(page, live_server, "supervisor")
+    page.goto(f"{live_server.url}/queues/all/")
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
+    with page.expect_navigation():
+        page.click("th a.sort >> text=Registered")
+    with page.expect_navigation():
+        page.click("th a.sort >> text=Registered")  # again: the reverse order
+    assert page.url == f"{live_server.url}/queues/all/?sort=-registered"
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "descending"
+    tickets = page.locator("table.queue tbody td:nth-child(2) a").all_inner_texts()
+    assert tickets == [second.ticket_no, first.ticket_no]
+    page.fill("#id_name", "Newest first")
+    page.check("#id_shared")
+    with page.expect_navigation():
+        page.click("button:has-text('Save this view')")
+    view = SavedView.objects.get()
+    assert (view.query, view.department_id) == ("sort=-registered", people["supervisor"].department_id)
+    assert page.inner_text(".saved-views a[aria-current=page]") == "Newest first"
+    assert axe_violations(page) == []
+    screenshot(page, "queue-saved-view", full_page=True)
+    assert csp == []

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Cap, Role, role_has
+from tousu.common.names import in_active_language
 
 
 class Department(models.Model):
@@ -23,7 +24,12 @@ class Department(models.Model):
         verbose_name_plural = _("departments")
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the active language (the English name in the English UI, when set)."""
+        return in_active_language(self.name, self.name_en)
 
 
 class Region(models.Model):

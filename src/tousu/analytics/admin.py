@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 
 from tousu.accounts.roles import Cap
-from tousu.analytics.models import HotlineFigure, SubscriberCount
+from tousu.analytics.models import HotlineFigure, ReportSubscription, SubscriberCount
 from tousu.audit.configadmin import AuditedConfigAdmin
 
 
@@ -44,3 +44,12 @@ class SubscriberCountAdmin(FiguresAdmin):
 class HotlineFigureAdmin(FiguresAdmin):
     list_display = ["day", "calls_offered", "calls_answered"]
     date_hierarchy = "day"
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(FiguresAdmin):
+    """Who receives the scheduled reports (each user subscribes on the reports' own page)."""
+
+    list_display = ["user", "frequency", "created_at"]
+    list_filter = ["frequency"]
+    raw_id_fields = ["user"]

@@ -112,6 +112,12 @@ class CaseFact(Bucket, Facts):
         indexes = [
             models.Index(fields=["complaint_id"], name="casefact_complaint_idx"),
             models.Index(fields=["day", "category_id"], name="casefact_day_idx"),
+            # The handling-time percentiles: the replied cases of a period, in order.
+            models.Index(
+                fields=["day", "handling_seconds"],
+                condition=models.Q(replied__gt=0),
+                name="casefact_replied_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -119,15 +125,50 @@ class CaseFact(Bucket, Facts):
 
 
 class DailyRollup(Bucket, Facts):
-    """The sum of the case facts of one bucket (rows whose facts are all zero are deleted)."""
+    """The sum of the case facts of one bucket (rows whose facts are all zero are deleted). Reports
+    read it only when they narrow two dimensions or more (see ``SliceRollup``)."""
 
     class Meta:
         verbose_name = _("daily rollup")
         verbose_name_plural = _("daily rollups")
         constraints = [models.UniqueConstraint(fields=list(BUCKET_FIELDS), name="rollup_bucket_unique")]
+        indexes = [
+            models.Index(fields=["level", "day"], name="rollup_level_day_idx"),
+            models.Index(fields=["channel", "day"], name="rollup_channel_day_idx"),
+            models.Index(fields=["department_id", "day"], name="rollup_department_day_idx"),
+            models.Index(fields=["region_id", "day"], name="rollup_region_day_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.category_id}/{self.region_id}/{self.channel}"
+
+
+# The dimensions a slice may keep ("": none, the total).
+SLICE_DIMENSIONS = ("", "region_id", "category_id", "channel", "department_id", "level", "business_type")
+SLICE_FIELDS = ("grain", "dimension", "value", "day")
+DAY, MONTH = "d", "m"
+
+
+class SliceRollup(Facts):
+    """The case facts summed per day (``grain`` "d") or per month ("m", ``day`` the month's first
+    day) and per value of *one* dimension (or none: ``dimension`` ""). Its size depends on the
+    calendar and the dimensions' values, not on the number of cases: a report with no filter, or
+    one narrowed on one dimension, reads these few rows. Kept with ``DailyRollup``, from the same
+    differences (rows whose facts are all zero are deleted)."""
+
+    grain = models.CharField(_("grain"), max_length=1)
+    dimension = models.CharField(_("dimension"), max_length=20, blank=True)
+    value = models.CharField(_("value"), max_length=20, blank=True)
+    day = models.DateField(_("day"))
+
+    class Meta:
+        verbose_name = _("slice rollup")
+        verbose_name_plural = _("slice rollups")
+        constraints = [models.UniqueConstraint(fields=list(SLICE_FIELDS), name="slice_rollup_unique")]
+        indexes = [models.Index(fields=["grain", "dimension", "day"], name="slice_grain_dimension_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.day} {self.dimension}={self.value}"
 
 
 class EventCursor(models.Model):
@@ -138,6 +179,10 @@ class EventCursor(models.Model):
     last_id = models.BigIntegerField(_("last event id"), default=0)
     gaps = models.JSONField(_("ids not seen yet"), default=list, blank=True)
     updated_at = models.DateTimeField(_("updated"), null=True, blank=True)
+    # A rebuild in progress: the last case id recomputed (None: no rebuild), of how many cases.
+    rebuild_after = models.BigIntegerField(_("rebuilt up to case"), null=True, blank=True)
+    rebuild_done = models.BigIntegerField(_("cases rebuilt"), default=0)
+    rebuild_total = models.BigIntegerField(_("cases to rebuild"), default=0)
 
     class Meta:
         verbose_name = _("event-log cursor")
@@ -188,3 +233,55 @@ class HotlineFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.calls_answered}/{self.calls_offered}"
+
+
+class Frequency(models.TextChoices):
+    WEEKLY = "week", _("Weekly")
+    MONTHLY = "month", _("Monthly")
+
+
+class ReportSubscription(models.Model):
+    """A manager (or supervisor, or department handler) who receives the KPI report of every past
+    week or month by e-mail, with the .xlsx attached (sent by the worker)."""
+
+    user = models.ForeignKey(
+        "accounts.User", verbose_name=_("user"), on_delete=models.CASCADE, related_name="report_subscriptions"
+    )
+    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
+    created_at = models.DateTimeField(_("subscribed"))
+
+    class Meta:
+        ordering = ["user", "frequency"]
+        verbose_name = _("report subscription")
+        verbose_name_plural = _("report subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "frequency"], name="report_subscription_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_frequency_display()}"
+
+
+class ReportDelivery(models.Model):
+    """One period's report queued for one subscription: the unique row that makes it once."""
+
+    subscription = models.ForeignKey(
+        ReportSubscription,
+        verbose_name=_("subscription"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    period_start = models.DateField(_("period start"))
+    notification_id = models.BigIntegerField(_("notification"), null=True, blank=True)
+    created_at = models.DateTimeField(_("queued"))
+
+    class Meta:
+        ordering = ["-period_start"]
+        verbose_name = _("report delivery")
+        verbose_name_plural = _("report deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period_start"], name="report_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.period_start}"

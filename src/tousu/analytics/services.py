@@ -22,8 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,11 +30,16 @@ from tousu.accounts.models import Region
 from tousu.analytics.facts import _Calendars, cases_facts, customers_cases
 from tousu.analytics.models import (
     BUCKET_FIELDS,
+    DAY,
     FACT_FIELDS,
+    MONTH,
+    SLICE_DIMENSIONS,
+    SLICE_FIELDS,
     CaseFact,
     DailyRollup,
     EventCursor,
     HotlineFigure,
+    SliceRollup,
     SubscriberCount,
 )
 from tousu.common.errors import ValidationError
@@ -53,67 +57,147 @@ def _gap_horizon() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "TOUSU_ANALYTICS_GAP_SECONDS", 600)))
 
 
-def _key(row: CaseFact | DailyRollup) -> Key:
-    return tuple(getattr(row, f) for f in BUCKET_FIELDS)
-
-
-def _sums(rows: Iterable[CaseFact]) -> dict[Key, dict[str, int]]:
-    out: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FACT_FIELDS, 0))
-    for row in rows:
-        bucket = out[_key(row)]
-        for f in FACT_FIELDS:
-            bucket[f] += getattr(row, f)
+def _slices(delta: dict[Key, dict[str, int]]) -> dict[Key, list[int]]:
+    """The differences of the slice rollups (``SliceRollup``) that follow from ``delta``: every
+    bucket counts, per day and per month, in the total and once per dimension value."""
+    out: dict[Key, list[int]] = {}
+    width = len(FACT_FIELDS)
+    positions = [(dim, BUCKET_FIELDS.index(dim)) for dim in SLICE_DIMENSIONS if dim]
+    for key, values in delta.items():
+        day: date = key[0]
+        # Few of the facts move at once: add only those.
+        moved = [(n, values[f]) for n, f in enumerate(FACT_FIELDS) if values[f]]
+        if not moved:
+            continue
+        for grain, start in ((DAY, day), (MONTH, day.replace(day=1))):
+            for slice_key in [(grain, "", "", start)] + [
+                (grain, d, str(key[i]), start) for d, i in positions
+            ]:
+                row = out.get(slice_key)
+                if row is None:
+                    row = out[slice_key] = [0] * width
+                for n, v in moved:
+                    row[n] += v
     return out
 
 
+def _upsert(
+    model: type[DailyRollup] | type[SliceRollup], keys: tuple[str, ...], rows: dict[Key, list[int]]
+) -> None:
+    """Add the facts of ``rows`` (key → facts in ``FACT_FIELDS`` order) to ``model``'s rows, in
+    bulk (``INSERT … ON CONFLICT DO UPDATE SET f = f + excluded.f``: PostgreSQL and SQLite), then
+    delete those rows whose facts all reached zero (only a row that was subtracted from can)."""
+    rows = {k: v for k, v in rows.items() if any(v)}
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = [*keys, *FACT_FIELDS]
+    conflict = ", ".join(qn(k) for k in keys)
+    updates = ", ".join(f"{qn(f)} = {table}.{qn(f)} + EXCLUDED.{qn(f)}" for f in FACT_FIELDS)
+    names = ", ".join(qn(c) for c in columns)
+    data = [(*key, *facts) for key, facts in sorted(rows.items())]  # in key order: no deadlocks
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY the differences into a scratch table, then one INSERT … SELECT … ON CONFLICT.
+            scratch = qn(f"{model._meta.db_table}_delta")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS AS "
+                f"SELECT {names} FROM {table} WITH NO DATA"
+            )
+            cursor.execute(f"DELETE FROM {scratch}")
+            with cursor.cursor.copy(f"COPY {scratch} ({names}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} ORDER BY {conflict} "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+            )
+        else:  # SQLite: one short statement run for every row (a loop in C)
+            one = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({one}) ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+                data,
+            )
+        shrunk = [key for key, facts in sorted(rows.items()) if any(v < 0 for v in facts)]
+        if not shrunk:
+            return
+        all_zero = " AND ".join(f"{qn(f)} = 0" for f in FACT_FIELDS)
+        match = " AND ".join(f"{qn(k)} = %s" for k in keys)
+        cursor.executemany(f"DELETE FROM {table} WHERE {match} AND {all_zero}", shrunk)
+
+
 def _apply_delta(delta: dict[Key, dict[str, int]]) -> None:
-    """Add ``delta`` to the rollup buckets; a bucket whose facts all reach zero is deleted."""
+    """Add ``delta`` to the rollup buckets and their slices; a row whose facts all reach zero is
+    deleted."""
     delta = {k: v for k, v in delta.items() if any(v.values())}
     if not delta:
         return
-    existing = {
-        _key(row): row
-        for row in DailyRollup.objects.filter(
-            day__in={k[0] for k in delta}, category_id__in={k[2] for k in delta}
-        ).select_for_update()
-        if _key(row) in delta
-    }
-    changed: list[DailyRollup] = []
-    created: list[DailyRollup] = []
-    emptied: list[DailyRollup] = []
-    for key, values in delta.items():
-        row = existing.get(key)
-        if row is None:
-            row = DailyRollup(**dict(zip(BUCKET_FIELDS, key, strict=True)), **values)
-            created.append(row)
-            continue
-        for f, v in values.items():
-            setattr(row, f, getattr(row, f) + v)
-        (emptied if not any(getattr(row, f) for f in FACT_FIELDS) else changed).append(row)
-    if emptied:
-        DailyRollup.objects.filter(pk__in=[r.pk for r in emptied]).delete()
-    if changed:
-        DailyRollup.objects.bulk_update(changed, list(FACT_FIELDS), batch_size=500)
-    if created:
-        DailyRollup.objects.bulk_create(created, batch_size=500)
+    _upsert(DailyRollup, BUCKET_FIELDS, {k: [v[f] for f in FACT_FIELDS] for k, v in delta.items()})
+    _upsert(SliceRollup, SLICE_FIELDS, _slices(delta))
 
 
-def rollup_apply_cases(complaint_ids: Iterable[int], *, calendars: _Calendars | None = None) -> int:
-    """Recompute the facts of these cases (and of their customers' other cases) and move the
-    rollups by the difference. Part of the caller's transaction. Returns how many cases."""
-    ids = customers_cases(complaint_ids)
+_FACT_COLUMNS = ("complaint_id", *BUCKET_FIELDS, *FACT_FIELDS)
+
+
+def _insert_facts(data: list[tuple[Any, ...]]) -> None:
+    """Insert new ``CaseFact`` rows, as tuples in ``_FACT_COLUMNS`` order (PostgreSQL: COPY;
+    SQLite: one short statement per row)."""
+    if not data:
+        return
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(CaseFact._meta.db_table)} ({', '.join(qn(c) for c in _FACT_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_FACT_COLUMNS))})"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = ", ".join(qn(c) for c in _FACT_COLUMNS)
+            with cursor.cursor.copy(f"COPY {qn(CaseFact._meta.db_table)} ({names}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(sql, data)
+
+
+def rollup_apply_cases(
+    complaint_ids: Iterable[int], *, calendars: _Calendars | None = None, siblings: bool = True
+) -> int:
+    """Recompute the facts of these cases (and of their customers' other cases, unless
+    ``siblings`` is false: a rebuild reaches them anyway) and move the rollups by the difference.
+    Only the cases whose facts changed are rewritten. Part of the caller's transaction. Returns
+    how many cases were recomputed."""
+    ids = customers_cases(complaint_ids) if siblings else set(complaint_ids)
     if not ids:
         return 0
-    old = list(CaseFact.objects.filter(complaint_id__in=ids))
-    new = cases_facts(ids, calendars=calendars)
-    delta = _sums(new)
-    for key, values in _sums(old).items():
-        bucket = delta.setdefault(key, dict.fromkeys(FACT_FIELDS, 0))
-        for f, v in values.items():
-            bucket[f] -= v
-    CaseFact.objects.filter(complaint_id__in=ids).delete()
-    CaseFact.objects.bulk_create(new, batch_size=1000)
-    _apply_delta(delta)
+    width = len(BUCKET_FIELDS) + len(FACT_FIELDS)
+    old: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in CaseFact.objects.filter(complaint_id__in=ids).values_list(
+        "complaint_id", *BUCKET_FIELDS, *FACT_FIELDS
+    ):
+        old[row[0]].append(row[1:])
+    new: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for fact in cases_facts(ids, calendars=calendars):
+        new[fact.complaint_id].append(tuple(getattr(fact, f) for f in _FACT_COLUMNS[1:]))
+    changed = [cid for cid in sorted(ids) if sorted(old.get(cid, ())) != sorted(new.get(cid, ()))]
+    if not changed:
+        return len(ids)
+    nb = len(BUCKET_FIELDS)
+    delta: dict[Key, list[int]] = {}
+    for sign, rows in ((1, new), (-1, old)):
+        for cid in changed:
+            for row in rows.get(cid, ()):
+                bucket = delta.get(row[:nb])
+                if bucket is None:
+                    bucket = delta[row[:nb]] = [0] * (width - nb)
+                for n, v in enumerate(row[nb:]):
+                    if v:
+                        bucket[n] += sign * v
+    stale = [cid for cid in changed if cid in old]
+    if stale:
+        CaseFact.objects.filter(complaint_id__in=stale).delete()
+    _insert_facts([(cid, *row) for cid in changed for row in new.get(cid, ())])
+    _apply_delta({k: dict(zip(FACT_FIELDS, v, strict=True)) for k, v in delta.items()})
     return len(ids)
 
 
@@ -161,10 +245,10 @@ def analytics_consume(*, limit: int | None = None, now: datetime | None = None) 
     return len(fresh) + len(late)
 
 
-def analytics_rebuild(*, chunk: int = 2000, progress: Callable[[int, int], Any] | None = None) -> int:
-    """Recompute every case's facts and every rollup from scratch, in one transaction (the worker's
-    consumer waits on the cursor meanwhile). The cursor is set to the newest event seen before the
-    cases are read; recent ids not seen yet are kept as gaps. Returns how many cases."""
+def _rebuild_start() -> None:
+    """Empty the facts and rollups and mark a rebuild as running, in one transaction holding the
+    cursor lock. The cursor moves to the newest event seen (recent ids not seen yet stay gaps):
+    the consumer applies what happens from now on, the rebuild's chunks everything before."""
     with transaction.atomic():
         cursor = _cursor_locked()
         now = timezone.now()
@@ -176,40 +260,62 @@ def analytics_rebuild(*, chunk: int = 2000, progress: Callable[[int, int], Any] 
         )
         stamp = now.isoformat()
         seen = set(recent)
-        gaps = [[i, stamp] for i in range(recent[0], last) if i not in seen] if recent else []
+        gaps = {i: stamp for i in range(recent[0], last) if i not in seen} if recent else {}
+        # Ids the consumer was still waiting for stay awaited: their cases may not be in a chunk yet.
+        gaps.update({int(i): at for i, at in cursor.gaps if int(i) <= last})
         CaseFact.objects.all().delete()
         DailyRollup.objects.all().delete()
-        ids = list(Complaint.objects.order_by("pk").values_list("pk", flat=True))
-        calendars = _Calendars()
-        for start in range(0, len(ids), chunk):
-            CaseFact.objects.bulk_create(
-                cases_facts(ids[start : start + chunk], calendars=calendars), batch_size=1000
-            )
-            if progress:
-                progress(min(start + chunk, len(ids)), len(ids))
-        sums = (
-            CaseFact.objects.values(*BUCKET_FIELDS)
-            .order_by()
-            .annotate(**{f"sum_{f}": _sum(f) for f in FACT_FIELDS})
-        )
-        rows = []
-        for row in sums.iterator(chunk_size=5000):
-            rows.append(
-                DailyRollup(**{f: row[f] for f in BUCKET_FIELDS}, **{f: row[f"sum_{f}"] for f in FACT_FIELDS})
-            )
-            if len(rows) >= 5000:
-                DailyRollup.objects.bulk_create(rows)
-                rows = []
-        DailyRollup.objects.bulk_create(rows)
-        cursor.last_id = last
-        cursor.gaps = gaps
+        SliceRollup.objects.all().delete()
+        cursor.last_id = max(last, cursor.last_id)
+        cursor.gaps = [[i, at] for i, at in sorted(gaps.items())]
         cursor.updated_at = now
-        cursor.save(update_fields=["last_id", "gaps", "updated_at"])
-    return len(ids)
+        cursor.rebuild_after = 0
+        cursor.rebuild_done = 0
+        cursor.rebuild_total = Complaint.objects.count()
+        cursor.save()
 
 
-def _sum(field: str) -> Sum:
-    return Sum(field)
+def analytics_rebuild(
+    *,
+    chunk: int = 2000,
+    progress: Callable[[int, int], Any] | None = None,
+    restart: bool = False,
+    stop_after: int | None = None,
+) -> int:
+    """Recompute every case's facts and every rollup from scratch, in chunks of ``chunk`` cases,
+    each its own transaction (the consumer keeps running between them; applying a case is
+    idempotent, so a case the consumer reaches first is not counted twice). A rebuild that was
+    interrupted resumes where it stopped, unless ``restart``. ``stop_after`` chunks: stop there
+    (tests). Reports say that a rebuild is running while it does. Returns how many cases were
+    recomputed by this call."""
+    cursor = EventCursor.objects.filter(consumer=CONSUMER).first()
+    if restart or cursor is None or cursor.rebuild_after is None:
+        _rebuild_start()
+    calendars = _Calendars()
+    handled = chunks = 0
+    while stop_after is None or chunks < stop_after:
+        with transaction.atomic():
+            cursor = _cursor_locked()
+            after = cursor.rebuild_after
+            if after is None:  # finished by another process
+                break
+            ids = list(
+                Complaint.objects.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:chunk]
+            )
+            if not ids:
+                cursor.rebuild_after = None
+                cursor.save(update_fields=["rebuild_after"])
+                break
+            rollup_apply_cases(ids, calendars=calendars, siblings=False)
+            cursor.rebuild_after = ids[-1]
+            cursor.rebuild_done += len(ids)
+            cursor.rebuild_total = max(cursor.rebuild_total, cursor.rebuild_done)
+            cursor.save(update_fields=["rebuild_after", "rebuild_done", "rebuild_total"])
+        handled += len(ids)
+        chunks += 1
+        if progress:
+            progress(cursor.rebuild_done, cursor.rebuild_total)
+    return handled
 
 
 def _csv_rows(text: str, columns: tuple[str, ...]) -> list[dict[str, str]]:

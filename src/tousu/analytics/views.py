@@ -10,10 +10,11 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import URLPattern, path
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -21,9 +22,19 @@ from tousu.accounts.models import User
 from tousu.analytics import charts
 from tousu.analytics.exports import XLSX, cases_xlsx, report_xlsx
 from tousu.analytics.kpis import KPIS
+from tousu.analytics.models import Frequency, ReportSubscription
 from tousu.analytics.reports import all_kpis, build_report, filter_choices, regulator_groups, today_local
-from tousu.analytics.selectors import PERIOD_KINDS, Filters, Period, drill_cases, report_scope
+from tousu.analytics.selectors import (
+    PERIOD_KINDS,
+    Filters,
+    Period,
+    drill_cases,
+    rebuild_progress,
+    report_scope,
+)
+from tousu.analytics.services_schedule import report_subscribe
 from tousu.common.errors import ValidationError
+from tousu.common.origin import Origin
 
 PAGE_SIZE = 50
 PERIOD_LABELS = {"day": "日", "week": "周", "month": "月", "quarter": "季度", "year": "年"}
@@ -42,9 +53,11 @@ def parse_period(params: Any, default_kind: str = "month") -> Period:
     try:
         day = date.fromisoformat(raw) if raw else today_local()
     except ValueError:
-        raise ValidationError("日期格式应为 YYYY-MM-DD。", fields={"date": "invalid"}) from None
+        raise ValidationError(gettext("Write the date as YYYY-MM-DD."), fields={"date": "invalid"}) from None
     if kind not in PERIOD_KINDS:
-        raise ValidationError("周期应为日、周、月、季度或年。", fields={"period": "invalid"})
+        raise ValidationError(
+            gettext("Choose a period: day, week, month, quarter or year."), fields={"period": "invalid"}
+        )
     return Period.containing(kind, day)
 
 
@@ -54,14 +67,18 @@ def parse_filters(params: Any) -> Filters:
         raw = (params.get(name) or "").strip()
         if raw:
             if not raw.isdigit():
-                raise ValidationError(f"筛选条件 {name} 无效。", fields={name: "invalid"})
+                raise ValidationError(
+                    gettext("The filter %(name)s is not valid.") % {"name": name}, fields={name: "invalid"}
+                )
             values[name] = int(raw)
     choices = filter_choices()
     for name in _TEXT_FILTERS:
         raw = (params.get(name) or "").strip()
         if raw:
             if raw not in {str(k) for k, _ in choices[name]}:
-                raise ValidationError(f"筛选条件 {name} 无效。", fields={name: "invalid"})
+                raise ValidationError(
+                    gettext("The filter %(name)s is not valid.") % {"name": name}, fields={name: "invalid"}
+                )
             values[name] = raw
     return Filters(**values)
 
@@ -95,6 +112,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
         return response
     context = {
         "report": report,
+        "rebuilding": rebuild_progress(),
         "query": _query(period, filters),
         "period_query": urlencode({"period": period.kind, "date": period.start.isoformat()}),
         "filter_params": filters.as_params(),
@@ -228,9 +246,47 @@ def drill_page(request: HttpRequest) -> HttpResponseBase:
     )
 
 
+@never_cache
+def subscriptions_page(request: HttpRequest) -> HttpResponse:
+    """The user's scheduled reports: weekly and/or monthly, e-mailed with the .xlsx attached."""
+    user = _user(request)
+    if user is None:
+        return redirect_to_login(request.get_full_path())
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    error, changed = "", False
+    report_scope(user, Filters())  # only those who read reports (PermissionDenied otherwise)
+    if request.method == "POST":
+        wanted = set(request.POST.getlist("frequency"))
+        try:
+            unknown = wanted - set(Frequency.values)
+            if unknown:
+                raise ValidationError(gettext("Choose weekly or monthly."), fields={"frequency": "unknown"})
+            origin = Origin.from_request(request)
+            for frequency in Frequency.values:
+                changed |= report_subscribe(
+                    actor=user, frequency=frequency, subscribed=frequency in wanted, origin=origin
+                )
+        except ValidationError as exc:
+            error = exc.message
+    current = set(ReportSubscription.objects.filter(user=user).values_list("frequency", flat=True))
+    return render(
+        request,
+        "analytics/subscriptions.html",
+        {
+            "options": [(value, label, value in current) for value, label in Frequency.choices],
+            "error": error,
+            "saved": changed and not error,
+            "email": user.email,
+        },
+        status=400 if error else 200,
+    )
+
+
 urlpatterns: list[URLPattern] = [
     path("reports/", report_page, name="reports"),
     path("reports/causes/", report_page, name="reports-causes"),
     path("reports/regulator/", regulator_page, name="reports-regulator"),
     path("reports/cases/", drill_page, name="reports-cases"),
+    path("reports/subscriptions/", subscriptions_page, name="reports-subscriptions"),
 ]

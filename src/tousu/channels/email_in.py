@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tousu.channels.models import InboundEmail, InboundOutcome, MailboxState
+from tousu.common.db import exclusive
 from tousu.common.errors import TousuError
 from tousu.common.origin import EMAIL
 from tousu.complaints import services as svc
@@ -437,8 +438,11 @@ def email_poll() -> int:
     global _next_poll
     if not settings.TOUSU_IMAP_HOST or time.monotonic() < _next_poll:
         return 0
+    mailbox = f"imap:{settings.TOUSU_IMAP_USER}@{settings.TOUSU_IMAP_HOST}:{settings.TOUSU_IMAP_PORT}/{settings.TOUSU_IMAP_FOLDER}"
     try:
-        handled = mailbox_poll()
+        # Two workers never read one mailbox at once: the other one skips this round.
+        with exclusive(mailbox) as mine:
+            handled = mailbox_poll() if mine else 0
     except DatabaseError:
         raise  # the worker waits for the database and retries
     except Exception:  # anything else must not stop the worker's other jobs

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import fcntl
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 
 
@@ -95,3 +100,37 @@ def reset_sequence(model: type[models.Model]) -> None:
             f"COALESCE((SELECT MAX(id) FROM {connection.ops.quote_name(table)}), 0) + 1, false)",
             [table],
         )
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[bool]:
+    """Hold a lock named ``name`` across processes and machines while the block runs; yields
+    whether this process got it (it never waits: another holder means "someone else is doing it").
+
+    PostgreSQL: a session-level advisory lock on this connection (released at the end of the
+    block, or by the server when the process dies). SQLite (one machine): an exclusive ``flock`` on
+    a file in ``TOUSU_DATA_DIR``, released by the kernel when the process dies.
+    """
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            got = bool(cursor.fetchone()[0])
+        try:
+            yield got
+        finally:
+            if got:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    path = Path(settings.DATA_DIR) / f".lock-{key & 0xFFFFFFFF:08x}"
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

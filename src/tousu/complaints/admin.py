@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tousu.audit.configadmin import AuditedConfigAdmin
 from tousu.common.admin import ReadOnlyAdmin
-from tousu.complaints.models import Category, Complaint, ComplaintEvent
+from tousu.complaints.models import Category, CategorySynonym, Complaint, ComplaintEvent
 
 
 @admin.register(Category)
@@ -19,6 +19,14 @@ class CategoryAdmin(AuditedConfigAdmin):
     list_filter = ["regulator_group", "is_active", "parent"]
     search_fields = ["code", "name", "name_en"]
     list_select_related = ["parent", "default_department"]
+
+
+@admin.register(CategorySynonym)
+class CategorySynonymAdmin(AuditedConfigAdmin):
+    list_display = ["word", "category"]
+    search_fields = ["word", "category__name", "category__name_en", "category__code"]
+    list_select_related = ["category", "category__parent"]
+    autocomplete_fields = ["category"]
 
 
 class EventInline(admin.TabularInline):

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import Department, Region
 from tousu.common.masking import mask_account
+from tousu.common.names import in_active_language
 from tousu.complaints.choices import (
     BusinessType,
     Channel,
@@ -56,8 +57,35 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         if self.parent_id is not None and self.parent is not None:
-            return f"{self.parent.name} › {self.name}"
-        return self.name
+            return f"{self.parent.label} › {self.label}"
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the active language (the English name in the English UI, when set)."""
+        return in_active_language(self.name, self.name_en)
+
+
+class CategorySynonym(models.Model):
+    """One word people use for a leaf category without naming it (扣费 → 错收, 高额账单): the
+    registration page's category picker finds the category by it. Data that admins edit (audited);
+    the demo seeds a starter set (``tousu.ops.seed.CATEGORY_SYNONYMS``)."""
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="synonyms"
+    )
+    word = models.CharField(_("word"), max_length=50)
+
+    class Meta:
+        ordering = ["word", "category_id"]
+        verbose_name = _("category synonym")
+        verbose_name_plural = _("category synonyms")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "word"], name="category_synonym_unique_word"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} → {self.category}"
 
 
 class TicketCounter(models.Model):
@@ -180,7 +208,9 @@ class Complaint(models.Model):
         _("next deadline"),
         null=True,
         blank=True,
-        help_text=_("The earliest due time of the case's running SLA clocks."),
+        help_text=_(
+            "The earliest due time the case still owes: of its running SLA clocks, or of a missed one not met yet."
+        ),
     )
     status_changed_at = models.DateTimeField(_("status changed"))
     updated_at = models.DateTimeField(_("updated"))
@@ -280,6 +310,12 @@ class ComplaintEvent(models.Model):
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)
     pending_dispatch = models.BooleanField(_("notifications pending"), default=False)
+    # The web request that wrote the event (X-Request-ID), so the worker's log lines about it can be
+    # found beside the request's. Null for events written outside a request. (Nullable, not
+    # default "": adding it is a plain ADD COLUMN on SQLite too, which keeps the append-only triggers.)
+    request_id = models.CharField(  # noqa: DJ001 (see above)
+        _("request id"), max_length=64, null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -421,3 +457,40 @@ class ReturnVisit(models.Model):
     @property
     def satisfied(self) -> bool:
         return bool(self.reached and self.resolved and (self.satisfaction or 0) >= 3)
+
+
+class SavedView(models.Model):
+    """One saved way of reading a queue: a name, the queue, and its filters and order (the queue
+    page's query string). The owner's own, or shared with a team (``department``): then everyone
+    of that department sees it beside the queues; only the owner, or a supervisor of the team,
+    changes it (``tousu.complaints.services.saved_views``)."""
+
+    owner = models.ForeignKey(USER, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=60)
+    queue = models.CharField(_("queue"), max_length=40)
+    query = models.CharField(_("filters and order"), max_length=500, blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("shared with"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"))
+    updated_by = models.ForeignKey(
+        USER, verbose_name=_("updated by"), on_delete=models.PROTECT, related_name="+"
+    )
+    updated_via = models.CharField(_("updated through"), max_length=60)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_unique_name_per_owner"),
+        ]
+        indexes = [models.Index(fields=["department", "name"], name="saved_view_department_idx")]
+
+    def __str__(self) -> str:
+        return self.name

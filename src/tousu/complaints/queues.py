@@ -15,7 +15,7 @@ from typing import Any, Final
 import phonenumbers
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -28,11 +28,18 @@ from tousu.common.phone import normalize_phone
 from tousu.complaints.access import visible_complaints_q
 from tousu.complaints.choices import RemedyStatus
 from tousu.complaints.models import Complaint, Remedy
-from tousu.complaints.search import description_q
+from tousu.complaints.search import (
+    MIN_TICKET_DIGITS,
+    case_id,
+    customer_name_q,
+    description_q,
+    digits_only,
+    phone_tail,
+    phone_tail_q,
+)
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.states import OPEN, Status
 from tousu.customers.models import CustomerIdentity, IdentityKind
-from tousu.sla.models import ClockState, SlaClock
 
 # The queues in tab order, with their labels.
 QUEUES: Final[Mapping[str, Promise]] = {
@@ -67,17 +74,37 @@ class QueueFilters:
     registered_to: date | None = None
     region_id: int | None = None
     q: str = ""  # a ticket number (or its start), a phone number, or words of the description
+    sort: str = ""  # a key of ``SORTS`` ("": the deadline order)
+
+
+# The orders a queue can be read in, by the key the address carries (``?sort=``); a leading "-"
+# reverses the whole order, so each one walks its index backwards. The default, "deadline", is the
+# deadline column's order: ``next_due_at`` is the earliest due time still owed, so the most overdue
+# case comes first, then the nearest deadline, then the cases without one (oldest first).
+SORTS: Final[Mapping[str, tuple[str, ...]]] = {
+    "deadline": ("next_due_at", "registered_at", "id"),
+    "registered": ("registered_at", "id"),
+    "ticket": ("ticket_no", "id"),  # a registered case has no ticket number yet: last
+}
+DEFAULT_SORT: Final = "deadline"
+
+
+def sort_keys() -> list[str]:
+    """Every value ``?sort=`` accepts."""
+    return [key for name in SORTS for key in (name, f"-{name}")]
+
+
+def _order(sort: str) -> list[Any]:
+    descending = sort.startswith("-")
+    fields = SORTS.get(sort.removeprefix("-")) or SORTS[DEFAULT_SORT]
+    if descending:  # NULLs first: exactly the reverse of the ascending order
+        return [F(field).desc(nulls_first=True) for field in fields]
+    return [F(field).asc(nulls_last=True) for field in fields]
 
 
 def _open() -> Q:
     # In the order of complaint_open_due_idx's condition: PostgreSQL then sees the index answers it.
     return Q(status__in=sorted(OPEN))
-
-
-def _cases_with_clocks(condition: Q) -> Q:
-    """Cases having a clock that meets ``condition``. An uncorrelated ``IN (SELECT …)``: the
-    database reads the (partially indexed) clocks once instead of once per case."""
-    return Q(pk__in=SlaClock.objects.filter(condition).values("complaint_id"))
 
 
 def _approvals_q(actor: User) -> Q:
@@ -107,14 +134,12 @@ def queue_q(*, actor: User, name: str, now: datetime) -> Q:
     if name == "unassigned":
         return _open() & Q(assignee__isnull=True)
     if name == "due_soon":
-        soon = Q(state=ClockState.RUNNING, due_at__gt=now, due_at__lte=now + DUE_SOON)
-        return _open() & _cases_with_clocks(soon)
+        # The deadline column within the hour (an overdue case is in "overdue" instead).
+        return _open() & Q(next_due_at__gt=now, next_due_at__lte=now + DUE_SOON)
     if name == "overdue":
-        # A running clock past its due time makes ``next_due_at`` (the earliest running due time)
-        # past too: read on the case, in the order the queue walks. Missed clocks the sweeper has
-        # marked breached no longer count in ``next_due_at``: those through the clocks.
-        missed = Q(state=ClockState.BREACHED, ended_at__isnull=True)  # sla_clock_missed_idx
-        return _open() & (Q(next_due_at__lte=now) | _cases_with_clocks(missed))
+        # ``next_due_at`` is the earliest due time still owed (a running clock, or a missed one not
+        # met yet): past it, the case is overdue, swept or not. Read on the case, in queue order.
+        return _open() & Q(next_due_at__lte=now)
     if name == "escalated":
         return _open() & Q(escalation_level__gt=0)
     if name == "awaiting_customer":
@@ -152,17 +177,36 @@ def _phone_candidates(text: str) -> tuple[str, set[str]] | None:
 
 
 def is_word_search(text: str) -> bool:
-    """``text`` is searched as words of the description (not a ticket number, not a phone)."""
+    """``text`` is searched as words of the description (and as a customer's name): not a case id,
+    a ticket number, a phone number, or digits that may end one."""
     text = text.strip()
-    return bool(text) and not (TICKET_RE.match(text) and len(text) > 2) and _phone_candidates(text) is None
+    return (
+        bool(text)
+        and case_id(text) is None
+        and not (TICKET_RE.match(text) and len(text) > 2)
+        and digits_only(text) is None
+        and _phone_candidates(text) is None
+    )
 
 
 def search_q(text: str, *, use_index: bool = True) -> Q:
-    """A ticket number (exact or its start), else a phone number (the customer's phone identity or
-    the service number), else every word in the description."""
+    """What an agent types into the search box, in this order:
+
+    * ``#123``: the case with id 123;
+    * a ticket number or its start, with ``TS`` (``TS20261123``) or without it when it has at least
+      its date's 8 digits (``20261123000001``);
+    * a phone number: the customer's phone identity or the service number;
+    * 4 to 11 digits (``5678``): the end of the customer's phone or of the service number (the
+      caller narrows to the actor's scope and audits the search: ``phone_tail_search_audit``);
+    * anything else: a service number typed whole, the customer's exact name, or every word in the
+      description (Chinese words are substrings, see ``tousu.complaints.search``).
+    """
     text = text.strip()
     if not text:
         return Q()
+    pk = case_id(text)
+    if pk is not None:
+        return Q(pk=pk)
     if TICKET_RE.match(text) and len(text) > 2:
         return Q(ticket_no__startswith=text.upper())
     phone = _phone_candidates(text)
@@ -176,7 +220,15 @@ def search_q(text: str, *, use_index: bool = True) -> Q:
             )
         )
         return Q(customer_id__in=customers) | Q(service_number__in=sorted(spellings))
-    return description_q(text, use_index=use_index)
+    digits = digits_only(text)
+    if digits is not None:
+        q = Q(service_number=digits)
+        if len(digits) >= MIN_TICKET_DIGITS:
+            q |= Q(ticket_no__startswith="TS" + digits)
+        if phone_tail(digits) is not None:
+            q |= phone_tail_q(digits)
+        return q
+    return Q(service_number=text) | customer_name_q(text) | description_q(text, use_index=use_index)
 
 
 def filters_q(filters: QueueFilters, *, search_index: bool = True) -> Q:
@@ -210,23 +262,21 @@ def complaint_queue(
     now: datetime | None = None,
     search_index: bool = True,
 ) -> QuerySet[Complaint]:
-    """The cases of queue ``name`` the actor may see, narrowed by ``filters``, nearest deadline
-    first (``next_due_at``, kept by the SLA services: the earliest due time of the case's running
-    clocks; cases without one last), then oldest registration first. Rows carry what a list shows."""
+    """The cases of queue ``name`` the actor may see, narrowed by ``filters``, in the order
+    ``filters.sort`` names (``SORTS``). By default the deadline order: ``next_due_at``, kept by the
+    SLA services, is the earliest due time the case still owes (a running clock, or a missed one
+    not met yet), so the most overdue case comes first, then the nearest deadline, then the cases
+    without one, oldest registration first. Rows carry what a list shows."""
     _require_viewer(actor)
     now = now or timezone.now()
+    filters = filters or QueueFilters()
     condition = queue_q(actor=actor, name=name, now=now)
-    overdue_since = (
-        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.BREACHED, ended_at__isnull=True)
-        .order_by("due_at")
-        .values("due_at")[:1]
-    )
     return (
         complaints_visible_to(actor=actor)
         .filter(condition)
-        .filter(filters_q(filters or QueueFilters(), search_index=search_index))
-        .annotate(next_due=F("next_due_at"), overdue_since=Subquery(overdue_since))
-        .order_by(F("next_due_at").asc(nulls_last=True), "registered_at", "id")
+        .filter(filters_q(filters, search_index=search_index))
+        .annotate(next_due=F("next_due_at"))
+        .order_by(*_order(filters.sort))
     )
 
 

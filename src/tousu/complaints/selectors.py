@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import (
+    Avg,
+    Count,
+    DecimalField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -19,8 +32,8 @@ from tousu.complaints.access import (
     principal_may,
     visible_complaints_q,
 )
-from tousu.complaints.choices import RemedyStatus
-from tousu.complaints.models import Complaint, ComplaintEvent
+from tousu.complaints.choices import MONEY_REMEDIES, RemedyStatus
+from tousu.complaints.models import Complaint, ComplaintEvent, Remedy, ReturnVisit
 from tousu.complaints.states import OPEN, TRANSITIONS, Status, can_escalate
 
 
@@ -52,6 +65,72 @@ def complaints_visible_to(*, actor: User) -> QuerySet[Complaint]:
         Complaint.objects.filter(visible_complaints_q(actor))
         .select_related("customer", "category", "category__parent", "lead_department", "assignee")
         .order_by("-registered_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    """A customer's cases as one user may see them: the newest ``rows`` (each annotated with
+    ``granted``: money remedies approved, and ``satisfaction``: the last reached return visit's
+    score), and figures over all of them."""
+
+    rows: Sequence[Complaint]
+    cases: int
+    open_cases: int
+    granted: Decimal
+    satisfaction: float | None  # the average of the last score of each case visited
+    visits: int
+
+
+def customer_history(*, actor: User, customer_id: int, limit: int = 50) -> CustomerHistory:
+    """Every case of the customer that ``actor`` may see (no personal data). One query when the
+    customer has fewer than ``limit`` cases (the figures are summed from the rows), two otherwise."""
+    cases = Complaint.objects.filter(visible_complaints_q(actor), customer_id=customer_id)
+    granted = (
+        Remedy.objects.filter(
+            complaint_id=OuterRef("pk"), status=RemedyStatus.APPROVED, kind__in=list(MONEY_REMEDIES)
+        )
+        .order_by()
+        .values("complaint_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    last_score = (
+        ReturnVisit.objects.filter(complaint_id=OuterRef("pk"), reached=True, satisfaction__isnull=False)
+        .order_by("-visited_at", "-id")
+        .values("satisfaction")[:1]
+    )
+    shaped = cases.annotate(
+        granted=Coalesce(Subquery(granted), Value(Decimal("0")), output_field=DecimalField()),
+        satisfaction=Subquery(last_score),
+    )
+    rows = list(
+        shaped.select_related("category", "category__parent").order_by("-registered_at", "-id")[: limit + 1]
+    )
+    if len(rows) <= limit:  # all of them: the figures come from the rows
+        scores = [c.satisfaction for c in rows if c.satisfaction is not None]
+        return CustomerHistory(
+            rows=rows,
+            cases=len(rows),
+            open_cases=sum(1 for c in rows if c.status in OPEN),
+            granted=sum((Decimal(c.granted) for c in rows), Decimal("0")),
+            satisfaction=sum(scores) / len(scores) if scores else None,
+            visits=len(scores),
+        )
+    totals = shaped.aggregate(
+        cases=Count("pk"),
+        open_cases=Count("pk", filter=Q(status__in=list(OPEN))),
+        granted_total=Sum("granted"),
+        average=Avg("satisfaction"),
+        visits=Count("satisfaction"),
+    )
+    return CustomerHistory(
+        rows=rows[:limit],
+        cases=totals["cases"],
+        open_cases=totals["open_cases"],
+        granted=Decimal(totals["granted_total"] or 0),
+        satisfaction=float(totals["average"]) if totals["average"] is not None else None,
+        visits=totals["visits"],
     )
 
 

@@ -37,6 +37,10 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # The search box finds a customer's cases by the exact name (``tousu.complaints.search``).
+        # The phone's last digits are found through a PostgreSQL-only index over the reversed
+        # number (migration 0002).
+        indexes = [models.Index(fields=["name"], name="customer_name_idx")]
 
     def __str__(self) -> str:
         return f"{mask_name(self.name) or '—'} {mask_phone(self.phone)}".strip()

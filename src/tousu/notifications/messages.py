@@ -36,6 +36,11 @@ MESSAGES: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "zh-hans": ("投诉处理答复", "关于投诉 {ticket_no}：{content}"),
         "en": ("Our reply to your complaint", "About complaint {ticket_no}: {content}"),
     },
+    # A message an agent writes from the case page's composer (tousu.knowledge), not the formal reply.
+    "message": {
+        "zh-hans": ("关于您的投诉", "关于投诉 {ticket_no}：{content}"),
+        "en": ("About your complaint", "About complaint {ticket_no}: {content}"),
+    },
     "progress_dispatched": {
         "zh-hans": (
             "您的投诉正在处理",

@@ -84,6 +84,10 @@ class Notification(models.Model):
     # Set for a message carrying a one-time code: the code is derived from it at send time
     # (tousu.common.onetime), so the clear code is never stored.
     secret_seed = models.CharField(_("secret seed"), max_length=64, blank=True, editable=False)
+    # One file sent with an e-mail (a scheduled report's .xlsx): its name, media type and bytes.
+    attachment_name = models.CharField(_("attachment name"), max_length=200, blank=True)
+    attachment_type = models.CharField(_("attachment type"), max_length=100, blank=True)
+    attachment = models.BinaryField(_("attachment"), null=True, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -102,7 +106,14 @@ class Notification(models.Model):
             models.Index(
                 fields=["next_attempt_at"], condition=models.Q(status="pending"), name="notification_due_idx"
             ),
-            models.Index(fields=["recipient_user", "read_at"], name="notification_inbox_idx"),
+            # A person's inbox, newest first (also the recipient foreign key's index).
+            models.Index(fields=["recipient_user", "created_at", "id"], name="notification_inbox_idx"),
+            # The unread count in every staff page's header: one small partial index per COUNT.
+            models.Index(
+                fields=["recipient_user"],
+                condition=models.Q(transport="inbox", read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -22,11 +22,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import ApprovalLimit, User
 from tousu.accounts.roles import DEFAULT_APPROVAL_LIMITS, Role
 from tousu.common.db import is_postgres
+from tousu.common.errors import NotFound
 from tousu.common.links import survey_url
+from tousu.common.logs import request_id_bound
 from tousu.complaints.choices import Level, RejectionReason, RemedyKind, ReplyChannel
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import ComplaintEvent
@@ -270,8 +273,22 @@ def outbox_dispatch(*, batch: int = 200, fanouts: Sequence[FanOut] = ()) -> int:
             "complaint__assignee",
             "complaint__first_contact_owner",
         )
-        notifications = [n for event in events for n in notifications_for_event(event, now)]
-        notifications += [n for fanout in fanouts for event in events for n in fanout(event, now)]
+        notifications = []
+        for event in events:
+            made = notifications_for_event(event, now) + [n for fanout in fanouts for n in fanout(event, now)]
+            with request_id_bound(event.request_id or ""):  # the line is found beside the request's
+                log.info(
+                    "outbox: %s of %s → %d notification(s)",
+                    event.kind,
+                    event.complaint.ticket_no,
+                    len(made),
+                    extra={
+                        "case": event.complaint_id,
+                        "ticket_no": event.complaint.ticket_no,
+                        "event_id": event.pk,
+                    },
+                )
+            notifications += made
         Notification.objects.bulk_create(notifications, ignore_conflicts=True)
         ComplaintEvent.objects.filter(pk__in=ids).update(pending_dispatch=False)
     return len(ids)
@@ -288,13 +305,18 @@ def notification_queue(
     language: str | None = None,
     complaint_id: int | None = None,
     secret_seed: str = "",
+    attachment: tuple[str, str, bytes] | None = None,
 ) -> Notification | None:
     """Queue one message that no case event asks for (a portal one-time code, say) for the worker
     to deliver with the same retries. ``key`` makes it idempotent: a second call with the same key
     queues nothing and returns None. A message carrying a one-time code passes its masked
-    ``body`` and the ``secret_seed`` the code derives from (``tousu.common.onetime``)."""
+    ``body`` and the ``secret_seed`` the code derives from (``tousu.common.onetime``). An e-mail
+    may carry one ``attachment``: ``(file name, media type, bytes)``."""
     if transport not in Transport.values or transport == Transport.INBOX:
         raise ValueError(f"cannot queue a {transport!r} message")
+    if attachment is not None and transport != Transport.EMAIL:
+        raise ValueError("only an e-mail carries an attachment")
+    name, media_type, content = attachment or ("", "", None)
     now = timezone.now()
     with transaction.atomic():
         if Notification.objects.filter(key=key).exists():
@@ -309,6 +331,9 @@ def notification_queue(
             subject=subject,
             body=body,
             secret_seed=secret_seed,
+            attachment_name=name,
+            attachment_type=media_type,
+            attachment=content,
             next_attempt_at=now,
             created_at=now,
         )
@@ -545,3 +570,19 @@ def customer_language_set(*, customer_id: int, language: str) -> None:
 
 def inbox_unread_q(user: User) -> Q:
     return Q(recipient_user=user, transport=Transport.INBOX, read_at__isnull=True)
+
+
+def inbox_mark_read(*, actor: User, notification_id: int) -> bool:
+    """Mark one item of the actor's own inbox read. Returns whether it was unread. Another
+    person's item, or no item, is "not found" (nobody learns that it exists)."""
+    mine = Notification.objects.filter(pk=notification_id, recipient_user=actor, transport=Transport.INBOX)
+    if mine.filter(read_at__isnull=True).update(read_at=timezone.now()):
+        return True
+    if not mine.exists():
+        raise NotFound(_("No such item in your inbox."))
+    return False  # already read: nothing to do
+
+
+def inbox_mark_all_read(*, actor: User) -> int:
+    """Mark every unread item of the actor's own inbox read; returns how many were unread."""
+    return Notification.objects.filter(inbox_unread_q(actor)).update(read_at=timezone.now())

@@ -75,6 +75,11 @@ class FileSender:
                 "to": notification.address,
                 "subject": notification.subject,
                 "body": notification.body,
+                **(
+                    {"attachment": notification.attachment_name, "bytes": len(notification.attachment)}
+                    if notification.attachment is not None
+                    else {}
+                ),
             },
             ensure_ascii=False,
         )
@@ -130,8 +135,9 @@ def mail_domain() -> str:
 
 def email_message(notification: Notification) -> EmailMessage:
     """The e-mail for ``notification``: plain UTF-8 text, marked as automatic (RFC 3834) and with
-    the loop header, and a Message-ID fixed per notification so a repeated send is recognisable."""
-    return EmailMessage(
+    the loop header, and a Message-ID fixed per notification so a repeated send is recognisable;
+    its attachment, if it has one, as a MIME part of its own (multipart/mixed)."""
+    message = EmailMessage(
         subject=notification.subject,
         body=notification.clear_body(),
         from_email=settings.TOUSU_MAIL_FROM,
@@ -142,6 +148,13 @@ def email_message(notification: Notification) -> EmailMessage:
             LOOP_HEADER: mail_domain(),
         },
     )
+    if notification.attachment is not None and notification.attachment_name:
+        message.attach(
+            notification.attachment_name,
+            bytes(notification.attachment),
+            notification.attachment_type or "application/octet-stream",
+        )
+    return message
 
 
 class SmtpEmailSender:

@@ -6,3 +6,6 @@ class OpsConfig(AppConfig):
 
     name = "tousu.ops"
     label = "ops"
+
+    def ready(self) -> None:
+        from tousu.ops import checks  # noqa: F401 - registers `tousu check --deploy`'s checks

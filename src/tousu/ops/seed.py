@@ -37,6 +37,7 @@ from tousu.complaints.choices import (
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import (
     Category,
+    CategorySynonym,
     Complaint,
     ComplaintEvent,
     Remedy,
@@ -47,6 +48,7 @@ from tousu.complaints.models import (
 )
 from tousu.complaints.states import Status
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
+from tousu.quality.services import quality_defaults_install
 
 DEMO_PASSWORD = "tousu-demo"
 
@@ -160,6 +162,29 @@ CATEGORIES: list[tuple[str, str, str, str, str, str, list[tuple[str, str, str, s
     ("other", "其他", "Other", RegulatorGroup.SERVICE, "customer_service", BusinessType.OTHER, []),
 ]
 
+# Words people use for a leaf category without naming it: the registration picker finds the
+# categories by them (``CategorySynonym``, edited by admins afterwards).
+CATEGORY_SYNONYMS: list[tuple[str, list[str]]] = [
+    ("扣费", ["billing-wrong-charge", "billing-huge-bill", "billing-sp-charge"]),
+    ("乱扣费", ["billing-wrong-charge", "billing-sp-charge"]),
+    ("多扣", ["billing-wrong-charge"]),
+    ("话费高", ["billing-huge-bill"]),
+    ("账单高", ["billing-huge-bill"]),
+    ("没订购", ["billing-sp-charge", "business-unauthorised-change"]),
+    ("退款", ["billing-refund"]),
+    ("充值", ["billing-refund"]),
+    ("没信号", ["network-signal"]),
+    ("信号差", ["network-signal"]),
+    ("网速慢", ["network-speed"]),
+    ("断网", ["network-outage"]),
+    ("掉线", ["network-dropped-calls"]),
+    ("携号转网", ["business-portability"]),
+    ("销户", ["business-cancel"]),
+    ("骚扰", ["business-marketing"]),
+    ("态度", ["service-attitude"]),
+    ("overcharged", ["billing-wrong-charge", "billing-huge-bill"]),
+]
+
 # username, display name, role, department
 USERS: list[tuple[str, str, Role, str | None]] = [
     ("agent", "王芳", Role.AGENT, "customer_service"),
@@ -209,7 +234,13 @@ def seed_organisation() -> dict[str, Department]:
                     "sort_order": sub_order,
                 },
             )
+    leaf_by_code = {c.code: c for c in Category.objects.filter(parent__isnull=False)}
+    for word, codes in CATEGORY_SYNONYMS:
+        for code in codes:
+            if code in leaf_by_code:
+                CategorySynonym.objects.get_or_create(category=leaf_by_code[code], word=word)
     analytics_seed_demo(today=timezone.localdate())  # subscribers per region and month, hotline figures
+    quality_defaults_install()  # the default sampling rules and scorecard (tousu.quality)
     for role, limit in DEFAULT_APPROVAL_LIMITS.items():
         ApprovalLimit.objects.get_or_create(
             role=role, defaults={"max_amount": None if limit is None else Decimal(limit)}

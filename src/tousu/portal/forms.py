@@ -8,7 +8,6 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from tousu.common.errors import TousuError, ValidationError
@@ -43,8 +42,7 @@ def leaf_categories() -> QuerySet[Category]:
 
 
 def category_label(category: Category) -> str:
-    english = (get_language() or "").startswith("en")
-    return (category.name_en if english and category.name_en else category.name) or category.code
+    return category.label or category.code
 
 
 def category_choices() -> list[tuple[Any, Any]]:
@@ -78,6 +76,8 @@ class EvidenceField(forms.FileField):
 
     def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
         files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
         limit = settings.TOUSU_PORTAL_MAX_FILES
         if len(files) > limit:
             raise forms.ValidationError(_("Attach at most %(limit)s files.") % {"limit": limit})
@@ -207,6 +207,12 @@ class AnswerForm(forms.Form):
     answer = forms.CharField(
         label=_("Your answer"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
+
+
+class EvidenceForm(forms.Form):
+    """More evidence for a case already filed (checked as when filing)."""
+
+    attachments = EvidenceField(label=_("Add evidence (pictures, bills, recordings)"), required=True)
 
 
 class WithdrawForm(forms.Form):

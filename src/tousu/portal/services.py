@@ -16,19 +16,22 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tousu.common.errors import ValidationError
 from tousu.common.onetime import MASK, onetime_code, onetime_seed
 from tousu.common.origin import Origin
 from tousu.common.phone import normalize_phone
+from tousu.complaints import attachments
 from tousu.complaints.choices import Channel, Level
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, ReturnVisit
-from tousu.complaints.services import complaint_register
-from tousu.complaints.states import Status
+from tousu.complaints.services import attachments_add_with_case, complaint_register
+from tousu.complaints.states import OPEN, Status
 from tousu.customers.models import CustomerIdentity, IdentityKind
 from tousu.notifications.messages import SIGNATURE
 from tousu.notifications.models import Transport
 from tousu.notifications.services import customer_language_set, notification_queue
 from tousu.portal.models import TrackingCode
+from tousu.sla.models import ClockKind, ClockState, SlaClock
 
 CODE_DIGITS = 6
 _HASH_SALT = "tousu.portal.tracking-code"
@@ -279,3 +282,46 @@ def survey_answered(complaint: Complaint) -> bool:
     return ReturnVisit.objects.filter(
         complaint=complaint, reached=True, visited_at__gte=complaint.replied_at
     ).exists()
+
+
+def customer_open_question(complaint: Complaint) -> str:
+    """What we asked the customer, while the case waits for their answer ("" otherwise): the
+    question of the latest request for information."""
+    if complaint.status != Status.AWAITING_CUSTOMER:
+        return ""
+    event = complaint.events.filter(kind=EventKind.INFO_REQUESTED).order_by("-created_at", "-id").first()
+    return str((event.payload or {}).get("question", "")) if event is not None else ""
+
+
+def customer_expected_reply(complaint: Complaint) -> datetime | None:
+    """When we promised to reply: the due time of the case's open reply clock (None once replied,
+    or before a reply clock runs). A paused clock (waiting for the customer) is shown as it stands."""
+    if complaint.status not in OPEN:
+        return None
+    clock = (
+        SlaClock.objects.filter(
+            complaint_id=complaint.pk,
+            kind=ClockKind.REPLY,
+            state__in=[ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED],
+            ended_at__isnull=True,
+        )
+        .order_by("-cycle", "due_at")
+        .first()
+    )
+    return clock.due_at if clock is not None else None
+
+
+def portal_evidence_add(*, complaint_id: int, uploads: list[Any], origin: Origin) -> list[tuple[str, str]]:
+    """The customer adds evidence to their open case after filing, through the one attachment
+    service (its type, size and per-case limits, the portal's capability). Returns the files refused
+    as ``(name, reason)``; a finished case takes none (``ValidationError``, nothing written)."""
+    with attachments.kept_if_committed(), transaction.atomic():
+        complaint = Complaint.objects.select_for_update().get(pk=complaint_id)
+        if complaint.status not in OPEN:
+            raise ValidationError(
+                _("Your complaint is finished: evidence can no longer be added."),
+                fields={"attachments": "case finished"},
+            )
+        return attachments_add_with_case(
+            actor=None, complaint_id=complaint.pk, uploads=uploads, origin=origin
+        )

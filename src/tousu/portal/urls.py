@@ -17,6 +17,7 @@ urlpatterns = [
     path("track/code/", tracking.code, name="code"),
     path("case/<str:ticket_no>/", tracking.case, name="case"),
     path("case/<str:ticket_no>/answer/", tracking.answer, name="answer"),
+    path("case/<str:ticket_no>/evidence/", tracking.evidence, name="evidence"),
     path("case/<str:ticket_no>/withdraw/", tracking.withdraw, name="withdraw"),
     path("survey/<str:token>/", survey.survey, name="survey"),
     re_path(r"^.*$", not_found),

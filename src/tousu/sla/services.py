@@ -16,10 +16,10 @@ import time as _time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeAlias, cast
+from typing import Any, Final, TypeAlias, cast
 
 from django.db import transaction
-from django.db.models import Manager, Max, Model
+from django.db.models import Manager, Max, Model, Q
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
@@ -174,7 +174,7 @@ def _schedule(clock: SlaClock, policy: SlaPolicy, spec: CalendarSpec) -> None:
 def sla_on_event(*, complaint: Case, event: CaseEvent) -> list[SlaClock]:
     """Apply one case event to the case's clocks. Runs in the caller's transaction, with the case
     row already locked. Returns the clocks it started, and sets ``complaint.next_due_at`` (the
-    earliest running due time, what queues sort on) for the caller to save when it changed."""
+    earliest owed due time, what queues sort on) for the caller to save when it changed."""
     config = _config()
     kind = event.kind
     if not event.to_status and kind not in config.kinds:
@@ -196,9 +196,21 @@ def sla_on_event(*, complaint: Case, event: CaseEvent) -> list[SlaClock]:
 
 
 def next_due(clocks: list[SlaClock]) -> datetime | None:
-    """The earliest due time of the running clocks among these (None: no deadline runs)."""
-    running = [c.due_at for c in clocks if c.state == ClockState.RUNNING]
-    return min(running) if running else None
+    """The earliest due time among these clocks still owed: running, or missed (breached) and not
+    met yet. A missed clock keeps the case's deadline at its due time, so the queues, which sort on
+    ``next_due_at``, put the most overdue case first and show the deadline they sort by. None: no
+    deadline is owed (every clock met, cancelled or paused)."""
+    owed = [c.due_at for c in clocks if c.state == ClockState.RUNNING or owed_breach(c)]
+    return min(owed) if owed else None
+
+
+# The clocks ``next_due`` reads, as a query condition.
+OWED_CLOCK: Final = Q(state=ClockState.RUNNING) | Q(state=ClockState.BREACHED, ended_at__isnull=True)
+
+
+def owed_breach(clock: SlaClock) -> bool:
+    """A missed deadline that is still owed: breached, and not met or ended since."""
+    return clock.state == ClockState.BREACHED and clock.ended_at is None
 
 
 def _apply(
@@ -298,7 +310,7 @@ def sla_plan_new_case(complaint: Case, steps: list[tuple[str, str, Status, datet
     memory: exactly what ``sla_on_event`` would leave after each event in turn, for the caller to
     insert in one statement once the case has its id. Each step is (event kind, the event's
     ``to_status``, the case status after the event, the event time). Sets ``complaint.next_due_at``
-    (the earliest running due time), so the case row is written once, already right."""
+    (the earliest owed due time), so the case row is written once, already right."""
     config = _config()
     clocks: list[SlaClock] = []
     for kind, to_status, status, now in steps:

@@ -136,6 +136,7 @@ class LinkKind(models.TextChoices):
     REPEAT = "repeat", _("Repeat complaint")
     DUPLICATE = "duplicate", _("Duplicate submission")
     MERGED = "merged", _("Merged duplicate")
+    RELATED = "related", _("Related case (linked by staff)")
 
 
 class CaseLink(models.Model):

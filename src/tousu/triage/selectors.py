@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from tousu.complaints.access import visible_complaints_q
 from tousu.complaints.choices import Level
 from tousu.complaints.models import Category, Complaint
 from tousu.complaints.states import OPEN
+from tousu.customers.models import IdentityKind
 from tousu.triage import engine
 from tousu.triage.models import (
     CaseLink,
@@ -203,3 +205,65 @@ def open_incidents() -> QuerySet[Incident]:
 def incidents(*, include_closed: bool = True) -> QuerySet[Incident]:
     rows = Incident.objects.select_related("region").annotate(case_count=Count("cases"))
     return rows if include_closed else rows.filter(closed_at__isnull=True)
+
+
+@dataclass(frozen=True)
+class RelatedCase:
+    """One case linked to the case being shown, either way round, as the viewer may see it."""
+
+    complaint: Complaint
+    kind: str
+    kind_label: str
+    may_unlink: bool
+
+
+def related_cases(actor: User, complaint: Complaint) -> list[RelatedCase]:
+    """The cases linked to ``complaint`` (repeats, duplicates, merges, staff links) that ``actor``
+    may see, newest link first: two queries."""
+    links = (
+        CaseLink.objects.filter(Q(case_id=complaint.pk) | Q(earlier_id=complaint.pk))
+        .select_related("case", "earlier", "case__category", "earlier__category")
+        .order_by("-created_at", "-id")
+    )
+    visible = visible_complaints_q(actor)
+    others = {link.pk: (link.earlier if link.case_id == complaint.pk else link.case) for link in links}
+    seen = set(
+        Complaint.objects.filter(visible, pk__in=[c.pk for c in others.values()]).values_list("pk", flat=True)
+    )
+    return [
+        RelatedCase(
+            complaint=others[link.pk],
+            kind=link.kind,
+            kind_label=str(LinkKind(link.kind).label),
+            may_unlink=link.kind != LinkKind.MERGED,
+        )
+        for link in links
+        if others[link.pk].pk in seen
+    ]
+
+
+def normalized_text(text: str) -> str:
+    """A text as duplicate detection compares it: letters and digits only, lower case."""
+    return "".join(ch for ch in text if ch.isalnum()).lower()
+
+
+def same_complaint_just_registered(
+    actor: User, *, phone: str, description: str, now: datetime
+) -> Complaint | None:
+    """An open case of the caller (``phone`` in E.164) with the same description, registered within
+    ``TOUSU_TRIAGE_DUPLICATE_MINUTES`` and visible to ``actor``: the same rule as triage's duplicate
+    links, asked before a second case is made. The newest such case, or None."""
+    text = normalized_text(description)
+    if not text:
+        return None
+    since = now - timedelta(minutes=settings.TOUSU_TRIAGE_DUPLICATE_MINUTES)
+    recent = (
+        Complaint.objects.filter(visible_complaints_q(actor), status__in=list(OPEN), registered_at__gte=since)
+        .filter(
+            Q(customer__phone=phone)
+            | Q(customer__identities__kind=IdentityKind.PHONE, customer__identities__value=phone)
+        )
+        .distinct()
+        .order_by("-registered_at", "-id")[:20]
+    )
+    return next((c for c in recent if normalized_text(c.description) == text), None)

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap, Role
@@ -489,8 +490,7 @@ def triage_suggestion_record(
 REPEAT_SIMILARITY = 0.25
 
 
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text if ch.isalnum()).lower()
+_norm = selectors.normalized_text
 
 
 def _similarity(model: engine.Classifier, a: str, b: str) -> float:
@@ -604,6 +604,93 @@ def triage_duplicate_merge(*, actor: User, complaint_id: int) -> Complaint:
         payload={"merged_into": first.pk},
     )
     return duplicate
+
+
+# -- links staff make and remove -------------------------------------------------------------------
+MAX_LINKS_PER_CASE = 20
+
+
+def _pair(complaint_id: int, other_id: int) -> list[Complaint]:
+    """Both cases, locked in id order (so two people linking the same pair cannot deadlock)."""
+    found = {
+        c.pk: c
+        for c in Complaint.objects.select_for_update().filter(pk__in=[complaint_id, other_id]).order_by("pk")
+    }
+    if complaint_id not in found or other_id not in found:
+        raise NotFound(_("No such case."))
+    return [found[complaint_id], found[other_id]]
+
+
+def _link_between(a: int, b: int) -> CaseLink | None:
+    return CaseLink.objects.filter(Q(case_id=a, earlier_id=b) | Q(case_id=b, earlier_id=a)).first()
+
+
+@transaction.atomic
+def triage_case_link(*, actor: User, complaint_id: int, other_id: int, origin: Origin = STAFF) -> CaseLink:
+    """Link two related cases by hand (the same problem reported twice, one cause behind both). The
+    link is a ``CaseLink`` like the ones triage finds; both timelines get a ``linked`` event."""
+    if complaint_id == other_id:
+        raise ValidationError(_("A case cannot be linked to itself."), fields={"ticket": "same case"})
+    complaint, other = _pair(complaint_id, other_id)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
+    access_complaint(actor, other, Cap.CASE_VIEW, origin=origin)
+    if _link_between(complaint.pk, other.pk) is not None:
+        raise ValidationError(
+            _("Cases %(case)s and %(other)s are already linked.") % {"case": complaint, "other": other},
+            fields={"ticket": "already linked"},
+        )
+    count = CaseLink.objects.filter(Q(case_id=complaint.pk) | Q(earlier_id=complaint.pk)).count()
+    if count >= MAX_LINKS_PER_CASE:
+        raise ValidationError(
+            _("Case %(case)s already has %(count)s links, the most allowed.")
+            % {"case": complaint, "count": MAX_LINKS_PER_CASE},
+            fields={"ticket": "too many links"},
+        )
+    later, earlier = sorted([complaint, other], key=lambda c: (c.registered_at, c.pk), reverse=True)
+    link = CaseLink.objects.create(
+        case=later, earlier=earlier, kind=LinkKind.RELATED, similarity=0.0, created_at=timezone.now()
+    )
+    complaint_events_record(
+        rows=[
+            (
+                a,
+                EventKind.LINKED,
+                {"kind": LinkKind.RELATED, "other": b.pk, "other_ticket": b.ticket_no or ""},
+            )
+            for a, b in ((complaint, other), (other, complaint))
+        ],
+        actor=actor,
+        origin=origin,
+    )
+    return link
+
+
+@transaction.atomic
+def triage_case_unlink(*, actor: User, complaint_id: int, other_id: int, origin: Origin = STAFF) -> None:
+    """Remove a link between two cases (one staff made, or a repeat/duplicate triage got wrong).
+    A merge is history and stays; both timelines get an ``unlinked`` event."""
+    complaint, other = _pair(complaint_id, other_id)
+    access_complaint(actor, complaint, Cap.CASE_HANDLE, origin=origin)
+    access_complaint(actor, other, Cap.CASE_VIEW, origin=origin)
+    link = _link_between(complaint.pk, other.pk)
+    if link is None:
+        raise NotFound(
+            _("Cases %(case)s and %(other)s are not linked.") % {"case": complaint, "other": other}
+        )
+    if link.kind == LinkKind.MERGED:
+        raise ValidationError(
+            _("A merged duplicate stays linked to the case it was merged into."), fields={"link": "merged"}
+        )
+    kind = link.kind
+    link.delete()
+    complaint_events_record(
+        rows=[
+            (a, EventKind.UNLINKED, {"kind": kind, "other": b.pk, "other_ticket": b.ticket_no or ""})
+            for a, b in ((complaint, other), (other, complaint))
+        ],
+        actor=actor,
+        origin=origin,
+    )
 
 
 # -- outage clusters -----------------------------------------------------------------------------------

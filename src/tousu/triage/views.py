@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import NotFound, PermissionDenied, TousuError
+from tousu.common.names import in_active_language
 from tousu.common.origin import Origin
 from tousu.complaints.models import Category
 from tousu.triage import selectors
@@ -174,7 +175,8 @@ def _incident(pk: int) -> Incident:
 
 
 def _category_names(codes: set[str]) -> dict[str, str]:
-    return dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+    rows = Category.objects.filter(code__in=codes).values_list("code", "name", "name_en")
+    return {code: in_active_language(name, name_en) for code, name, name_en in rows}
 
 
 @require_GET

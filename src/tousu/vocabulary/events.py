@@ -43,6 +43,7 @@ class EventKind(models.TextChoices):
     TICKET_UPDATED = "ticket_updated", _("Ticket details updated by the channel")
     CLASSIFIED = "classified", _("Classified (category and level)")
     LINKED = "linked", _("Linked to an earlier case (repeat or duplicate)")
+    UNLINKED = "unlinked", _("Link to another case removed")
 
 
 # Events that someone must be told about; the worker turns them into notifications.

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from tousu.accounts.models import Department, User
 from tousu.common.errors import ConflictError, InvalidTransition, NotFound, ValidationError
+from tousu.common.logs import current_request_id
 from tousu.common.origin import WORKER, Origin
 from tousu.complaints.events import NOTIFYING, EventKind
 from tousu.complaints.models import (
@@ -121,6 +122,7 @@ def _event(
         to_status=dst,
         payload=payload or {},
         pending_dispatch=kind in NOTIFYING,
+        request_id=current_request_id() or None,
     )
     _clocks_follow(complaint, event)  # explicit, same transaction: clocks follow the case
     if event.pending_dispatch:
@@ -156,6 +158,7 @@ def _events(
             via=origin.via,
             payload=payload,
             pending_dispatch=kind in NOTIFYING,
+            request_id=current_request_id() or None,
         )
         for complaint, kind, payload in rows
     ]

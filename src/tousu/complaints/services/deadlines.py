@@ -12,33 +12,38 @@ never claimed again.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tousu.accounts.models import User
-from tousu.common.db import is_postgres
+from tousu.common.db import bulk_insert_rows, is_postgres
+from tousu.common.fastsql import insert_fields
 from tousu.common.origin import SYSTEM, WORKER, Origin
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent
-from tousu.complaints.services._base import _clocks_follow, complaint_events_record
+from tousu.complaints.reasons import automatic_reason, sla_breach_trigger
+from tousu.complaints.services._base import complaint_events_record
 from tousu.complaints.services.escalation import complaints_escalate_locked
 from tousu.complaints.services.routing import complaint_dispatch
 from tousu.complaints.states import Status, can_transition
 from tousu.sla.models import ClockState, SlaBreach, SlaClock
-from tousu.sla.services import sla_clocks_recompute
+from tousu.sla.services import OWED_CLOCK, sla_clocks_recompute, sla_plan_new_case
 from tousu.sla.sweeper import breach_penalty, clocks_breach_claim, clocks_breached, clocks_warn_claim
 
 log = logging.getLogger("tousu.sla")
 
 
 def refresh_next_due(complaint_ids: list[int]) -> None:
-    """Recompute ``next_due_at`` of these cases from their running clocks (after a sweep or a
-    recomputation changed clocks in bulk). One statement whatever the number of cases."""
+    """Recompute ``next_due_at`` of these cases from their owed clocks, running or missed and not
+    met (``sla.services.next_due``), after a recomputation changed clocks in bulk. One statement
+    whatever the number of cases."""
     earliest = (
-        SlaClock.objects.filter(complaint_id=OuterRef("pk"), state=ClockState.RUNNING)
+        SlaClock.objects.filter(complaint_id=OuterRef("pk"))
+        .filter(OWED_CLOCK)
         .order_by("due_at")
         .values("due_at")[:1]
     )
@@ -118,12 +123,11 @@ def sla_breach(*, batch: int | None = None) -> int:
             )
             if clock.policy.escalate_on_breach and complaint.pk not in to_escalate:
                 to_escalate[complaint.pk] = complaint
-                reason = _("Deadline missed: %(clock)s.") % {"clock": clock.get_kind_display()}
-                causes[complaint.pk] = (reason, f"sla_breach:{clock.kind}")
+                trigger = sla_breach_trigger(clock.kind)
+                causes[complaint.pk] = (automatic_reason(trigger) or "", trigger)
         clocks_breached(done, breaches)
         complaint_events_record(rows=events)
         complaints_escalate_locked(complaints=list(to_escalate.values()), causes=causes)
-        refresh_next_due(list(complaints))  # breached clocks no longer count as the next deadline
         for clock in done:
             _reassign(clock, complaints[clock.complaint_id])
     return len(done)
@@ -171,27 +175,69 @@ def sla_recompute(*, actor: User, origin: Origin = SYSTEM) -> int:
     return moved
 
 
-def sla_rebuild(*, complaint_ids: list[int]) -> int:
+def sla_rebuild(*, complaint_ids: list[int], chunk: int = 2000) -> int:
     """Give cases that have no clocks (imported or generated history) the clocks their events
     imply, by replaying the events in order with their own times. Returns the clocks created.
-    Overdue clocks are then breached by the next sweep, as they would have been."""
+    Overdue clocks are then breached by the next sweep, as they would have been.
+
+    In bulk: each case's history is replayed in memory (``sla_plan_new_case``, what registration
+    uses: exactly what ``sla_on_event`` leaves after each event in turn), the clocks of a chunk of
+    cases are inserted at once (COPY on PostgreSQL) and their ``next_due_at`` set in one statement."""
     created = 0
     have_clocks = set(
         SlaClock.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", flat=True)
     )
     todo = [pk for pk in complaint_ids if pk not in have_clocks]
-    for start in range(0, len(todo), 500):
-        chunk = todo[start : start + 500]
+    for start in range(0, len(todo), chunk):
+        ids = todo[start : start + chunk]
         with transaction.atomic():
-            cases = Complaint.objects.filter(pk__in=chunk).select_related("region")
-            events: dict[int, list[ComplaintEvent]] = {}
-            for event in ComplaintEvent.objects.filter(complaint_id__in=chunk).order_by("created_at", "id"):
-                events.setdefault(event.complaint_id, []).append(event)
-            for complaint in cases:
-                final = complaint.status
-                for event in events.get(complaint.pk, []):
-                    if event.to_status:
-                        complaint.status = event.to_status
-                    created += len(_clocks_follow(complaint, event))
-                complaint.status = final
+            cases = Complaint.objects.filter(pk__in=ids).select_related("region").in_bulk()
+            # Before its first status change an event sees the case's status now, as live replay did.
+            status = {pk: Status(c.status) for pk, c in cases.items()}
+            steps: dict[int, list[tuple[str, str, Status, datetime]]] = {pk: [] for pk in cases}
+            events = (
+                ComplaintEvent.objects.filter(complaint_id__in=ids)
+                .order_by("created_at", "id")
+                .values_list("complaint_id", "kind", "to_status", "created_at")
+            )
+            for complaint_id, kind, to_status, created_at in events:
+                if to_status:
+                    status[complaint_id] = Status(to_status)
+                steps[complaint_id].append((kind, to_status or "", status[complaint_id], created_at))
+            clocks: list[SlaClock] = []
+            due: list[tuple[int, datetime]] = []
+            for pk, complaint in cases.items():
+                before = complaint.next_due_at
+                clocks += sla_plan_new_case(complaint, steps[pk])  # sets complaint.next_due_at
+                if complaint.next_due_at != before and complaint.next_due_at is not None:
+                    due.append((pk, complaint.next_due_at))
+            fields = insert_fields(SlaClock)  # every column but the key, which the database gives
+            bulk_insert_rows(
+                SlaClock,
+                [f.column for f in fields],
+                ([getattr(clock, f.attname) for f in fields] for clock in clocks),
+            )
+            _set_next_due(due)
+            created += len(clocks)
     return created
+
+
+def _set_next_due(due: list[tuple[int, datetime]]) -> None:
+    """Set ``next_due_at`` of many cases at once: one UPDATE joined to a list of values on
+    PostgreSQL; ``bulk_update`` (one CASE statement per batch) on SQLite."""
+    if not due:
+        return
+    if not is_postgres():
+        rows = [Complaint(pk=pk, next_due_at=at) for pk, at in due]
+        Complaint.objects.bulk_update(rows, ["next_due_at"], batch_size=500)
+        return
+    table = connection.ops.quote_name(Complaint._meta.db_table)
+    for first in range(0, len(due), 5000):
+        part = due[first : first + 5000]
+        values = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(part))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET next_due_at = v.due FROM (VALUES {values}) AS v(id, due) "
+                "WHERE c.id = v.id",
+                [value for row in part for value in row],
+            )

@@ -20,6 +20,7 @@ from tousu.complaints.access import access_complaint, may_reclassify_without_use
 from tousu.complaints.choices import Level
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Category, Complaint
+from tousu.complaints.reasons import THREAT, automatic_reason, level_trigger
 from tousu.complaints.services._base import _choice, _event, _events, _lock, _raise_level, _save, _text
 from tousu.complaints.states import MAX_ESCALATION_LEVEL, OPEN
 from tousu.sla.services import level_rule, sla_reclassified
@@ -39,18 +40,15 @@ def triggered_escalation(complaint: Complaint) -> tuple[int, str, str] | None:
     """(level, reason, trigger) the case's level and threat flag call for, when higher than its
     escalation level now; None otherwise. Reads nothing (the level rules are cached)."""
     rule = level_rule(complaint.level)
-    wanted = [(rule.escalate_to_level if rule else 0, f"level_{complaint.level}")]
+    wanted = [(rule.escalate_to_level if rule else 0, level_trigger(complaint.level))]
     if complaint.threatens_external:
-        wanted.append((settings.TOUSU_THREAT_ESCALATION_LEVEL, "threat"))
+        wanted.append((settings.TOUSU_THREAT_ESCALATION_LEVEL, THREAT))
     target, trigger = max(wanted)
     target = min(target, MAX_ESCALATION_LEVEL)
     if target <= complaint.escalation_level:
         return None
-    reason = (
-        _("The customer threatens to go to the regulator, the media or a court.")
-        if trigger == "threat"
-        else _("%(level)s complaints are escalated at once.") % {"level": Level(complaint.level).label}
-    )
+    reason = automatic_reason(trigger)  # also kept as text; pages render it from the trigger
+    assert reason is not None
     return target, reason, trigger
 
 

@@ -37,7 +37,7 @@ from tousu.complaints.services._base import (
     _text,
     _user,
 )
-from tousu.complaints.states import Status
+from tousu.complaints.states import OPEN, Status
 
 
 @transaction.atomic
@@ -267,6 +267,12 @@ def attachment_add(
     if complaint is None:
         raise NotFound(_("No such case."))
     access_complaint(actor, complaint, Cap.CASE_NOTE, origin=origin)
+    if complaint.status not in OPEN:
+        raise InvalidTransition(
+            src=complaint.status,
+            dst=complaint.status,
+            message=_("Case %(case)s is finished: no more evidence can be attached.") % {"case": complaint},
+        )
     clean_name = PurePath((name or "").replace("\\", "/")).name.strip()
     if not clean_name or "." not in clean_name:
         raise ValidationError(_("The file needs a name with an extension."), fields={"file": "no extension"})

@@ -15,6 +15,7 @@ from tousu.accounts.models import Region, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import PermissionDenied, ValidationError
 from tousu.common.fastsql import insert_tree
+from tousu.common.logs import current_request_id
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints.access import access_complaint, principal_may
 from tousu.complaints.choices import (
@@ -238,8 +239,10 @@ def complaint_register(
         )
         events.append(accepted)
         steps.append((EventKind.ACCEPTED.value, Status.ACCEPTED.value, Status.ACCEPTED, now))
+    request_id = current_request_id() or None
     for event in events:
         event.pending_dispatch = event.kind in NOTIFYING
+        event.request_id = request_id
     clocks = sla_plan_new_case(complaint, steps)  # sets next_due_at before the row is written
     if any(event.pending_dispatch for event in events):
         outbox_wake_after_commit()  # after the commit, and not for every case (see _base)

@@ -11,6 +11,7 @@ from tousu.accounts.roles import Cap
 from tousu.audit.models import AuditKind
 from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
+from tousu.common.logs import current_request_id
 from tousu.common.masking import identity_digest
 from tousu.common.origin import SYSTEM, Origin
 from tousu.complaints.access import access_complaint
@@ -107,6 +108,7 @@ def customer_merge(*, actor: User, source_id: int, target_id: int, origin: Origi
             actor_label=actor.username,
             via=origin.via,
             payload={"from_customer": source.pk, "to_customer": target.pk},
+            request_id=current_request_id() or None,
         )
         for pk in case_ids
     )

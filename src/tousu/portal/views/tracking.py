@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 
 from tousu.common.errors import InvalidTransition, TousuError
@@ -22,10 +23,14 @@ from tousu.common.phone import normalize_phone
 from tousu.complaints.models import Complaint
 from tousu.complaints.selectors import complaint_available_actions
 from tousu.complaints.services import complaint_customer_answer, complaint_withdraw
-from tousu.portal.forms import AnswerForm, CodeForm, TrackForm, WithdrawForm, category_label
+from tousu.complaints.states import OPEN
+from tousu.portal.forms import AnswerForm, CodeForm, EvidenceForm, TrackForm, WithdrawForm, category_label
 from tousu.portal.services import (
+    customer_expected_reply,
+    customer_open_question,
     customer_status,
     customer_timeline,
+    portal_evidence_add,
     tracking_code_request,
     tracking_code_verify,
 )
@@ -117,7 +122,12 @@ def _to_track(ticket_no: str) -> HttpResponse:
 
 
 def _case_page(
-    request: HttpRequest, complaint: Complaint, *, answer_form: AnswerForm | None = None, status: int = 200
+    request: HttpRequest,
+    complaint: Complaint,
+    *,
+    answer_form: AnswerForm | None = None,
+    evidence_form: EvidenceForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     key, label = customer_status(complaint)
     actions = complaint_available_actions(None, complaint, origin=origin_of(request))
@@ -133,6 +143,11 @@ def _case_page(
             "can_answer": "answer" in actions,
             "can_withdraw": "withdraw" in actions,
             "answer_form": answer_form or AnswerForm(),
+            "question": customer_open_question(complaint),
+            "expected_reply": customer_expected_reply(complaint),
+            "can_add_evidence": complaint.status in OPEN,
+            "evidence_form": evidence_form or EvidenceForm(),
+            "evidence_count": complaint.attachments.count(),
             "masked_phone": mask_phone(complaint.customer.phone) if complaint.customer else "",
             "category_name": " › ".join(
                 category_label(c) for c in (complaint.category.parent, complaint.category) if c is not None
@@ -176,6 +191,38 @@ def answer(request: HttpRequest, ticket_no: str) -> HttpResponse:
         messages.error(request, customer_message(exc))
         return redirect("portal:case", ticket_no=ticket_no)
     messages.success(request, _("Thank you: your answer was sent to the people handling your complaint."))
+    return redirect("portal:case", ticket_no=ticket_no)
+
+
+def evidence(request: HttpRequest, ticket_no: str) -> HttpResponse:
+    """The customer adds evidence to their case after filing (only their own, verified case)."""
+    complaint = _verified_case(request, ticket_no)
+    if complaint is None:
+        return _to_track(ticket_no)
+    if request.method != "POST":
+        return redirect("portal:case", ticket_no=ticket_no)
+    form = EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _case_page(request, complaint, evidence_form=form, status=400)
+    uploads = form.cleaned_data["attachments"]
+    try:
+        refused = portal_evidence_add(complaint_id=complaint.pk, uploads=uploads, origin=origin_of(request))
+    except TousuError as exc:
+        messages.error(request, customer_message(exc))
+        return redirect("portal:case", ticket_no=ticket_no)
+    for name, reason in refused:
+        messages.error(request, _("“%(name)s” was not added: %(reason)s") % {"name": name, "reason": reason})
+    added = len(uploads) - len(refused)
+    if added:
+        messages.success(
+            request,
+            ngettext(
+                "Thank you: %(count)s file was added to your complaint.",
+                "Thank you: %(count)s files were added to your complaint.",
+                added,
+            )
+            % {"count": added},
+        )
     return redirect("portal:case", ticket_no=ticket_no)
 
 

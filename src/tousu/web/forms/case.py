@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from django import forms
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import Department, User
@@ -49,20 +50,14 @@ class CaseOptions:
 
     @cached_property
     def departments(self) -> list[tuple[int, str]]:
-        return [(d.pk, d.name) for d in self.all_departments if d.is_active]
+        return [(d.pk, d.label) for d in self.all_departments if d.is_active]
 
-    @cached_property
-    def handlers(self) -> list[tuple[str, list[tuple[int, str]]]]:
-        """Active handlers, grouped by their department (the assignee must be in the lead department)."""
-        names = dict(self.departments)
-        groups: dict[int, list[tuple[int, str]]] = {}
-        users = User.objects.filter(
-            is_active=True, role=Role.HANDLER, department_id__in=list(names)
-        ).order_by("department_id", "username")
-        for user in users:
-            assert user.department_id is not None
-            groups.setdefault(user.department_id, []).append((user.pk, _person(user)))
-        return [(names[dept], members) for dept, members in groups.items()]
+    def handlers_of(self, department_id: int | None) -> list[tuple[int, str]]:
+        """Active handlers of one department: who may be assigned when it leads the case."""
+        if department_id is None or department_id not in dict(self.departments):
+            return []
+        users = User.objects.filter(is_active=True, role=Role.HANDLER, department_id=department_id)
+        return [(u.pk, _person(u)) for u in users.order_by("username")]
 
     @cached_property
     def responsible(self) -> list[tuple[int, str]]:
@@ -136,10 +131,28 @@ class DispatchForm(CaseActionForm):
     def adapt(self) -> None:
         departments = self.options.departments
         self.choice_field("lead_department").choices = [("", "—"), *departments]
+        self.fields["lead_department"].widget.attrs.update(
+            {
+                "hx-get": reverse("case-assignees", args=[self.complaint.pk]),
+                "hx-target": f"#{str(self.auto_id) % self.add_prefix('assignee')}",
+                "hx-swap": "innerHTML",
+            }
+        )
         self.choice_field("cooperating_departments").choices = departments
-        self.choice_field("assignee").choices = [("", "—"), *self.options.handlers]
         if self.complaint.lead_department_id is not None:
             self.fields["lead_department"].initial = self.complaint.lead_department_id
+        # The assignee list follows the chosen lead department (the page swaps it when the
+        # department changes); the service refuses anyone outside that department all the same.
+        self.choice_field("assignee").choices = [
+            ("", "—"),
+            *self.options.handlers_of(self.chosen_department()),
+        ]
+
+    def chosen_department(self) -> int | None:
+        if self.is_bound:
+            raw = self.data.get(self.add_prefix("lead_department"), "")
+            return int(raw) if str(raw).isdigit() else None
+        return self.complaint.lead_department_id
 
 
 class InvestigateForm(CaseActionForm):

@@ -8,9 +8,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tousu.accounts.models import Department, Region, User
+from tousu.common.names import in_active_language
 from tousu.complaints.choices import Channel, Level
 from tousu.complaints.models import Category
-from tousu.complaints.queues import QueueFilters
+from tousu.complaints.queues import QueueFilters, sort_keys
 from tousu.complaints.states import Status
 from tousu.web.forms.widgets import FastSelect
 
@@ -26,7 +27,12 @@ def _int(value: Any) -> int:
 
 def category_choices() -> list[tuple[int, str]]:
     """Top-level categories, each followed by its sub-categories (one query)."""
-    rows = list(Category.objects.order_by("sort_order", "code").values_list("pk", "parent_id", "name"))
+    rows = [
+        (pk, parent_id, in_active_language(name, name_en))
+        for pk, parent_id, name, name_en in Category.objects.order_by("sort_order", "code").values_list(
+            "pk", "parent_id", "name", "name_en"
+        )
+    ]
     children: dict[int, list[tuple[int, str]]] = {}
     for pk, parent_id, name in rows:
         if parent_id is not None:
@@ -40,7 +46,8 @@ def category_choices() -> list[tuple[int, str]]:
 
 
 def department_choices() -> list[tuple[int, str]]:
-    return list(Department.objects.filter(is_active=True).order_by("code").values_list("pk", "name"))
+    rows = Department.objects.filter(is_active=True).order_by("code").values_list("pk", "name", "name_en")
+    return [(pk, in_active_language(name, name_en)) for pk, name, name_en in rows]
 
 
 class QueueFilterForm(forms.Form):
@@ -78,6 +85,7 @@ class QueueFilterForm(forms.Form):
     registered_to = forms.DateField(
         label=_("Registered until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    sort = forms.ChoiceField(required=False, widget=forms.HiddenInput, label=_("Order"))
     size = forms.IntegerField(
         label=_("Per page"),
         required=False,
@@ -92,6 +100,7 @@ class QueueFilterForm(forms.Form):
         self.fields["department"].choices = ANY + departments  # type: ignore[attr-defined]
         regions = list(Region.objects.order_by("code").values_list("pk", "name"))
         self.fields["region"].choices = ANY + regions  # type: ignore[attr-defined]
+        self.fields["sort"].choices = ANY + [(key, key) for key in sort_keys()]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -113,6 +122,7 @@ class QueueFilterForm(forms.Form):
             registered_to=data.get("registered_to"),
             region_id=data.get("region"),
             q=(data.get("q") or "").strip(),
+            sort=data.get("sort") or "",
         )
 
     def page_size(self) -> int:
@@ -124,6 +134,13 @@ class QueueFilterForm(forms.Form):
             (str(self.fields[name].label if name in self.fields else name), " ".join(str(e) for e in errors))
             for name, errors in self.errors.items()
         ]
+
+
+class SavedViewForm(forms.Form):
+    """Save the filters and order shown now as a named view (the address carries them)."""
+
+    name = forms.CharField(label=_("View name"), max_length=60, widget=forms.TextInput(attrs={"size": 18}))
+    shared = forms.BooleanField(label=_("Share with my team"), required=False)
 
 
 class CaseIdsField(forms.Field):
@@ -178,7 +195,7 @@ class BulkActionForm(forms.Form):
         )
         for user in people:
             if user.department is not None and user.department.is_active:
-                groups.setdefault(user.department.name, []).append((user.pk, str(user)))
+                groups.setdefault(user.department.label, []).append((user.pk, str(user)))
         self.fields["assignee"].choices = [("", "—"), *groups.items()]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:

@@ -16,11 +16,10 @@ from typing import Any, BinaryIO, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.forms import Form
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -32,6 +31,7 @@ from tousu.accounts.models import Department, User
 from tousu.accounts.roles import Cap
 from tousu.common.errors import ConflictError, InvalidTransition, ValidationError
 from tousu.common.origin import Origin
+from tousu.common.prg import get_goes_to
 from tousu.complaints import services as svc
 from tousu.complaints.access import access_complaint_by_id, complaint_in_scope
 from tousu.complaints.choices import (
@@ -45,16 +45,18 @@ from tousu.complaints.choices import (
 )
 from tousu.complaints.events import EventKind
 from tousu.complaints.models import Complaint, ComplaintEvent, Remedy
+from tousu.complaints.reasons import LEVEL_PREFIX, SLA_BREACH_PREFIX, automatic_reason
 from tousu.complaints.selectors import (
     complaint_available_actions,
     complaint_for_display,
     complaint_timeline,
-    complaints_visible_to,
+    customer_history,
 )
 from tousu.complaints.states import OPEN, EscalationLevel, Status
 from tousu.sla.models import ClockKind, ClockState
 from tousu.sla.selectors import ClockView, sla_explain
-from tousu.triage.selectors import case_flags
+from tousu.triage.models import LinkKind
+from tousu.triage.selectors import case_flags, related_cases
 from tousu.web.forms.case import (
     AcceptForm,
     CaseActionForm,
@@ -79,9 +81,8 @@ from tousu.web.forms.case import (
     UploadForm,
     WithdrawForm,
 )
+from tousu.web.views import case_workspace as workspace
 
-HISTORY_DAYS = 90
-HISTORY_ROWS = 50
 DUE_SOON = timedelta(hours=1)
 REVEALABLE = ("name", "phone", "email", "service_number")
 
@@ -423,8 +424,10 @@ def _trigger(value: Any, kind: str) -> str:
     text = _TRIGGERS.get(str(value))
     if text is not None:
         return str(text)
-    if str(value).startswith("level_"):
+    if str(value).startswith(LEVEL_PREFIX):
         return _("the complaint's level")
+    if str(value).startswith(SLA_BREACH_PREFIX):
+        return str(_TRIGGERS["sla_breach"])
     return str(value)
 
 
@@ -432,6 +435,7 @@ def _trigger(value: Any, kind: str) -> str:
 # Flags are shown only when set; ids are left out (attachments get a download link instead).
 _FIELDS: dict[str, tuple[str | Promise, Callable[[Any, str], str]]] = {
     "ticket_no": (gettext_lazy("Ticket number"), _plain),
+    "other_ticket": (gettext_lazy("Other case"), _plain),
     "text": (gettext_lazy("Note"), _plain),
     "note": (gettext_lazy("Note"), _plain),
     "question": (gettext_lazy("Question"), _plain),
@@ -446,6 +450,8 @@ _FIELDS: dict[str, tuple[str | Promise, Callable[[Any, str], str]]] = {
         _by_kind(
             _choice_label(RemedyKind),
             plan_proposed=_choice_label(ResolutionKind),
+            linked=_choice_label(LinkKind),
+            unlinked=_choice_label(LinkKind),
         ),
     ),
     "measures": (gettext_lazy("Measures"), _plain),
@@ -500,11 +506,33 @@ _HIDDEN = frozenset(
         "via",
         "category",
         "recomputed",
+        "other",
     }
 )
 
 
-def event_lines(event: ComplaintEvent, department_names: dict[str, str]) -> list[tuple[str, str]]:
+# Payload keys holding a staff member's login: shown as their display name (刘洋, not handler_business).
+_PEOPLE = frozenset({"assignee", "previous", "responsible"})
+
+
+def _people_names(events: list[ComplaintEvent]) -> dict[str, str]:
+    """login → display name for the staff the events' payloads name (one query, none when the
+    payloads name nobody)."""
+    logins = {
+        str(event.payload[key])
+        for event in events
+        if isinstance(event.payload, dict)
+        for key in _PEOPLE
+        if event.payload.get(key)
+    }
+    if not logins:
+        return {}
+    return {user.username: str(user) for user in User.objects.filter(username__in=logins)}
+
+
+def event_lines(
+    event: ComplaintEvent, department_names: dict[str, str], people: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
     """The payload of one event as labelled lines, in a fixed order whatever the database kept."""
     payload = event.payload if isinstance(event.payload, dict) else {}
     kind = event.kind
@@ -519,6 +547,10 @@ def event_lines(event: ComplaintEvent, department_names: dict[str, str]) -> list
             text = department_names.get(str(value), str(value))
         elif key == "cooperating_departments" and isinstance(value, list):
             text = ", ".join(department_names.get(str(code), str(code)) for code in value)
+        elif key in _PEOPLE:
+            text = (people or {}).get(str(value), str(value))
+        elif key == "reason" and automatic_reason(payload.get("trigger")) is not None:
+            text = automatic_reason(payload.get("trigger")) or ""  # in the reader's language
         else:
             text = fmt(value, kind)
         lines.append((str(label), text))
@@ -530,6 +562,8 @@ def event_lines(event: ComplaintEvent, department_names: dict[str, str]) -> list
 
 
 def timeline_rows(events: Iterable[ComplaintEvent], department_names: dict[str, str]) -> list[TimelineRow]:
+    events = list(events)
+    people = _people_names(events)
     rows = []
     for event in events:
         change = ""
@@ -542,28 +576,11 @@ def timeline_rows(events: Iterable[ComplaintEvent], department_names: dict[str, 
                 actor=str(event.actor) if event.actor is not None else event.actor_label,
                 kind_label=str(EventKind(event.kind).label) if event.kind in EventKind.values else event.kind,
                 change=change,
-                lines=event_lines(event, department_names),
+                lines=event_lines(event, department_names, people),
                 attachment_id=attachment_id if isinstance(attachment_id, int) else None,
             )
         )
     return rows
-
-
-def _history(user: User, complaint: Complaint) -> tuple[list[Complaint], list[Complaint]]:
-    """The customer's other cases this user may see: the open ones, and those of the last 90 days."""
-    if complaint.customer_id is None:  # still to be identified: no other cases to show
-        return [], []
-    since = timezone.now() - timedelta(days=HISTORY_DAYS)
-    others = list(
-        complaints_visible_to(actor=user)
-        .filter(customer_id=complaint.customer_id)
-        .filter(Q(status__in=list(OPEN)) | Q(registered_at__gte=since))
-        .exclude(pk=complaint.pk)[:HISTORY_ROWS]
-    )
-    return (
-        [c for c in others if c.status in OPEN],
-        [c for c in others if c.registered_at >= since],
-    )
 
 
 def _render_page(
@@ -578,7 +595,7 @@ def _render_page(
 ) -> HttpResponse:
     may = Permissions(user, complaint)
     departments = list(Department.objects.order_by("code"))
-    department_names = {d.code: d.name for d in departments}
+    department_names = {d.code: d.label for d in departments}
     by_id = {d.pk: d for d in departments}
     cooperating = [by_id[pk] for pk in complaint.cooperating_departments.values_list("pk", flat=True)]
     staff = User.objects.in_bulk(
@@ -592,7 +609,11 @@ def _render_page(
     remedies = list(
         complaint.remedies.select_related("requested_by", "decided_by").order_by("requested_at", "id")
     )
-    open_cases, recent_cases = _history(user, complaint)
+    history = (
+        customer_history(actor=user, customer_id=complaint.customer_id)
+        if complaint.customer_id is not None
+        else None
+    )
     options = CaseOptions(complaint=complaint, actor=user, departments=departments)
 
     bound_slug, bound_form = bound if bound is not None else ("", None)
@@ -638,28 +659,42 @@ def _render_page(
             )
 
     flags = case_flags([complaint.pk]).get(complaint.pk)  # triage: risk, repeat, duplicate
+    clocks = sla_explain(complaint=complaint)
+    assignee = staff.get(complaint.assignee_id or 0)
+    lead = by_id.get(complaint.lead_department_id or 0)
+    step = workspace.next_step(
+        complaint, clocks=clocks, assignee=assignee, lead=lead, available=available, now=timezone.now()
+    )
+    # The action whose form is open: the one just submitted, else the one asked for (?do=).
+    open_slug = bound_slug or request.GET.get("do", "")
+    if open_slug not in offered and not (open_slug == "decide" and decide_forms):
+        open_slug = ""
     context = {
         "triage_flags": flags,
         "may_merge": bool(flags and flags.duplicate_of and "withdraw" in available),
         "complaint": complaint,
         "customer": complaint.customer,
-        "lead_department": by_id.get(complaint.lead_department_id or 0),
+        "lead_department": lead,
         "cooperating_departments": cooperating,
-        "assignee": staff.get(complaint.assignee_id or 0),
+        "assignee": assignee,
         "first_contact_owner": staff.get(complaint.first_contact_owner_id or 0),
         "status_label": Status(complaint.status).label,
         "level_label": Level(complaint.level).label,
         "escalation_label": EscalationLevel(complaint.escalation_level).label,
-        "clocks": clock_rows(sla_explain(complaint=complaint)),
+        "clocks": clock_rows(clocks),
+        "next_step": step,
+        "open_slug": open_slug,
+        "others_here": workspace.presence_touch(complaint.pk, user),
+        "presence_poll": workspace.PRESENCE_POLL,
+        "related": related_cases(user, complaint),
+        "may_link": may(Cap.CASE_HANDLE),
+        "history": history,
         "timeline": timeline_rows(events, department_names),
         "newest_first": newest_first,
         "attachments": attachments,
         "remedies": remedies,
-        "open_cases": open_cases,
-        "recent_cases": recent_cases,
-        "history_days": HISTORY_DAYS,
         "may_reveal": may(Cap.CUSTOMER_REVEAL),
-        "may_upload": may(Cap.CASE_NOTE),
+        "may_upload": may(Cap.CASE_NOTE) and complaint.status in OPEN,
         "action_forms": action_forms,
         "decide_forms": decide_forms,
         "upload_form": upload_form or UploadForm(prefix="upload"),
@@ -698,8 +733,14 @@ def case_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_page(request, user, complaint)
 
 
+def _case_page_for(request: HttpRequest, pk: int, action: str = "") -> str:
+    """Where a GET of an action's address goes: the case page with that action's form open."""
+    url = reverse("case", args=[pk])
+    return f"{url}?do={action}#actions" if action in ACTIONS else url
+
+
 @login_required
-@require_POST
+@get_goes_to(_case_page_for)
 def case_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     spec = ACTIONS.get(action)
     if spec is None:
@@ -743,7 +784,7 @@ def case_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@get_goes_to(lambda request, pk: reverse("case", args=[pk]) + "#evidence")
 def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
     user = _actor(request)
     origin = Origin.from_request(request)
@@ -757,6 +798,9 @@ def case_upload(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error("file", exc.message)
+        except InvalidTransition as exc:
+            fresh = complaint_for_display(actor=user, complaint_id=pk, origin=origin)
+            return _render_page(request, user, fresh, status=409, top_error=exc.message)
         else:
             messages.success(request, _("'%(name)s' attached.") % {"name": attachment.original_name})
             return redirect("case", pk=pk)
@@ -806,6 +850,20 @@ def case_clocks(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/case/_clocks.html", context)
 
 
+@login_required
+@require_GET
+def case_assignees(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dispatch form's assignee options for the lead department just chosen (htmx fragment)."""
+    user = _actor(request)
+    complaint = access_complaint_by_id(user, pk)
+    options = CaseOptions(
+        complaint=complaint, actor=user, departments=list(Department.objects.order_by("code"))
+    )
+    raw = request.GET.get("dispatch-lead_department", "")
+    people = options.handlers_of(int(raw) if raw.isdigit() else None)
+    return render(request, "web/case/_assignees.html", {"people": people})
+
+
 urlpatterns: list[URLPattern] = [
     path("cases/<int:pk>/", case_page, name="case"),
     path("cases/<int:pk>/do/<slug:action>/", case_action, name="case-action"),
@@ -813,4 +871,6 @@ urlpatterns: list[URLPattern] = [
     path("cases/<int:pk>/files/", case_upload, name="case-upload"),
     path("cases/<int:pk>/files/<int:attachment_id>/", case_file, name="case-file"),
     path("cases/<int:pk>/clocks/", case_clocks, name="case-clocks"),
+    path("cases/<int:pk>/assignees/", case_assignees, name="case-assignees"),
+    *workspace.urlpatterns,
 ]

@@ -11,11 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
@@ -24,6 +24,7 @@ from tousu.audit.services import audit_record
 from tousu.common.errors import NotFound, PermissionDenied, ValidationError
 from tousu.common.origin import Origin
 from tousu.common.phone import normalize_phone
+from tousu.common.prg import get_goes_to
 from tousu.complaints.models import Complaint
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.services import customer_merge
@@ -117,7 +118,7 @@ def customer_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, actor, customer)
 
 
-@require_POST
+@get_goes_to(lambda request, pk: reverse("customer", args=[pk]))
 @login_required
 def customer_blacklist_change(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
@@ -161,7 +162,7 @@ def _find_other(text: str) -> Customer | None:
     return Customer.objects.filter(phone=phone).order_by("pk").first()
 
 
-@require_POST
+@get_goes_to(lambda request, pk: reverse("customer", args=[pk]))
 @never_cache
 @login_required
 def customer_merge_find(request: HttpRequest, pk: int) -> HttpResponse:
@@ -190,7 +191,7 @@ def customer_merge_find(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, actor, customer, find_form=form, candidate=other)
 
 
-@require_POST
+@get_goes_to(lambda request, pk: reverse("customer", args=[pk]))
 @login_required
 def customer_merge_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)

@@ -23,22 +23,33 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tousu.accounts.models import User
 from tousu.accounts.roles import Cap
-from tousu.common.errors import PermissionDenied, TousuError
+from tousu.common.errors import PermissionDenied, TousuError, ValidationError
 from tousu.common.origin import Origin
-from tousu.complaints.models import Complaint
+from tousu.complaints.models import Complaint, SavedView
 from tousu.complaints.queues import (
+    DEFAULT_SORT,
     DUE_SOON,
     QUEUES,
+    SORTS,
     TAB_COUNT_CAP,
     capped_counts,
     complaint_queue,
     complaint_queue_counts,
     complaint_queue_page,
 )
+from tousu.complaints.search import phone_tail_search_record
 from tousu.complaints.selectors import complaints_visible_to
 from tousu.complaints.services import complaint_assign, complaint_dispatch
+from tousu.complaints.services.saved_views import (
+    saved_view_create,
+    saved_view_delete,
+    saved_view_editable,
+    saved_view_query,
+    saved_view_update,
+    saved_views_for,
+)
 from tousu.triage.selectors import CaseFlags, case_flags
-from tousu.web.forms.queues import BulkActionForm, QueueFilterForm, department_choices
+from tousu.web.forms.queues import BulkActionForm, QueueFilterForm, SavedViewForm, department_choices
 
 # A queue's own count is exact up to this many cases; above it the page says "more than 1000
 # cases" and pages through the first ones (narrow the filters to reach the others).
@@ -89,13 +100,35 @@ class QueueRow:
 
 
 def _row(case: Complaint, now: datetime, flags: CaseFlags | None = None) -> QueueRow:
-    candidates = [d for d in (getattr(case, "next_due", None), getattr(case, "overdue_since", None)) if d]
-    deadline = min(candidates) if candidates else None
+    deadline = case.next_due_at  # the earliest due time still owed: what the queue sorts by
     remaining = deadline - now if deadline is not None else None
     urgency = ""
     if remaining is not None:
         urgency = "overdue" if remaining <= timedelta(0) else "due-soon" if remaining <= DUE_SOON else ""
     return QueueRow(case=case, deadline=deadline, remaining=remaining, urgency=urgency, flags=flags)
+
+
+@dataclass(frozen=True)
+class SortHeader:
+    """A sortable column: the ``?sort=`` its link asks for, and its ``aria-sort`` now."""
+
+    link_sort: str
+    aria_sort: str  # "ascending", "descending" or "" (not sorted by this column)
+
+
+def _sort_headers(current: str) -> dict[str, SortHeader]:
+    """The sortable columns, by ``SORTS`` key. The column sorted by links to the reverse order;
+    another column links to its ascending order."""
+    current = current or DEFAULT_SORT
+    headers: dict[str, SortHeader] = {}
+    for key in SORTS:
+        if current == key:
+            headers[key] = SortHeader(link_sort=f"-{key}", aria_sort="ascending")
+        elif current == f"-{key}":
+            headers[key] = SortHeader(link_sort=key, aria_sort="descending")
+        else:
+            headers[key] = SortHeader(link_sort=key, aria_sort="")
+    return headers
 
 
 def _actor(request: HttpRequest) -> User:
@@ -157,17 +190,49 @@ def _filters_posted(request: HttpRequest, name: str) -> HttpResponse:
     return redirect(f"{target}?{params.urlencode()}" if params else target)
 
 
+@dataclass(frozen=True)
+class ViewLink:
+    """A saved view beside the queues: where it leads, whether it is the page shown, and whether
+    the reader may change it."""
+
+    view: SavedView
+    href: str
+    current: bool
+    editable: bool
+    shared: bool
+
+
+def _view_links(actor: User, name: str, query: str) -> list[ViewLink]:
+    links = []
+    for view in saved_views_for(actor):
+        target = reverse("queue", kwargs={"name": view.queue})
+        links.append(
+            ViewLink(
+                view=view,
+                href=f"{target}?{view.query}" if view.query else target,
+                current=view.queue == name and view.query == query,
+                editable=saved_view_editable(actor, view),
+                shared=view.department_id is not None,
+            )
+        )
+    return links
+
+
 def _render_queue(
-    request: HttpRequest, name: str, *, bulk_form: BulkActionForm | None = None, status: int = 200
+    request: HttpRequest,
+    name: str,
+    *,
+    bulk_form: BulkActionForm | None = None,
+    view_form: SavedViewForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     actor = _actor(request)
     now = timezone.now()
     departments = department_choices()
     filter_form = QueueFilterForm(_filter_data(request), departments=departments)
     filter_form.is_valid()
-    found = complaint_queue_page(
-        actor=actor, name=name, filters=filter_form.filters(), now=now, cap=LIST_COUNT_CAP
-    )
+    filters = filter_form.filters()
+    found = complaint_queue_page(actor=actor, name=name, filters=filters, now=now, cap=LIST_COUNT_CAP)
     for label, problem in filter_form.ignored():
         messages.warning(
             request,
@@ -179,6 +244,9 @@ def _render_queue(
     )
     page = paginator.get_page(request.GET.get("page"))
     cases = list(page.object_list)
+    phone_tail_search_record(
+        actor=actor, text=filter_form.filters().q, found=paginator.count, origin=Origin.from_request(request)
+    )
     flags = case_flags([case.pk for case in cases])  # two queries for the page, not two per row
     may_bulk = actor.can(Cap.CASE_DISPATCH)
     if may_bulk and bulk_form is None:
@@ -193,6 +261,9 @@ def _render_queue(
         "bulk_form": bulk_form if may_bulk else None,
         "selected": bulk_form.selected() if bulk_form is not None and bulk_form.is_bound else set(),
         "query": request.GET.urlencode(),
+        "sorts": _sort_headers(filters.sort),
+        "views": _view_links(actor, name, saved_view_query(request.GET.urlencode())),
+        "view_form": view_form or SavedViewForm(),
     }
     return render(request, "web/queues/queue.html", context, status=status)
 
@@ -263,7 +334,71 @@ def queue_bulk(request: HttpRequest, name: str) -> HttpResponse:
     return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
 
 
+def _back(request: HttpRequest, name: str) -> HttpResponse:
+    target = reverse("queue", kwargs={"name": name})
+    return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
+
+
+@require_POST
+@login_required
+def queue_view_save(request: HttpRequest, name: str) -> HttpResponse:
+    """Save the filters and order of this page (its address) as a named view."""
+    actor = _actor(request)
+    complaint_queue(actor=actor, name=name)  # an unknown queue or a role without cases stops here
+    form = SavedViewForm(request.POST)
+    if not form.is_valid():
+        return _render_queue(request, name, view_form=form, status=400)
+    try:
+        view = saved_view_create(
+            actor=actor,
+            name=form.cleaned_data["name"],
+            queue=name,
+            query=request.GET.urlencode(),
+            shared=form.cleaned_data["shared"],
+            origin=Origin.from_request(request),
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc.message)
+        return _render_queue(request, name, view_form=form, status=400)
+    messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
+    return _back(request, name)
+
+
+@require_POST
+@login_required
+def queue_view_update(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    """Give a saved view the queue, filters and order of this page."""
+    actor = _actor(request)
+    complaint_queue(actor=actor, name=name)
+    try:
+        view = saved_view_update(
+            actor=actor,
+            view_id=pk,
+            queue=name,
+            query=request.GET.urlencode(),
+            origin=Origin.from_request(request),
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.message)
+        return _back(request, name)
+    messages.success(request, _("View “%(name)s” now shows this page.") % {"name": view.name})
+    return _back(request, name)
+
+
+@require_POST
+@login_required
+def queue_view_delete(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    complaint_queue(actor=actor, name=name)
+    saved_view_delete(actor=actor, view_id=pk, origin=Origin.from_request(request))
+    messages.success(request, _("View deleted."))
+    return _back(request, name)
+
+
 urlpatterns: list[URLPattern] = [
     path("queues/<slug:name>/", queue, name="queue"),
     path("queues/<slug:name>/bulk/", queue_bulk, name="queue-bulk"),
+    path("queues/<slug:name>/views/", queue_view_save, name="queue-view-save"),
+    path("queues/<slug:name>/views/<int:pk>/update/", queue_view_update, name="queue-view-update"),
+    path("queues/<slug:name>/views/<int:pk>/delete/", queue_view_delete, name="queue-view-delete"),
 ]

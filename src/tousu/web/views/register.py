@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -31,18 +32,21 @@ from tousu.common.errors import PermissionDenied, TousuError, ValidationError
 from tousu.common.origin import Origin
 from tousu.common.phone import normalize_phone
 from tousu.complaints import attachments
-from tousu.complaints.choices import ReplyChannel
+from tousu.complaints.choices import Channel, ReplyChannel
 from tousu.complaints.models import Category, Complaint
+from tousu.complaints.search import category_matches
 from tousu.complaints.selectors import complaint_for_display, complaints_visible_to
 from tousu.complaints.services import (
     attachments_add_with_case,
     complaint_accept,
     complaint_close,
+    complaint_note,
     complaint_register,
     complaint_reply,
 )
 from tousu.complaints.states import OPEN
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
+from tousu.triage.selectors import same_complaint_just_registered
 from tousu.triage.services import triage_suggestion_record
 from tousu.triage.views import triage_attrs
 from tousu.web.forms.register import RegisterForm
@@ -92,27 +96,17 @@ def _picked_category(category_id: Any) -> Category | None:
 
 @login_required
 def category_search(request: HttpRequest) -> HttpResponse:
-    """htmx: the leaf categories whose Chinese or English name or code (or their parent's) contains
-    ``q``; with ``pick=<id>``, the picker itself with that category chosen."""
+    """htmx: the leaf categories for ``q`` (names, codes, synonyms, parents: ``category_matches``)
+    as the options of the picker's listbox; with ``pick=<id>``, the picker itself with that category
+    chosen (the page's script picks in place, keeping the focus, see ``tousu.js``)."""
     _agent(request)
     if "pick" in request.GET:
         picked = _picked_category(request.GET["pick"])
         response = render(request, "web/register/_category_picker.html", {"picked": picked})
         response["HX-Trigger-After-Swap"] = "category-picked"  # the customer card rechecks repeat complaints
         return response
-    q = request.GET.get("q", "").strip()
-    found: list[Category] = []
-    if q:
-        found = list(
-            _leaf_categories().filter(
-                Q(name__icontains=q)
-                | Q(name_en__icontains=q)
-                | Q(code__icontains=q)
-                | Q(parent__name__icontains=q)
-                | Q(parent__name_en__icontains=q)
-                | Q(parent__code__icontains=q)
-            )[:SUGGESTIONS]
-        )
+    q = request.GET.get("q", "").strip()[:100]
+    found = category_matches(q, limit=SUGGESTIONS)
     # Typing again clears the category picked before (out of band), so what is shown is what is sent.
     response = render(request, "web/register/_category_suggestions.html", {"q": q, "found": found})
     if request.GET.get("category"):
@@ -212,7 +206,9 @@ def register_lookup(request: HttpRequest) -> HttpResponse:
 # --- the form -------------------------------------------------------------------------------------
 
 
-def _page(request: HttpRequest, form: RegisterForm, *, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, form: RegisterForm, *, status: int = 200, duplicate: Complaint | None = None
+) -> HttpResponse:
     """The registration page with the customer card of the number in the form."""
     picked = _picked_category(form["category_choice"].value() or form["category"].value())
     card = customer_card(
@@ -235,7 +231,13 @@ def _page(request: HttpRequest, form: RegisterForm, *, status: int = 200) -> Htt
     return render(
         request,
         "web/register/register.html",
-        {"form": form, "card": card, "picked": picked, "leaf_categories": _leaf_categories()},
+        {
+            "form": form,
+            "card": card,
+            "picked": picked,
+            "leaf_categories": _leaf_categories(),
+            "duplicate": duplicate,
+        },
         status=status,
     )
 
@@ -289,6 +291,36 @@ def _register(actor: User, data: dict[str, Any], origin: Origin) -> Complaint:
     return complaint
 
 
+def _add_to_existing(
+    request: HttpRequest, actor: User, complaint: Complaint, form: RegisterForm, origin: Origin
+) -> HttpResponse:
+    """The caller repeats a complaint registered minutes ago: note the call (and keep the new
+    evidence) on that case instead of opening a second one."""
+    data = form.cleaned_data
+    with translation.override(settings.LANGUAGE_CODE):  # the case's record speaks the site's language
+        text = _("The customer called again about this complaint (%(channel)s): %(description)s") % {
+            "channel": Channel(data["channel"]).label,
+            "description": data["description"],
+        }
+    try:
+        with attachments.kept_if_committed(), transaction.atomic():
+            complaint_note(actor=actor, complaint_id=complaint.pk, text=text, origin=origin)
+            refused = attachments_add_with_case(
+                actor=actor, complaint_id=complaint.pk, uploads=data["attachments"], origin=origin
+            )
+    except TousuError as exc:
+        form.add_error(None, exc.message)
+        return _page(request, form, status=exc.http_status, duplicate=complaint)
+    for name, reason in refused:
+        messages.warning(
+            request, _("'%(name)s' was not attached: %(reason)s") % {"name": name, "reason": reason}
+        )
+    messages.success(
+        request, _("Added to the existing case %(case)s; no second case was made.") % {"case": complaint}
+    )
+    return redirect(_case_url(complaint.pk) or f"{reverse('register')}?done={complaint.pk}")
+
+
 @login_required
 def register(request: HttpRequest) -> HttpResponse:
     actor = _agent(request)
@@ -308,6 +340,18 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, form, status=400)
+    choice = request.POST.get("duplicate", "")
+    if choice != "new":  # the agent has not yet said "a new case anyway"
+        same = same_complaint_just_registered(
+            actor,
+            phone=normalize_phone(form.cleaned_data["phone"]),
+            description=form.cleaned_data["description"],
+            now=timezone.now(),
+        )
+        if same is not None and choice == "add":
+            return _add_to_existing(request, actor, same, form, origin)
+        if same is not None:
+            return _page(request, form, duplicate=same)
     # The case and its evidence commit together: a file refused for what it is (type, size) is
     # reported and the case stays registered, but storage that cannot take the files (a full disk)
     # registers nothing, so the retry makes one case, not two.

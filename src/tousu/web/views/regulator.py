@@ -7,14 +7,16 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import URLPattern, path
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tousu.accounts.models import User
 from tousu.channels.regulator import (
     COLUMNS,
+    ImportReport,
+    RowResult,
     regulator_import,
     regulator_import_allowed,
     regulator_template_csv,
@@ -23,6 +25,8 @@ from tousu.common.errors import PermissionDenied, ValidationError
 from tousu.common.origin import Origin
 from tousu.complaints.choices import BusinessType, Level
 from tousu.complaints.models import Category
+
+REPORT_KEY = "regulator_import_report"
 
 
 class ImportForm(forms.Form):
@@ -67,7 +71,10 @@ def _page(
 def regulator_import_page(request: HttpRequest) -> HttpResponse:
     actor = _importer(request)
     if request.method != "POST":
-        return _page(request, ImportForm())
+        report = None
+        if request.GET.get("report") == "1" and isinstance(request.session.get(REPORT_KEY), list):
+            report = ImportReport(rows=[RowResult(**row) for row in request.session[REPORT_KEY]])
+        return _page(request, ImportForm(), report=report)
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, form, status=400)
@@ -78,7 +85,10 @@ def regulator_import_page(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         form.add_error("file", exc.message)
         return _page(request, form, status=400)
-    return _page(request, ImportForm(), report=report)
+    # Post/redirect/get: the report is kept in the session, so a reload, the language switcher or a
+    # replayed form (its one-time token) shows this report again instead of importing again.
+    request.session[REPORT_KEY] = [{**row.__dict__, "reason": str(row.reason)} for row in report.rows]
+    return redirect(f"{reverse('regulator-import')}?report=1")
 
 
 @login_required

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["rebuild", "consume", "import-subscribers", "import-hotline"])
         parser.add_argument("file", nargs="?", help="the CSV file to import (UTF-8)")
+        parser.add_argument(
+            "--restart",
+            action="store_true",
+            help="rebuild: start again rather than resume an interrupted rebuild",
+        )
+        parser.add_argument("--chunk", type=int, default=2000, help="rebuild: cases per transaction")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         try:
             if action == "rebuild":
-                cases = analytics_rebuild(progress=self._bar)
+                if options["chunk"] < 1:
+                    raise CommandError("--chunk must be at least 1")
+                cases = analytics_rebuild(
+                    progress=self._bar, restart=options["restart"], chunk=options["chunk"]
+                )
                 self.stderr.write("")
                 self.stdout.write(f"rebuilt the rollups of {cases:,} cases")
             elif action == "consume":
@@ -43,5 +52,5 @@ class Command(BaseCommand):
     def _bar(self, done: int, total: int) -> None:
         width = 30
         filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} cases")
-        sys.stderr.flush()
+        self.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} cases", ending="")
+        self.stderr.flush()

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tousu.complaints.models import Complaint
 from tousu.complaints.services.deadlines import sla_rebuild
 from tousu.complaints.states import OPEN
+from tousu.knowledge.starter import starter_load
 from tousu.ops.seed import DEMO_PASSWORD, seed_complaints, seed_reference
 from tousu.sla.defaults import sla_bootstrap
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         users = seed_reference()
         sla_bootstrap()
+        starter_load()
         self.stdout.write(f"reference data ready: {len(users)} users (password {DEMO_PASSWORD!r})")
         if count:
             made = seed_complaints(count, seed=options["seed"], progress=self.stdout.write)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -45,6 +48,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # granian's processes count requests into one folder, summed by /metrics; a fresh start
+            # starts from zero (Prometheus handles counter resets).
+            shared = Path(settings.DATA_DIR) / "metrics"
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir(parents=True, exist_ok=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
         argv = serve_argv(options["host"], options["port"], options["workers"], options["threads"])
         self.stdout.write(
             f"Serving on http://{options['host']}:{options['port']} with {options['workers']} workers"
