@@ -45,6 +45,7 @@ from tousu.complaints.models import (
     ReturnVisit,
 )
 from tousu.customers.models import Customer, CustomerIdentity, IdentityKind
+from tousu.knowledge.models import CustomerMessage
 from tousu.notifications.models import CustomerLanguage, DeliveryAttempt, Notification
 from tousu.privacy.models import ErasureRecord
 from tousu.triage.models import Classification
@@ -67,6 +68,7 @@ HANDLED_MODELS = frozenset(
         "complaints.ResolutionPlan",
         "complaints.Remedy",
         "complaints.Reply",
+        "knowledge.CustomerMessage",
         "complaints.ReturnVisit",
         "complaints.Attachment",
         "triage.Classification",
@@ -270,6 +272,7 @@ def privacy_erase(*, phone: str, reason: str, actor: User | None, origin: Origin
         (Reply, ["content"]),
         (ReturnVisit, ["comment"]),
         (Classification, ["explanation"]),
+        (CustomerMessage, ["text"]),
     ):
         rows = model.objects.filter(complaint__in=cases).only("pk", *names)
         counts[model._meta.label] = scrub_rows(model, rows, names, subject)

@@ -77,6 +77,12 @@ REGISTRY: Final[tuple[Place, ...]] = (
     Place("complaints.Remedy.description", K.FREE_TEXT, A.ANONYMISE),
     Place("complaints.Remedy.decision_note", K.FREE_TEXT, A.ANONYMISE),
     Place("complaints.Reply.content", K.FREE_TEXT, A.ANONYMISE),
+    Place(
+        "knowledge.CustomerMessage.text",
+        K.FREE_TEXT,
+        A.ANONYMISE,
+        "messages to the customer from the composer",
+    ),
     Place("complaints.ReturnVisit.comment", K.FREE_TEXT, A.ANONYMISE),
     Place("complaints.Attachment.file", K.ATTACHMENT, A.DELETE, "the file under MEDIA_ROOT too"),
     Place("complaints.Attachment.original_name", K.ATTACHMENT, A.DELETE),
@@ -124,6 +130,38 @@ FILES: Final[tuple[Place, ...]] = (
 
 # Text, JSON and file fields that cannot hold personal data, and why (reviewed, not defaulted).
 NOT_PERSONAL: Final[dict[str, str]] = {
+    **{
+        f"{model}.{field}": "configuration, codes, counters or machine identifiers"
+        for model, fields in {
+            "analytics.SliceRollup": ("dimension", "grain", "value"),
+            "common.UsedFormToken": ("result_url", "token"),
+            "complaints.CategorySynonym": ("word",),
+            "complaints.ComplaintEvent": ("request_id",),
+            "complaints.SavedView": ("name", "query", "queue", "updated_via"),
+            "knowledge.Article": ("external_ref", "title"),
+            "knowledge.ArticleVersion": ("body", "decision_note", "tags", "title"),
+            "knowledge.CustomerMessage": ("channel", "via"),
+            "knowledge.ReplyTemplate": ("body", "code", "situation", "title"),
+            "knowledge.SearchToken": ("token",),
+            "knowledge.Synonym": ("words",),
+            "notifications.Notification": ("attachment_name", "attachment_type"),
+            "ops.WorkerHeartbeat": ("kinds", "last_seconds", "name"),
+            "quality.Pick": ("reasons",),
+            "quality.QualityEvent": ("actor_label", "via"),
+            "quality.SamplingRules": ("seed",),
+            "quality.SamplingRun": ("seed", "via"),
+            "quality.Scorecard": ("code", "name"),
+            "quality.ScorecardVersion": ("criteria",),
+            "quality.Inspection": ("answers", "fatal_failed"),
+        }.items()
+        for field in fields
+    },
+    # Staff's assessment of an agent's work: about the agent, not the customer; kept as the
+    # appraisal record (the inspection form asks for no customer identifiers).
+    "quality.Inspection.comments": "staff appraisal text",
+    "quality.Appeal.reason": "staff appraisal text",
+    "quality.Appeal.decision_note": "staff appraisal text",
+    "quality.QualityEvent.payload": "scores and appraisal text",
     **{
         f"{model}.{field}": "configuration or codes"
         for model, fields in {
