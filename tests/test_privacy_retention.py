@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 
 from tousu.analytics.models import DailyRollup
@@ -36,7 +37,12 @@ def test_each_kind_is_purged_when_its_time_has_passed_and_only_once(cases, peopl
         Status.CLOSED, fcr=True, description="用户13812348000反映多扣费", email="a@example.com"
     )
     svc.complaint_note(actor=people["agent"], complaint_id=closed.pk, text="回电13812348000")
-    svc.attachment_add(actor=people["agent"], complaint_id=closed.pk, name="a.txt", content=io.BytesIO(b"x"))
+    # Evidence filed while the case was open (a finished case takes no more uploads).
+    Attachment.objects.create(
+        complaint=closed, file=ContentFile(b"x", name="a.txt"), original_name="a.txt",
+        content_type="text/plain", size=1, sha256="2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+        uploaded_by=people["agent"], created_at=T0,
+    )  # fmt: skip
     open_case = cases.make(Status.ACCEPTED, phone="13912340000", description="用户13912340000反映")
     outbox_dispatch()
     notifications_deliver()

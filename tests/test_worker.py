@@ -225,7 +225,7 @@ def test_worker_process_starts_and_stops_cleanly_on_sigterm(tmp_path):
         seen.append(line)
     log = "".join(seen)
     assert returncode == 0, log
-    assert "worker: started (sqlite, every 0.20s)" in log
+    assert "worker: started (sqlite, every 0.20s, work: sla,notifications,imap,triage,analytics," in log
     assert "worker: stopping after the current batch (signal 15)" in log
     assert log.rstrip().endswith("worker: stopped"), log
     assert "Traceback" not in log
