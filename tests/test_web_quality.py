@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from tousu.audit.models import AuditEvent, AuditKind
 from tousu.complaints.states import Status
 from tousu.quality import services as q
-from tousu.quality.models import Inspection, SamplingRules, SamplingRun
+from tousu.quality.models import Inspection, SamplingRules, SamplingRun, Scorecard
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
@@ -163,3 +163,38 @@ def test_calibration_scores_stay_blind_until_one_has_scored(client, people, pick
     )
     assert client.get(f"/quality/inspections/{first.pk}/").status_code == 200
     assert client.get("/quality/calibration/").content.decode().count("100.0") == 2
+
+
+def test_supervisors_publish_a_new_scorecard_version_and_old_inspections_keep_theirs(
+    client, people, unchanged
+):
+    q.quality_defaults_install()
+    card = Scorecard.objects.get()
+    first = card.versions.get()
+    client.force_login(people["agent"])
+    with unchanged():
+        assert client.post("/quality/scorecards/", {"code": card.code}).status_code == 403
+    client.force_login(people["supervisor"])
+    page = client.get("/quality/scorecards/")
+    assert page.status_code == 200
+    assert "privacy | 致命项：无必要泄露用户个人信息 | fatal" in page.content.decode()
+    form = {"code": card.code, "name": card.name, "pass_mark": "85"}
+    with unchanged():
+        bad = client.post("/quality/scorecards/", {**form, "criteria": "greeting | 问候 | a lot"})
+        assert bad.status_code == 400
+        assert "Line 1: the weight must be a whole number or “fatal”." in bad.content.decode()
+        assert (
+            client.post("/quality/scorecards/", {**form, "criteria": "only two | parts"}).status_code == 400
+        )
+    lines = "greeting | 规范问候 | 40\nreply | 答复清楚 | 60\nprivacy | 泄露个人信息 | fatal"
+    assert client.post("/quality/scorecards/", {**form, "criteria": lines}).status_code == 302
+    second = card.versions.order_by("-number").first()
+    assert (second.number, second.pass_mark, second.published_by) == (2, 85, people["supervisor"])
+    assert second.criteria == [
+        {"code": "greeting", "label": "规范问候", "weight": 40, "fatal": False},
+        {"code": "reply", "label": "答复清楚", "weight": 60, "fatal": False},
+        {"code": "privacy", "label": "泄露个人信息", "weight": 0, "fatal": True},
+    ]
+    first.refresh_from_db()
+    assert first.number == 1
+    assert len(first.criteria) == 8  # the earlier version is untouched

@@ -257,6 +257,77 @@ def rules(request: HttpRequest) -> HttpResponse:
     return render(request, "quality/rules.html", {"rules": selectors.current_rules()})
 
 
+def criteria_from_lines(text: str) -> list[dict[str, Any]]:
+    """One criterion per line: ``code | label | weight`` or ``code | label | fatal``."""
+    criteria: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) != 3:
+            raise ValidationError(
+                _("Line %(line)s: write code | label | weight (or fatal).") % {"line": number},
+                fields={"criteria": "invalid"},
+            )
+        code, label, weight = parts
+        if weight.lower() in ("fatal", "致命"):
+            criteria.append({"code": code, "label": label, "weight": 0, "fatal": True})
+        elif weight.isdigit():
+            criteria.append({"code": code, "label": label, "weight": int(weight), "fatal": False})
+        else:
+            raise ValidationError(
+                _("Line %(line)s: the weight must be a whole number or “fatal”.") % {"line": number},
+                fields={"criteria": "weight"},
+            )
+    return criteria
+
+
+def criteria_as_lines(criteria: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{c['code']} | {c['label']} | {'fatal' if c.get('fatal') else c['weight']}" for c in criteria
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def scorecards(request: HttpRequest) -> HttpResponse:
+    """Supervisors publish a new version of a scorecard; every earlier version stays as it was, and
+    inspections keep the version they were scored with."""
+    user = _user(request)
+    _require(user, SUPERVISING_ROLES, _("publish a scorecard"))
+    if request.method == "POST":
+        pass_mark = _int(request.POST.get("pass_mark"))
+        version = services.scorecard_publish(
+            actor=user,
+            code=request.POST.get("code", ""),
+            name=request.POST.get("name", ""),
+            criteria=criteria_from_lines(request.POST.get("criteria", "")),
+            pass_mark=-1 if pass_mark is None else pass_mark,
+            origin=Origin.from_request(request),
+        )
+        messages.success(
+            request,
+            _("Scorecard %(name)s version %(number)s is published.")
+            % {"name": version.scorecard.name, "number": version.number},
+        )
+        return redirect("quality-scorecards")
+    cards = []
+    for card in Scorecard.objects.order_by("code"):
+        versions = list(card.versions.order_by("-number"))
+        cards.append({"card": card, "latest": versions[0] if versions else None, "versions": versions})
+    latest = cards[0]["latest"] if cards else None
+    context = {
+        "cards": cards,
+        "initial": {
+            "code": cards[0]["card"].code if cards else "",
+            "name": cards[0]["card"].name if cards else "",
+            "pass_mark": latest.pass_mark if latest else 80,
+            "criteria": criteria_as_lines(latest.criteria) if latest else "",
+        },
+    }
+    return render(request, "quality/scorecards.html", context)
+
+
 @require_GET
 @login_required
 def calibration(request: HttpRequest) -> HttpResponse:
@@ -327,6 +398,7 @@ urlpatterns: list[URLPattern] = [
     path("quality/inspections/<int:pk>/decide/", decide, name="quality-decide"),
     path("quality/mine/", mine, name="quality-mine"),
     path("quality/rules/", rules, name="quality-rules"),
+    path("quality/scorecards/", scorecards, name="quality-scorecards"),
     path("quality/calibration/", calibration, name="quality-calibration"),
     path("quality/team/", league, name="quality-league"),
     path("quality/team/<int:pk>/", agent, name="quality-agent"),
