@@ -90,5 +90,8 @@ def test_inspection_appeal_and_decision(browser_page, live_server, people, cases
     assert violations(page) == []
     page.goto(f"{live_server.url}/quality/rules/")
     assert violations(page) == []
+    page.goto(f"{live_server.url}/quality/scorecards/")
+    assert page.locator("h1").inner_text() in ("Scorecards", "评分表")
+    assert violations(page) == []
     page.goto(f"{live_server.url}/quality/calibration/")
     assert violations(page) == []
