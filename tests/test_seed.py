@@ -160,7 +160,7 @@ def test_seed_reference_creates_departments_users_categories_and_limits():
     assert set(Department.objects.values_list("code", flat=True)) == DEPARTMENTS
     assert {u.role for u in users} == set(Role)
     assert {u.role for u in User.objects.all()} == set(Role)
-    assert User.objects.count() == len(users) == 11
+    assert User.objects.count() == len(users) == 12
     agent = User.objects.get(username="agent")
     assert (agent.role, agent.department.code) == (Role.AGENT, "customer_service")
     assert agent.check_password(DEMO_PASSWORD)
@@ -205,7 +205,7 @@ def test_seed_reference_twice_creates_no_duplicates_and_keeps_passwords():
 def test_seed_command_generates_consistent_histories():
     started = timezone.now()
     out = seed(400)
-    assert "reference data ready: 11 users" in out
+    assert "reference data ready: 12 users" in out
     assert "seeded complaints=400 " in out
     complaints = list(Complaint.objects.order_by("id"))
     assert len(complaints) == 400

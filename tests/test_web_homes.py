@@ -49,7 +49,7 @@ def client_for(user) -> Client:
         ("supervisor", "/dashboard/"),
         ("manager", "/dashboard/"),
         ("agent", "/queues/mine/"),
-        ("inspector", "/queues/mine/"),
+        ("inspector", "/quality/"),
         ("auditor", "/admin/"),
         ("admin", "/admin/"),
     ],

@@ -199,7 +199,8 @@ def test_a_complaint_from_the_hotline_to_closing(browser_page, live_server, peop
 
     # 4. The billing handler finds the case in their queue, investigates, plans, asks for 300 元.
     switch_user(page, live_server, "handler")
-    assert page.url == f"{live_server.url}/queues/mine/"
+    assert page.url == f"{live_server.url}/work/"  # the handler's home; their queue from there
+    page.goto(f"{live_server.url}/queues/mine/")
     link = page.locator("table.queue").get_by_role("link", name=ticket)
     assert link.count() == 1
     screenshot(page, "queue-mine-handler")

@@ -197,6 +197,7 @@ USERS: list[tuple[str, str, Role, str | None]] = [
     ("manager", "周杰", Role.MANAGER, "management"),
     ("inspector", "吴婷", Role.INSPECTOR, "customer_service"),
     ("auditor", "郑浩", Role.AUDITOR, "legal"),
+    ("privacy", "孙悦", Role.PRIVACY_OFFICER, "legal"),
     ("admin", "系统管理员", Role.ADMIN, None),
 ]
 
