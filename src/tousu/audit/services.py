@@ -130,9 +130,10 @@ def audit_verify() -> list[str]:
     head = AuditChainHead.objects.filter(pk=1).first()
     previous, expected = GENESIS, 1
     for event in AuditEvent.objects.filter(chain_seq__isnull=False).order_by("chain_seq").iterator():
-        if event.chain_seq != expected:
-            problems.append(f"rows {expected}–{event.chain_seq - 1} of the chain are missing (deleted)")
-            expected = event.chain_seq or expected
+        seq = event.chain_seq or 0  # the filter above leaves only sealed rows
+        if seq != expected:
+            problems.append(f"rows {expected}–{seq - 1} of the chain are missing (deleted)")
+            expected = seq or expected
         if audit_row_hash(previous, event) != event.row_hash:
             problems.append(f"audit event {event.pk} (place {event.chain_seq}) was changed")
         previous = event.row_hash

@@ -311,16 +311,19 @@ def scorecards(request: HttpRequest) -> HttpResponse:
             % {"name": version.scorecard.name, "number": version.number},
         )
         return redirect("quality-scorecards")
-    cards = []
+    cards: list[dict[str, Any]] = []
+    first_card: Scorecard | None = None
+    latest: ScorecardVersion | None = None
     for card in Scorecard.objects.order_by("code"):
         versions = list(card.versions.order_by("-number"))
         cards.append({"card": card, "latest": versions[0] if versions else None, "versions": versions})
-    latest = cards[0]["latest"] if cards else None
+        if first_card is None:
+            first_card, latest = card, (versions[0] if versions else None)
     context = {
         "cards": cards,
         "initial": {
-            "code": cards[0]["card"].code if cards else "",
-            "name": cards[0]["card"].name if cards else "",
+            "code": first_card.code if first_card else "",
+            "name": first_card.name if first_card else "",
             "pass_mark": latest.pass_mark if latest else 80,
             "criteria": criteria_as_lines(latest.criteria) if latest else "",
         },
