@@ -182,7 +182,7 @@ def test_supervisors_publish_a_new_scorecard_version_and_old_inspections_keep_th
     with unchanged():
         bad = client.post("/quality/scorecards/", {**form, "criteria": "greeting | 问候 | a lot"})
         assert bad.status_code == 400
-        assert "Line 1: the weight must be a whole number or “fatal”." in bad.content.decode()
+        assert "第 1 行：权重须为整数或“fatal”。" in bad.content.decode()  # the staff language is Chinese
         assert (
             client.post("/quality/scorecards/", {**form, "criteria": "only two | parts"}).status_code == 400
         )
