@@ -47,7 +47,7 @@ def database_down(tmp_path) -> Iterator[None]:
         connection.settings_dict.update(saved)
 
 
-def test_pages_portal_healthz_and_api_answer_503_and_log_once(people, tmp_path, caplog):
+def test_pages_portal_readyz_and_api_answer_503_and_log_once(people, tmp_path, caplog):
     from tousu.api.keys import apikey_create
 
     _key, token = apikey_create(name="app", channel="app", scope="read")
@@ -59,7 +59,6 @@ def test_pages_portal_healthz_and_api_answer_503_and_log_once(people, tmp_path, 
         answers = {
             path: (client.get(path, HTTP_ACCEPT_LANGUAGE="en") if path else None)
             for path, client in [
-                ("/healthz", anonymous),
                 ("/portal/file/", anonymous),
                 ("/queues/mine/", staff),
             ]
@@ -69,6 +68,9 @@ def test_pages_portal_healthz_and_api_answer_503_and_log_once(people, tmp_path, 
             HTTP_AUTHORIZATION=f"Bearer {token}",
             HTTP_ACCEPT_LANGUAGE="en",
         )
+        # liveness stays up (restarting the web processes would not bring the database back);
+        # readiness says why it cannot serve
+        alive = anonymous.get("/healthz")
         # a sign-in: the form is posted, the user cannot be looked up
         login = anonymous.post(
             "/accounts/login/", {"username": "agent", "password": "pw"}, HTTP_ACCEPT_LANGUAGE="en"
@@ -80,6 +82,7 @@ def test_pages_portal_healthz_and_api_answer_503_and_log_once(people, tmp_path, 
             "The service is briefly unavailable. Please try again in a few seconds."
             in response.content.decode()
         )
+    assert (alive.status_code, alive.content) == (200, b"ok")
     assert (login.status_code, login["Retry-After"]) == (503, "5")
     assert (api.status_code, api["Retry-After"]) == (503, "5")
     assert api.json() == {
@@ -95,6 +98,15 @@ def test_pages_portal_healthz_and_api_answer_503_and_log_once(people, tmp_path, 
     assert errors[0].exc_info is None
     # the database is back: pages answer again
     assert anonymous.get("/healthz").status_code == 200
+
+
+def test_readiness_fails_while_the_database_is_down(tmp_path):
+    anonymous = Client(raise_request_exception=False)
+    with database_down(tmp_path):
+        ready = anonymous.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "fail"
+    assert ready.json()["checks"]["database"]["status"] == "fail"
 
 
 def test_an_outage_outside_the_view_is_a_503_too(rf, caplog):
