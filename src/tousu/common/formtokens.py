@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -74,10 +75,18 @@ class FormTokenMiddleware:
                 with transaction.atomic():
                     claim = UsedFormToken.objects.create(token=token, used_at=timezone.now())
             except IntegrityError:
-                replay = _replay(request, token)
-                if replay is not None:
-                    return replay
-                raise
+                # The same form is being sent right now (a double click): wait for the first
+                # submit's result, then answer with it; never run the work twice.
+                for _attempt in range(50):
+                    replay = _replay(request, token)
+                    if replay is not None:
+                        return replay
+                    time.sleep(0.1)
+                return HttpResponse(
+                    _("This form is still being sent. Wait a moment, then reload the page."),
+                    status=409,
+                    content_type="text/plain; charset=utf-8",
+                )
             response = self.get_response(request)
             if response.status_code >= 500:
                 transaction.set_rollback(True)  # something broke: keep nothing of it
