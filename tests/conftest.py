@@ -312,3 +312,12 @@ def unchanged():
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on loopback with the e-mail transport pointed at it (tests/smtp.py)."""
+    from tests.smtp import smtp_server
+
+    with smtp_server(settings) as inbox:
+        yield inbox

@@ -5,11 +5,8 @@ delivered to an SMTP server on loopback."""
 from __future__ import annotations
 
 import io
-import socket
-from collections.abc import Iterator
 from datetime import date, datetime
 from email import message_from_bytes, policy
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,42 +24,6 @@ from tousu.notifications.services import notifications_deliver
 pytestmark = pytest.mark.django_db
 
 ZONE = ZoneInfo("Asia/Shanghai")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.received: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(envelope)
-        return "250 2.0.0 Ok: queued as 7R3P0"
-
-
-@pytest.fixture
-def smtp(settings) -> Iterator[Inbox]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.TOUSU_EMAIL_TRANSPORT = "smtp"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

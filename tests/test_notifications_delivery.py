@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.smtp import free_port
 from tousu.common.links import survey_url
 from tousu.complaints import services as svc
 from tousu.complaints.states import Status
@@ -70,50 +70,7 @@ def outbox_ids(settings) -> list[int]:
     return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- e-mail by SMTP ----------------------------------------------------------------------------
-
-
-class Inbox:
-    """An aiosmtpd handler keeping what it receives; answers with ``replies`` first, if any."""
-
-    def __init__(self) -> None:
-        self.received: list[Any] = []
-        self.peers: list[Any] = []  # the client's address per message: one per SMTP connection
-        self.replies: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.peers.append(session.peer)
-        if self.replies:
-            return self.replies.pop(0)
-        self.received.append(envelope)
-        return "250 2.0.0 Ok: queued as 4B7C1"
-
-
-@pytest.fixture
-def smtp(settings) -> Iterator[Inbox]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.TOUSU_EMAIL_TRANSPORT = "smtp"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 def test_an_email_is_delivered_by_smtp_exactly(cases, at_t0, smtp, settings):
@@ -221,7 +178,7 @@ def test_a_batch_shares_one_smtp_connection_and_a_refusal_opens_a_new_one(cases,
 
 def test_an_unreachable_smtp_server_is_a_failed_attempt(cases, at_t0, settings):
     settings.TOUSU_EMAIL_TRANSPORT = "smtp"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _free_port(), 5
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 5
     c = cases.make(Status.ACCEPTED, email="zs@example.com", preferred_reply_channel="email")
     outbox_dispatch()
     assert notifications_deliver() == 1
@@ -343,7 +300,7 @@ def test_a_gateway_that_does_not_answer_in_time_is_a_failed_attempt(cases, at_t0
 
 def test_an_unreachable_gateway_is_a_failed_attempt(cases, at_t0, settings):
     settings.TOUSU_SMS_TRANSPORT = "http"
-    settings.TOUSU_SMS_GATEWAY_URL = f"http://127.0.0.1:{_free_port()}/sms"
+    settings.TOUSU_SMS_GATEWAY_URL = f"http://127.0.0.1:{free_port()}/sms"
     cases.make(Status.ACCEPTED)
     outbox_dispatch()
     assert notifications_deliver() == 1

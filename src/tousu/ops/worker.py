@@ -72,6 +72,7 @@ JOBS: list[tuple[str, str, Job]] = [
     ("audit_seal", "privacy", audit_seal),  # the access log's hash chain
     ("retention", "privacy", retention_job),  # personal data past its retention time (hourly)
 ]
+HEARTBEAT_SECONDS = 5.0  # well inside TOUSU_WORKER_STALE_SECONDS
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for _name, kind, _job in JOBS))
 
 
@@ -97,6 +98,7 @@ class Worker:
         self.batches = 0
         self.handled = 0
         self.started_at = timezone.now()
+        self._next_beat = 0.0
         self.stopping = False
         self.stop_event = threading.Event()  # tells a delivery batch to hand back what it has not sent
         self._listener: Any = None
@@ -120,11 +122,14 @@ class Worker:
             total += handled
         self.batches += 1
         self.handled += total
-        self.beat()
+        if time.monotonic() >= self._next_beat:  # a busy worker loops many times a second
+            self.beat()
         return total
 
     def beat(self) -> None:
-        """Write this process's heartbeat row (one UPDATE; an INSERT the first time)."""
+        """Write this process's heartbeat row (one UPDATE; an INSERT the first time), at most every
+        ``HEARTBEAT_SECONDS`` from the loop."""
+        self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
         now = timezone.now()
         values = {
             "kinds": ",".join(self.kinds),
